@@ -1,0 +1,268 @@
+/**
+ * ftrace text: what users copy from /sys/kernel/tracing/trace, trace_pipe and
+ * per_cpu/cpuN/trace (also `trace-cmd show`, and atrace text that is the same
+ * format with a `TRACE:` preamble).
+ *
+ *   TASK-PID  [(TGID)]  [CPU]  [FLAGS]  TIMESTAMP: EVENT: PAYLOAD
+ *   kvmnotif-147     [001] .....     6.667004: mn_inv_start: (__mmu_notifier_invalidate_range_start+0x0/0x190) range=0x...
+ *
+ * and the latency format (`latency-format` option), detected from its header
+ * or from the line shape:
+ *
+ *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
+ *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
+ */
+import type { ParseInfo, Timestamp, StackFrame } from '../src/model/event';
+import { emptyParseInfo } from '../src/model/event';
+import { decodeFlags } from '../src/model/flags';
+import { parseTimestamp, timestampFromMicros } from '../src/model/time';
+import { ParsedEvent, parseFrame, splitEventBody } from './common';
+import type { ParserOptions, RecordSink, TraceParser } from './types';
+
+/** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
+const EVENT_LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\s*\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s(.*)$/;
+/** Latency format: comm-pid, cpu immediately followed by flags, time in µs with a delay mark. */
+const LATENCY_LINE = /^\s*(.*?)-(\d+)\s+(\d+)([dDbX.][^\s]{3,})\s+(\d+)us(.):\s(.*)$/;
+const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]\s*$/;
+const BUFFER_STARTED = /^#{5} CPU (\d+) buffer started #{4}\s*$/;
+const ENTRIES = /entries-in-buffer\/entries-written:\s*(\d+)\/(\d+)\s+#P:(\d+)/;
+const DMESG = /^\[\s*\d+\.\d+\]\s/;
+/** How many non-event lines may follow an event as a continuation of its payload (multi-line trace_marker writes). */
+const MAX_CONTINUATION = 16;
+/** Events held back waiting for a possible stack record. */
+const MAX_HELD = 256;
+
+export class FtraceParser implements TraceParser {
+  readonly format = 'ftrace';
+  readonly info: ParseInfo = emptyParseInfo();
+  private readonly file: string;
+  private readonly sink: RecordSink;
+  /**
+   * Events not yet emitted, in file order. An event is held until the next
+   * line on its CPU shows whether a `<stack trace>` belongs to it; the queue
+   * is bounded (a stack record follows its event within a few lines).
+   */
+  private readonly queue: ParsedEvent[] = [];
+  private queueHead = 0;
+  /** The latest event per CPU that a stack record could still attach to. */
+  private readonly openByCpu = new Map<number, ParsedEvent>();
+  /** Frames of the stack record being read, and where they go. */
+  private stackFrames: StackFrame[] | undefined;
+  /** Last record an unparseable line may continue. */
+  private continuable: ParsedEvent | undefined;
+  private continuations = 0;
+  private inHeader = true;
+  private latency = false;
+  private lastTsByCpu = new Map<number, Timestamp>();
+
+  constructor(opts: ParserOptions) {
+    this.file = opts.file;
+    this.sink = opts.sink;
+  }
+
+  push(text: string, lineNo: number, terminated: boolean): void {
+    this.info.lines++;
+    const c0 = text.charCodeAt(0);
+    // Stack frame lines: " => func" (trace-cmd: "=> func (addr)").
+    if (this.stackFrames !== undefined) {
+      const arrow = text.indexOf('=>');
+      if (arrow >= 0 && arrow <= 2 && text.slice(0, arrow).trim() === '') {
+        this.stackFrames.push(parseFrame(text.slice(arrow + 2)));
+        this.info.consumed++;
+        return;
+      }
+      this.stackFrames = undefined;
+    }
+    if (c0 === 35 /* # */) {
+      this.headerLine(text, lineNo);
+      return;
+    }
+    if (text.length === 0 || text.trim() === '') {
+      this.info.consumed++;
+      return;
+    }
+    if (c0 === 67 /* C */ && text.startsWith('CPU:')) {
+      const m = LOST.exec(text);
+      if (m) {
+        const cpu = Number(m[1]);
+        const count = Number(m[2]);
+        this.flushCpu(cpu);
+        this.info.lostMarkers++;
+        this.info.lostEvents += count;
+        this.info.consumed++;
+        const after = this.lastTsByCpu.get(cpu);
+        this.sink({ kind: 'lost', cpu, count, ...(after ? { after } : {}), src: { file: this.file, line: lineNo } });
+        this.continuable = undefined;
+        return;
+      }
+    }
+    if (this.eventLine(text, lineNo)) return;
+    if (text.startsWith('TRACE:') && this.info.events === 0) {
+      // atrace/systrace preamble before the ftrace header
+      this.info.consumed++;
+      return;
+    }
+    if (!terminated) {
+      this.info.truncated = true;
+      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      return;
+    }
+    if (DMESG.test(text)) {
+      this.unreadable(text, lineNo, 'kernel console (dmesg) line mixed into the trace');
+      return;
+    }
+    if (this.continuable && this.continuations < MAX_CONTINUATION && !/^\s*\S+-\d+\s+[([]/.test(text)) {
+      // A trace_marker write with embedded newlines prints its later lines raw.
+      this.continuable.payload += '\n' + text;
+      this.continuations++;
+      this.info.continuationLines++;
+      this.info.consumed++;
+      return;
+    }
+    this.unreadable(text, lineNo, 'not an ftrace event line');
+  }
+
+  end(): void {
+    this.openByCpu.clear();
+    this.drain(true);
+  }
+
+  private headerLine(text: string, lineNo: number): void {
+    this.info.consumed++;
+    this.continuable = undefined;
+    const started = BUFFER_STARTED.exec(text);
+    if (started) {
+      const cpu = Number(started[1]);
+      this.flushCpu(cpu);
+      this.sink({ kind: 'buffer-started', cpu, src: { file: this.file, line: lineNo } });
+      return;
+    }
+    if (text.startsWith('# tracer:')) {
+      this.inHeader = true;
+      this.sink({ kind: 'header', tracer: text.slice(9).trim(), src: { file: this.file, line: lineNo } });
+      return;
+    }
+    const entries = ENTRIES.exec(text);
+    if (entries) {
+      this.sink({
+        kind: 'header',
+        entriesInBuffer: Number(entries[1]),
+        entriesWritten: Number(entries[2]),
+        cpus: Number(entries[3]),
+        src: { file: this.file, line: lineNo },
+      });
+      return;
+    }
+    if (this.inHeader && /_------=> CPU#/.test(text)) {
+      this.latency = true;
+      this.sink({ kind: 'header', latencyFormat: true, src: { file: this.file, line: lineNo } });
+      return;
+    }
+    if (this.inHeader && /TASK-PID/.test(text)) {
+      this.sink({
+        kind: 'header',
+        hasFlagsColumn: /\|\|\|\|/.test(text),
+        hasTgidColumn: /TGID/.test(text),
+        src: { file: this.file, line: lineNo },
+      });
+    }
+  }
+
+  private eventLine(text: string, lineNo: number): boolean {
+    let comm: string, pid: number, tgid: number | undefined, cpu: number, flagsRaw: string | undefined;
+    let ts: Timestamp | undefined;
+    let body: string;
+    const m = this.latency ? undefined : EVENT_LINE.exec(text);
+    if (m) {
+      comm = m[1];
+      pid = Number(m[2]);
+      if (m[3] !== undefined && m[3].charCodeAt(0) !== 45 /* - */) tgid = Number(m[3]);
+      cpu = Number(m[4]);
+      flagsRaw = m[5];
+      ts = parseTimestamp(m[6]);
+      body = m[7];
+    } else {
+      const l = LATENCY_LINE.exec(text);
+      if (!l) return false;
+      comm = l[1];
+      pid = Number(l[2]);
+      cpu = Number(l[3]);
+      flagsRaw = l[4];
+      ts = timestampFromMicros(`${l[5]}us`, l[5]);
+      body = l[7];
+    }
+    if (ts === undefined || comm.length === 0) return false;
+    const ctx = flagsRaw === undefined ? undefined : decodeFlags(flagsRaw);
+    if (flagsRaw !== undefined && ctx === undefined) return false;
+    this.inHeader = false;
+    this.lastTsByCpu.set(cpu, ts);
+    // <stack trace> / <user stack trace> records attach to the event before them.
+    if (body.charCodeAt(0) === 60 /* < */) {
+      const user = body.startsWith('<user stack trace>');
+      if (user || body.startsWith('<stack trace>')) {
+        this.info.consumed++;
+        const frames: StackFrame[] = [];
+        const target = this.openByCpu.get(cpu);
+        if (target && target.pid === pid) {
+          if (user) target.userStack = frames;
+          else target.stack = frames;
+        } else {
+          // Nothing to attach to (the event was before the capture began): frames are read and counted, then dropped.
+          this.info.orphanStacks++;
+        }
+        this.stackFrames = frames;
+        this.continuable = undefined;
+        return true;
+      }
+    }
+    const split = splitEventBody(body);
+    if (!split) return false;
+    const ev = new ParsedEvent(ts, pid, comm, split.name, split.payload, { file: this.file, line: lineNo });
+    ev.cpu = cpu;
+    if (tgid !== undefined) ev.tgid = tgid;
+    if (ctx !== undefined) ev.ctx = ctx;
+    if (split.probe) ev.probe = split.probe;
+    if (split.fields) ev.fields = split.fields;
+    this.hold(ev, cpu);
+    this.info.events++;
+    this.continuable = ev;
+    this.continuations = 0;
+    return true;
+  }
+
+  /** Queue an event; the previous event on this CPU can no longer receive a stack. */
+  private hold(ev: ParsedEvent, cpu: number): void {
+    this.openByCpu.set(cpu, ev);
+    this.queue.push(ev);
+    this.drain(false);
+  }
+
+  /** Close the CPU's open event (a marker or header line came between it and any stack). */
+  private flushCpu(cpu: number): void {
+    this.openByCpu.delete(cpu);
+    this.drain(false);
+  }
+
+  /** Emit queued events from the head while they are closed (or the queue is over its bound). */
+  private drain(all: boolean): void {
+    const q = this.queue;
+    while (this.queueHead < q.length) {
+      const ev = q[this.queueHead];
+      const open = this.openByCpu.get(ev.cpu as number) === ev;
+      if (open && !all && q.length - this.queueHead <= MAX_HELD) break;
+      if (open) this.openByCpu.delete(ev.cpu as number);
+      this.sink(ev);
+      this.queueHead++;
+    }
+    if (this.queueHead > 1024 || this.queueHead === q.length) {
+      q.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private unreadable(text: string, lineNo: number, reason: string): void {
+    this.info.unreadable++;
+    this.continuable = undefined;
+    this.sink({ kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file: this.file, line: lineNo } });
+  }
+}

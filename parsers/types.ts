@@ -1,0 +1,24 @@
+import type { ParseInfo, TraceRecord } from '../src/model/event';
+
+/** Where parsed records go. Records arrive in file order per CPU (and per task). */
+export type RecordSink = (record: TraceRecord) => void;
+
+/**
+ * A line-at-a-time parser for one input format. It only reads text: it never
+ * decides what is a bug. Every line ends up as an event, part of an event
+ * (a stack frame), a header/coverage record, or an unreadable record.
+ */
+export interface TraceParser {
+  readonly format: string;
+  readonly info: ParseInfo;
+  /** Feed one line (no terminator). `terminated` is false for a final line without newline. */
+  push(text: string, lineNo: number, terminated: boolean): void;
+  /** Flush whatever is still held (pending events awaiting their stacks). */
+  end(): void;
+}
+
+export interface ParserOptions {
+  /** The file name used in source locations. */
+  file: string;
+  sink: RecordSink;
+}

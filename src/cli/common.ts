@@ -1,0 +1,22 @@
+import type { UnreadableRecord } from '../model/event';
+
+/** A mistake in how mntrace was called: exit code 2 with a message that says what to do. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Exit codes, as documented in the README. */
+export const EXIT = { clean: 0, findings: 1, usage: 2 } as const;
+
+/** Show unreadable lines on stderr with file and line; all of them with `--show-unreadable`, else the first few. */
+export function reportUnreadable(records: readonly UnreadableRecord[], all: boolean, limit = 10): void {
+  if (records.length === 0) return;
+  const shown = all ? records : records.slice(0, limit);
+  for (const r of shown) process.stderr.write(`${r.src.file}:${r.src.line}: unreadable (${r.reason}): ${r.text}\n`);
+  if (shown.length < records.length) {
+    process.stderr.write(`... and ${records.length - shown.length} more unreadable lines (use --show-unreadable to list them all)\n`);
+  }
+}

@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../io/source';
+import { EXIT, UsageError } from './common';
+import { registerEventsCommand } from './events';
+import { version } from '../version';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('mntrace')
+    .description('Check Linux kernel traces for mmu_notifier invalidation range misuse')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run `mntrace --help` or `mntrace <command> --help` for usage)')
+    .exitOverride();
+  registerEventsCommand(program);
+  return program;
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.clean;
+      return EXIT.usage;
+    }
+    if (err instanceof UsageError || err instanceof InputError) {
+      process.stderr.write(`mntrace: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean;
+    throw err;
+  }
+}

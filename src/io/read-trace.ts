@@ -1,0 +1,69 @@
+/**
+ * Read one trace input end to end: bytes -> lines -> detected parser -> records.
+ * This is the one streaming core behind `events`, `check` and the library API.
+ */
+import type { ParseInfo, TraceRecord } from '../model/event';
+import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
+import type { TraceParser } from '../../parsers/types';
+import { InputError, readLines, type SourceInfo } from './source';
+
+export interface ReadOptions {
+  /** Force a format instead of sniffing. */
+  format?: string;
+  /** Name to use in source locations (defaults to the path; `<stdin>` for `-`). */
+  displayName?: string;
+  onProgress?: (info: SourceInfo) => void;
+}
+
+export interface ReadResult {
+  path: string;
+  format: string;
+  source: SourceInfo;
+  info: ParseInfo;
+}
+
+export async function readTrace(path: string, onRecord: (r: TraceRecord) => void, opts: ReadOptions = {}): Promise<ReadResult> {
+  const file = opts.displayName ?? (path === '-' ? '<stdin>' : path);
+  let parser: TraceParser | undefined;
+  let forced: FormatDescriptor | undefined;
+  if (opts.format) {
+    forced = formatByName(opts.format);
+    if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${formats().map((f) => f.name).join(', ')}`);
+    parser = forced.create({ file, sink: onRecord });
+  }
+  const held: Array<[string, number, boolean]> = [];
+  const decide = () => {
+    const desc = detectFormat(held.map((h) => h[0]));
+    if (!desc) {
+      const sample = held.find((h) => h[0].trim() !== '')?.[0] ?? '';
+      throw new InputError(
+        `${file}: cannot tell what format this is (expected ${formats().map((f) => f.name).join(', ')}; ` +
+          `first line: ${JSON.stringify(sample.slice(0, 120))}). Use --input-format to say.`,
+      );
+    }
+    parser = desc.create({ file, sink: onRecord });
+    for (const [t, n, term] of held) parser.push(t, n, term);
+    held.length = 0;
+  };
+  const source = await readLines(
+    path,
+    (text, lineNo, terminated) => {
+      if (parser) {
+        parser.push(text, lineNo, terminated);
+        return;
+      }
+      held.push([text, lineNo, terminated]);
+      if (held.length >= SNIFF_LINES) decide();
+    },
+    opts.onProgress,
+  );
+  if (!parser) {
+    if (held.every((h) => h[0].trim() === '')) {
+      parser = (forced ?? formats()[0]).create({ file, sink: onRecord });
+      for (const [t, n, term] of held) parser.push(t, n, term);
+    } else decide();
+  }
+  const p = parser as TraceParser;
+  p.end();
+  return { path, format: p.format, source, info: p.info };
+}

@@ -1,0 +1,172 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+
+/** Compression recognised by magic bytes. */
+export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+const MAGIC: Array<[Compression, number[]]> = [
+  ['gzip', [0x1f, 0x8b]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+];
+
+export function sniffCompression(head: Uint8Array): Compression {
+  for (const [kind, magic] of MAGIC) {
+    if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) return kind;
+  }
+  return 'none';
+}
+
+/**
+ * Called once per line. `text` has no line terminator (LF or CRLF); `lineNo`
+ * is 1-based; `terminated` is false only for a final line that ended without
+ * a newline (the file may have been cut off there).
+ */
+export type LineHandler = (text: string, lineNo: number, terminated: boolean) => void;
+
+export interface SourceInfo {
+  path: string;
+  compression: Compression;
+  /** Bytes read from the file (compressed size for compressed input). */
+  bytesRead: number;
+  /** Bytes of decompressed text. */
+  bytesText: number;
+  lines: number;
+}
+
+/** Open a path (or `-` for stdin) as a byte stream, decompressing by magic bytes. */
+export async function openByteStream(path: string, onRawBytes?: (n: number) => void): Promise<{ stream: Readable; compression: Compression }> {
+  let raw: Readable;
+  let head: Buffer;
+  if (path === '-') {
+    raw = process.stdin;
+    head = await peekStream(raw);
+  } else {
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw new InputError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw new InputError(`${path} is a directory, not a trace file`);
+      head = Buffer.alloc(8);
+      const { bytesRead } = await fh.read(head, 0, 8, 0);
+      head = head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+  if (onRawBytes) raw.on('data', (c: Buffer) => onRawBytes(c.length));
+  const compression = sniffCompression(head);
+  switch (compression) {
+    case 'none':
+      return { stream: raw, compression };
+    case 'gzip':
+      return { stream: raw.pipe(createGunzip({ chunkSize: 1 << 20 })), compression };
+    default:
+      raw.destroy();
+      throw new InputError(`${path} is ${compression}-compressed, which this build cannot read yet: decompress it first (e.g. \`${compression === 'xz' ? 'xz' : 'zstd'} -dc ${path} | mntrace check -\`)`);
+  }
+}
+
+/** Read the first bytes of stdin without losing them (they are unshifted back). */
+function peekStream(s: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const onReadable = () => {
+      const chunk: Buffer | null = s.read();
+      if (chunk === null) return;
+      cleanup();
+      s.unshift(chunk);
+      resolve(chunk.subarray(0, 8));
+    };
+    const onEnd = () => { cleanup(); resolve(Buffer.alloc(0)); };
+    const onError = (e: Error) => { cleanup(); reject(e); };
+    const cleanup = () => { s.off('readable', onReadable); s.off('end', onEnd); s.off('error', onError); };
+    s.on('readable', onReadable);
+    s.on('end', onEnd);
+    s.on('error', onError);
+  });
+}
+
+/**
+ * Stream lines from a path or `-` to `onLine`, never holding more than one
+ * chunk plus one partial line in memory. Decompresses gzip transparently.
+ */
+export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void): Promise<SourceInfo> {
+  const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 };
+  const { stream, compression } = await openByteStream(path, (n) => { info.bytesRead += n; });
+  info.compression = compression;
+  const splitter = new LineSplitter(onLine);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      info.bytesText += chunk.length;
+      splitter.push(chunk);
+      if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
+      splitter.end();
+      info.lines = splitter.lineNo;
+      throw new InputError(`${path}: compressed data is corrupt or cut off after ${info.lines} lines (${e.message})`);
+    }
+    throw err;
+  }
+  splitter.end();
+  info.lines = splitter.lineNo;
+  return info;
+}
+
+/** Splits Buffer chunks into lines; decodes UTF-8 once per chunk (a newline byte never sits inside a multi-byte character). */
+export class LineSplitter {
+  lineNo = 0;
+  private carry: Buffer | undefined;
+
+  constructor(private readonly onLine: LineHandler) {}
+
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = undefined;
+    }
+    const last = buf.lastIndexOf(10);
+    if (last < 0) {
+      this.carry = buf;
+      return;
+    }
+    const text = buf.toString('utf8', 0, last);
+    if (last + 1 < buf.length) this.carry = buf.subarray(last + 1);
+    let from = 0;
+    const onLine = this.onLine;
+    for (;;) {
+      const nl = text.indexOf('\n', from);
+      const end = nl < 0 ? text.length : nl;
+      let lineEnd = end;
+      if (lineEnd > from && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+      onLine(text.slice(from, lineEnd), ++this.lineNo, true);
+      if (nl < 0) break;
+      from = nl + 1;
+    }
+  }
+
+  end(): void {
+    if (!this.carry || this.carry.length === 0) return;
+    let text = this.carry.toString('utf8');
+    this.carry = undefined;
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    this.onLine(text, ++this.lineNo, false);
+  }
+}

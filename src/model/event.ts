@@ -1,0 +1,176 @@
+/**
+ * The event model: one shape for every input format.
+ *
+ * Parsers produce {@link TraceRecord}s: events, plus coverage records that say
+ * where the capture's data begins, where it lost events, and what the header
+ * claimed. Nothing downstream looks at trace text again.
+ */
+
+/** A timestamp kept exactly as written, with an exact split for ordering. */
+export interface Timestamp {
+  /** The text as it appeared in the trace, e.g. `6.667004`, `23.565443123` or `182736451234`. */
+  raw: string;
+  /** Whole seconds (or, for bare-integer clocks, the value divided by 1e9, floored). */
+  sec: number;
+  /** Nanoseconds within `sec` (0 .. 999999999); for bare-integer clocks the low 9 digits. */
+  nsec: number;
+  /** `seconds` for ns clocks printed as seconds; `counter` for bare integers (counter, x86-tsc clocks). */
+  unit: 'seconds' | 'counter';
+}
+
+/** Execution context decoded from the ftrace flags column (`d..2.`, `dNh7.`, ...). */
+export interface ContextFlags {
+  /** The column exactly as printed. */
+  raw: string;
+  /** `d`: interrupts disabled (also set for `D`). */
+  irqsOff: boolean;
+  /** `b`/`D`: bottom halves disabled. */
+  bhOff: boolean;
+  /** `X`: the arch cannot tell whether irqs are off. */
+  irqsUnknown: boolean;
+  /** need-resched: `N`, `n`, `p`, `L`, `l`, `B` (any of them). */
+  needResched: boolean;
+  /** `h`, `s`, `H` (hardirq inside softirq), `z`/`Z` (NMI). */
+  hardirq: boolean;
+  softirq: boolean;
+  nmi: boolean;
+  /** Preempt depth (hex nibble, 0 when `.`). */
+  preemptDepth: number;
+  /** Migrate-disable depth (fifth column on about 5.15+; 0 when `.` or absent). */
+  migrateDisable: number;
+  /** Extra columns we could not name (PREEMPT_RT lazy-preempt and the like), kept raw. */
+  extra?: string;
+}
+
+export interface StackFrame {
+  /** Symbol as printed (`try_to_unmap_one`, `0xffffffffc03a90c8`, `<00000000004004f4>`). */
+  symbol: string;
+  offset?: number;
+  size?: number;
+  module?: string;
+  address?: string;
+}
+
+/** Where a kprobe/kretprobe fired, from the `(sym+off/size [mod])` or `(caller+off/size <- sym)` prefix. */
+export interface ProbeSite {
+  /** Probed function (kprobe) or the function returned from (kretprobe). Absent when only an address is shown. */
+  symbol?: string;
+  offset?: number;
+  size?: number;
+  module?: string;
+  /** Raw address when the format prints `(ffffffffb7d20eb0)` instead of a symbol. */
+  address?: string;
+  /** For return probes: the call site returned to (`__split_huge_pmd+0x501/0xfe0`). */
+  returnTo?: { symbol?: string; offset?: number; size?: number; address?: string };
+  /** True for kretprobe lines (the `<-` form). */
+  isReturn: boolean;
+}
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export interface TraceEvent {
+  kind: 'event';
+  ts: Timestamp;
+  /** CPU number, when the format shows it. */
+  cpu?: number;
+  /** Thread id (the ftrace "PID" column). */
+  pid: number;
+  /** Thread-group id, when record-tgid or the format shows it. */
+  tgid?: number;
+  /** Task name as printed (`<...>` when ftrace no longer knew it). */
+  comm: string;
+  /** Flags column, decoded; absent when the trace has no flags column. */
+  ctx?: ContextFlags;
+  /** Event name as printed (`mn_inv_start`, `tlb_flush`, `<stack trace>` never appears: stacks attach). */
+  name: string;
+  /** Event group when the format names it (`kprobes` in `kprobes:mn_inv_start`). */
+  group?: string;
+  /** kprobe/kretprobe location, when the payload starts with one. */
+  probe?: ProbeSite;
+  /** key=value pairs from the payload (values kept as text). */
+  fields: Record<string, string>;
+  /** The payload after `name: `, exactly as printed (without the probe-site prefix). */
+  payload: string;
+  /** Kernel stack attached from a following `<stack trace>` record. */
+  stack?: StackFrame[];
+  /** User stack attached from a following `<user stack trace>` record. */
+  userStack?: StackFrame[];
+  src: SourceLocation;
+}
+
+/** `entries-in-buffer/entries-written: A/B #P:N` from the ftrace header. */
+export interface HeaderRecord {
+  kind: 'header';
+  tracer?: string;
+  entriesInBuffer?: number;
+  entriesWritten?: number;
+  cpus?: number;
+  /** Latency format (`latency-format` option) was detected from the header. */
+  latencyFormat?: boolean;
+  /** Whether the header announced a flags column. */
+  hasFlagsColumn?: boolean;
+  /** Whether the header announced a TGID column (record-tgid). */
+  hasTgidColumn?: boolean;
+  src: SourceLocation;
+}
+
+/** `CPU:N [LOST M EVENTS]`, `CPU:N [M EVENTS DROPPED]`, `CPU:N [EVENTS DROPPED]`. */
+export interface LostEventsRecord {
+  kind: 'lost';
+  cpu: number;
+  /** Number lost, when the marker says. */
+  count?: number;
+  /** Timestamp of the last event seen before the marker, if any (filled in by the parser). */
+  after?: Timestamp;
+  src: SourceLocation;
+}
+
+/** `##### CPU N buffer started ####`: events before this on CPU N were not captured. */
+export interface BufferStartedRecord {
+  kind: 'buffer-started';
+  cpu: number;
+  src: SourceLocation;
+}
+
+/** A line the parser could not read. Never dropped: counted and reported. */
+export interface UnreadableRecord {
+  kind: 'unreadable';
+  reason: string;
+  text: string;
+  src: SourceLocation;
+}
+
+export type TraceRecord =
+  | TraceEvent
+  | HeaderRecord
+  | LostEventsRecord
+  | BufferStartedRecord
+  | UnreadableRecord;
+
+/** Counters a user can trust, in the spirit of csv-parse's `info`. */
+export interface ParseInfo {
+  /** Physical lines read. */
+  lines: number;
+  /** Events produced. */
+  events: number;
+  /** Header / comment / blank / stack-frame lines consumed without producing an event. */
+  consumed: number;
+  /** Unreadable lines. */
+  unreadable: number;
+  /** Lost-event markers seen, and the events they say were lost (when counted). */
+  lostMarkers: number;
+  lostEvents: number;
+  /** True when the final line had no newline and did not parse (a cut-off file). */
+  truncated: boolean;
+  /** Stack records with no event before them on the same task and CPU (read, counted, dropped). */
+  orphanStacks: number;
+  /** Lines taken as the continuation of a multi-line payload (trace_marker writes with newlines). */
+  continuationLines: number;
+}
+
+export function emptyParseInfo(): ParseInfo {
+  return { lines: 0, events: 0, consumed: 0, unreadable: 0, lostMarkers: 0, lostEvents: 0, truncated: false, orphanStacks: 0, continuationLines: 0 };
+}

@@ -1,0 +1,58 @@
+import type { Timestamp } from './event';
+
+/**
+ * Parse a trace timestamp without going through a float.
+ * `6.667004` and `23.565443123` are seconds (6 or 9 decimals); a bare integer
+ * (`counter`, `x86-tsc` clocks) is kept as a counter value split at 1e9.
+ * Returns undefined when the text is not a timestamp.
+ */
+export function parseTimestamp(raw: string): Timestamp | undefined {
+  const dot = raw.indexOf('.');
+  if (dot < 0) {
+    if (!isDigits(raw, 0, raw.length)) return undefined;
+    const cut = raw.length - 9;
+    const sec = cut > 0 ? Number(raw.slice(0, cut)) : 0;
+    const nsec = Number(cut > 0 ? raw.slice(cut) : raw);
+    return { raw, sec, nsec, unit: 'counter' };
+  }
+  if (dot === 0 || dot === raw.length - 1) return undefined;
+  if (!isDigits(raw, 0, dot) || !isDigits(raw, dot + 1, raw.length)) return undefined;
+  let frac = raw.slice(dot + 1);
+  if (frac.length > 9) return undefined;
+  frac = frac.padEnd(9, '0');
+  return { raw, sec: Number(raw.slice(0, dot)), nsec: Number(frac), unit: 'seconds' };
+}
+
+/** Microsecond timestamps of the latency format (`123us`, relative to the buffer start). */
+export function timestampFromMicros(raw: string, micros: string): Timestamp {
+  const cut = micros.length - 6;
+  const sec = cut > 0 ? Number(micros.slice(0, cut)) : 0;
+  const usec = Number(cut > 0 ? micros.slice(cut) : micros);
+  return { raw, sec, nsec: usec * 1000, unit: 'seconds' };
+}
+
+function isDigits(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+export function compareTimestamps(a: Timestamp, b: Timestamp): number {
+  return a.sec - b.sec || a.nsec - b.nsec;
+}
+
+/** b - a in nanoseconds (exact for differences under ~104 days). */
+export function diffNs(a: Timestamp, b: Timestamp): number {
+  return (b.sec - a.sec) * 1e9 + (b.nsec - a.nsec);
+}
+
+/** Format a nanosecond duration for people: `812 ns`, `41.3 µs`, `12.5 ms`, `3.20 s`. */
+export function formatDuration(ns: number): string {
+  if (ns < 1000) return `${ns} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(1)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
