@@ -1,0 +1,23 @@
+/** Every rule mntrace ships, in documentation order. */
+import type { RuleModule } from '../src/engine/types';
+import unpairedStart from './unpaired-start';
+import unpairedEnd from './unpaired-end';
+import endAfterFailedStart from './end-after-failed-start';
+import failedBlockableStart from './failed-blockable-start';
+import nonblockOutsideOomReaper from './nonblock-outside-oom-reaper';
+import blockingStartInAtomic from './blocking-start-in-atomic';
+import subscriberImbalance from './subscriber-imbalance';
+
+export const rules: readonly RuleModule[] = [
+  unpairedStart,
+  unpairedEnd,
+  endAfterFailedStart,
+  failedBlockableStart,
+  nonblockOutsideOomReaper,
+  blockingStartInAtomic,
+  subscriberImbalance,
+];
+
+export function ruleById(id: string): RuleModule | undefined {
+  return rules.find((r) => r.meta.id === id);
+}

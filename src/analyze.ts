@@ -1,0 +1,129 @@
+/**
+ * The library entry point: analyse one trace input end to end
+ * (source -> parser -> semantics -> engine -> rules -> findings).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { UnreadableRecord } from './model/event';
+import { readTrace, type ReadResult } from './io/read-trace';
+import type { SourceInfo } from './io/source';
+import { InputError } from './io/source';
+import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
+import type { CpuCoverage, LossWindow } from './engine/coverage';
+import type { Finding } from './engine/types';
+import { Semantics } from './semantics';
+import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
+import { rules } from '../rules';
+import { ruleOptions, ruleSeverity, type Config } from './config/config';
+
+export interface AnalyzeOptions {
+  config?: Config & { baseDir?: string };
+  /** Contents of /sys/kernel/tracing/kprobe_events from the capture (for address-only formats). */
+  kprobeEvents?: KprobeDefinition[];
+  inputFormat?: string;
+  /** Keep at most this many unreadable lines' text (all are counted). */
+  keepUnreadable?: number;
+  onFinding?: (f: Finding) => void;
+  onProgress?: (info: SourceInfo) => void;
+}
+
+export interface InputSummary {
+  path: string;
+  format: string;
+  compression: string;
+  bytes: number;
+  lines: number;
+  events: number;
+  unreadableLines: number;
+  truncated: boolean;
+  lostEvents: number;
+  lostMarkers: number;
+  orphanStacks: number;
+  continuationLines: number;
+  /** The ring buffer overwrote older events (header entries-in-buffer < entries-written). */
+  overwritten: boolean;
+  entries?: { inBuffer: number; written: number };
+}
+
+export interface AnalysisResult {
+  input: InputSummary;
+  unreadable: UnreadableRecord[];
+  counts: RangeCounts;
+  subscribers: SubscriberSummary[];
+  cpus: CpuCoverage[];
+  losses: LossWindow[];
+  durations: Engine['durations'];
+  findings: Finding[];
+}
+
+export function readKprobeEventsFile(path: string): KprobeDefinition[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read kprobe definitions ${path}: ${(err as Error).message}`);
+  }
+  const { definitions, errors } = parseKprobeEvents(text);
+  if (errors.length) {
+    throw new InputError(`${path}:${errors[0].line}: not a kprobe_events line: ${JSON.stringify(errors[0].text)}`);
+  }
+  return definitions;
+}
+
+export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const cfg = opts.config;
+  const kprobeDefinitions = [...(opts.kprobeEvents ?? [])];
+  if (cfg?.kprobeEvents) kprobeDefinitions.push(...readKprobeEventsFile(resolve(cfg.baseDir ?? '.', cfg.kprobeEvents)));
+  const semantics = new Semantics(undefined, { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields });
+  const engine = new Engine({
+    semantics,
+    likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
+    onFinding: opts.onFinding,
+  });
+  for (const rule of rules) {
+    const severity = ruleSeverity(rule.meta.id, cfg);
+    if (!severity) continue;
+    const setting = cfg?.rules?.[rule.meta.id];
+    const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
+    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx));
+  }
+  const unreadable: UnreadableRecord[] = [];
+  const keep = opts.keepUnreadable ?? 1000;
+  const read: ReadResult = await readTrace(
+    path,
+    (r) => {
+      if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
+      engine.push(r);
+    },
+    { format: opts.inputFormat, onProgress: opts.onProgress },
+  );
+  engine.finish();
+  const cov = engine.coverage;
+  return {
+    input: {
+      path,
+      format: read.format,
+      compression: read.source.compression,
+      bytes: read.source.bytesRead,
+      lines: read.info.lines,
+      events: read.info.events,
+      unreadableLines: read.info.unreadable,
+      truncated: read.info.truncated,
+      lostEvents: read.info.lostEvents,
+      lostMarkers: read.info.lostMarkers,
+      orphanStacks: read.info.orphanStacks,
+      continuationLines: read.info.continuationLines,
+      overwritten: cov.overwritten,
+      ...(cov.entriesInBuffer !== undefined && cov.entriesWritten !== undefined
+        ? { entries: { inBuffer: cov.entriesInBuffer, written: cov.entriesWritten } }
+        : {}),
+    },
+    unreadable,
+    counts: engine.counts,
+    subscribers: engine.subscriberSummaries(),
+    cpus: [...cov.cpus.values()].sort((a, b) => a.cpu - b.cpu),
+    losses: cov.losses,
+    durations: engine.durations,
+    findings: engine.findings,
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The user configuration (`--config FILE`): event mappings, field aliases,
+ * rule severities and options, engine thresholds. Validated with ajv; errors
+ * name the offending key.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import type { Severity } from '../engine/types';
+import type { EventMapping } from '../semantics';
+import schema from './config.schema.json';
+import { rules, ruleById } from '../../rules';
+
+export type RuleSetting = 'off' | Severity | { severity?: 'off' | Severity; options?: Record<string, unknown> };
+
+export interface Config {
+  events?: Record<string, EventMapping>;
+  fields?: Record<string, string[]>;
+  rules?: Record<string, RuleSetting>;
+  engine?: { likelyAfterMs?: number };
+  kprobeEvents?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateConfig = ajv.compile(schema);
+
+/** Human error text naming the key: `rules.unpaired-start.options.foo: must NOT have additional properties`. */
+export function explainAjvErrors(errors: ErrorObject[] | null | undefined, root: string): string {
+  return (errors ?? [])
+    .map((e) => {
+      const path = (root + e.instancePath.replace(/\//g, '.')).replace(/^\./, '');
+      const extra = e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
+      const allowed = e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+      return `${path || '(top level)'}: ${e.message}${extra}${allowed}`;
+    })
+    .join('; ');
+}
+
+export function parseConfig(data: unknown, source = 'config'): Config {
+  if (!validateConfig(data)) throw new ConfigError(`${source}: ${explainAjvErrors(validateConfig.errors, '')}`);
+  const cfg = data as Config;
+  for (const [id, setting] of Object.entries(cfg.rules ?? {})) {
+    const rule = ruleById(id);
+    if (!rule) throw new ConfigError(`${source}: rules.${id}: no such rule (known: ${rules.map((r) => r.meta.id).join(', ')})`);
+    if (typeof setting === 'object' && setting.options) ruleOptions(id, setting.options, source);
+  }
+  return cfg;
+}
+
+export function loadConfig(path: string): Config & { baseDir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const cfg = parseConfig(data, path);
+  return { ...cfg, baseDir: dirname(resolve(path)) };
+}
+
+const optionValidators = new Map<string, ReturnType<typeof ajv.compile>>();
+
+/** Defaults merged with the user's options, validated against the rule's schema. */
+export function ruleOptions(id: string, user: Record<string, unknown> | undefined, source = 'config'): Record<string, unknown> {
+  const rule = ruleById(id);
+  if (!rule) throw new ConfigError(`${source}: no such rule '${id}'`);
+  const merged = { ...(rule.meta.defaultOptions ?? {}), ...(user ?? {}) };
+  const schemaObj = rule.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} };
+  let v = optionValidators.get(id);
+  if (!v) {
+    v = ajv.compile(schemaObj);
+    optionValidators.set(id, v);
+  }
+  if (!v(merged)) throw new ConfigError(`${source}: ${explainAjvErrors(v.errors, `rules.${id}.options`)}`);
+  return merged;
+}
+
+/** The effective severity of a rule (undefined = off). */
+export function ruleSeverity(id: string, cfg: Config | undefined): Severity | undefined {
+  const rule = ruleById(id);
+  const s = cfg?.rules?.[id];
+  const sev = s === undefined ? rule?.meta.defaultSeverity : typeof s === 'string' ? s : s.severity ?? rule?.meta.defaultSeverity;
+  return sev === 'off' ? undefined : sev;
+}

@@ -1,0 +1,538 @@
+/**
+ * The engine: pairs every invalidation range per task, tracks subscriber
+ * callbacks and OOM-reaper context, and hands the rules what it found with a
+ * verdict on how sure it is. It never looks at trace text.
+ */
+import type { TraceEvent, TraceRecord } from '../model/event';
+import { diffNs, formatDuration } from '../model/time';
+import type { Semantics } from '../semantics';
+import { eventTypeName, type Operation } from '../semantics/operations';
+import { Coverage } from './coverage';
+import type {
+  CallerEvidence, Confidence, Finding, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
+  SubscriberImbalance, TaskView, Verdict,
+} from './types';
+import { describeEvent } from './describe';
+
+export interface LoadedRule {
+  id: string;
+  severity: Severity;
+  handlers: RuleHandlers;
+}
+
+export interface EngineOptions {
+  semantics: Semantics;
+  /** A missing end becomes `likely` when the task ran on this long after the start (ns). */
+  likelyAfterNs: number;
+  /** Called for each finding as soon as it is made (live output). */
+  onFinding?: (f: Finding) => void;
+}
+
+/** Stack frames that mark the OOM reaper path (KERNEL.md section 3). */
+const REAPER_FRAMES = new Set([
+  '__oom_reap_task_mm', 'oom_reap_task_mm', 'oom_reap_task', 'oom_reaper',
+  '__do_sys_process_mrelease', '__x64_sys_process_mrelease', '__arm64_sys_process_mrelease', '__se_sys_process_mrelease',
+]);
+/** Frames of the tracing machinery itself, above the probed function. */
+const TRACING_FRAMES = /^(kprobe_|aggr_pre_handler|kprobe_ftrace_handler|ftrace_|trace_|__traceiter_|perf_|0x|event_triggers_call|__ftrace_trace_stack|stack_trace_)/;
+
+interface TaskState extends TaskView {
+  openRanges: RangeRecord[];
+  /** Starts that returned non-zero, by key: an end for one of these is a bug. */
+  failed: Map<string, RangeRecord>;
+  /** The last closed range per key (bounded), to prove a second end has no start. */
+  closed: Map<string, RangeRecord>;
+  /** Subscriber starts without their end yet, by `subscriber|key`. */
+  subscriberOpen: Map<string, Operation[]>;
+  /** Subscriber keys whose core range has ended or failed: their end must come before the task's next core operation. */
+  subscriberDue: Map<string, { range: RangeRecord; at: Operation }>;
+  firstEvent: TraceEvent;
+  lastEvent: TraceEvent;
+  exited?: TraceEvent;
+}
+
+export interface RangeCounts {
+  starts: number;
+  paired: number;
+  open: number;
+  failedStarts: number;
+  orphanEnds: number;
+  endsAfterFailedStart: number;
+  nonBlockingStarts: number;
+  /** Returns with no start on their task (the start predates the capture). */
+  unmatchedReturns: number;
+  startsByEventType: Record<string, number>;
+}
+
+export interface SubscriberSummary {
+  subscriber: string;
+  kind?: string;
+  starts: number;
+  ends: number;
+  /** starts - ends at the end of the capture: KVM's mmu_invalidate_in_progress as the trace shows it. */
+  inProgressAtEnd: number;
+}
+
+export class Engine {
+  readonly coverage = new Coverage();
+  readonly findings: Finding[] = [];
+  readonly counts: RangeCounts = {
+    starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0,
+    nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {},
+  };
+  readonly subscribers = new Map<string, SubscriberSummary>();
+  /** Every paired range's duration, for latency statistics. */
+  readonly durations: Array<{ ns: number; eventType: string; caller?: string }> = [];
+  private readonly tasks = new Map<number, TaskState>();
+  private rules: LoadedRule[] = [];
+  private nextRangeId = 1;
+  private readonly seenFingerprints = new Set<string>();
+
+  constructor(private readonly opts: EngineOptions) {}
+
+  /** Attach rules: `create` gets a context bound to this engine. */
+  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers): void {
+    const ctx: RuleContext = {
+      id,
+      severity,
+      options,
+      coverage: this.coverage,
+      report: (d) => this.report(id, severity, d),
+    };
+    this.rules.push({ id, severity, handlers: create(ctx) });
+  }
+
+  push(r: TraceRecord): void {
+    this.coverage.record(r);
+    if (r.kind !== 'event') return;
+    const task = this.task(r);
+    const op = this.opts.semantics.resolve(r);
+    if (!op) return;
+    for (const rule of this.rules) rule.handlers.operation?.(op, task);
+    switch (op.role) {
+      case 'range-start': return this.rangeStart(op, task);
+      case 'range-start-return': return this.rangeStartReturn(op, task);
+      case 'range-end': return this.rangeEnd(op, task);
+      case 'subscriber-start': return this.subscriberStart(op, task);
+      case 'subscriber-end': return this.subscriberEnd(op, task);
+      case 'oom-reap': task.lastOomReap = op; return;
+      case 'oom-reap-begin': task.inOomReapWindow = op.ev; return;
+      case 'oom-reap-end': task.inOomReapWindow = undefined; return;
+      case 'task-exit': return this.taskExit(op);
+      default: return;
+    }
+  }
+
+  /** The capture is over: judge what is still open, then let rules finish. */
+  finish(): void {
+    for (const task of this.tasks.values()) {
+      this.checkSubscribersDue(task, undefined);
+      for (const [key, ops] of task.subscriberOpen) {
+        const core = task.openRanges.find((r) => r.key === key.slice(key.indexOf('|') + 1));
+        if (core) continue; // the core range is left open itself: unpaired-start says so
+        this.subscriberImbalance(task, ops, 'start-without-end', undefined, this.endOfCaptureVerdict(task, ops[0].ev, 'subscriber end'));
+      }
+      task.subscriberOpen.clear();
+      for (let i = task.openRanges.length - 1; i >= 0; i--) {
+        const range = task.openRanges[i];
+        this.resolveStart(range, task);
+        this.leftOpen(range, this.endOfCaptureVerdict(task, range.start.ev, 'end'));
+      }
+      task.openRanges.length = 0;
+    }
+    for (const rule of this.rules) rule.handlers.endOfTrace?.();
+  }
+
+  // ---- core ranges -------------------------------------------------------
+
+  private rangeStart(op: Operation, task: TaskState): void {
+    this.checkSubscribersDue(task, op);
+    const key = rangeKey(op);
+    this.counts.starts++;
+    const type = eventTypeName(op.args.event) ?? 'unknown';
+    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
+    if (op.blockable === false) this.counts.nonBlockingStarts++;
+    // The same range pointer started again while still open: the earlier one never ended.
+    if (key.kind === 'pointer') {
+      const idx = task.openRanges.findIndex((r) => r.key === key.key);
+      if (idx >= 0) {
+        const prev = task.openRanges[idx];
+        task.openRanges.splice(idx, 1);
+        this.resolveStart(prev, task);
+        const mayHaveFailed = prev.startReturn === undefined && prev.start.blockable !== true;
+        this.leftOpen(prev, {
+          confidence: mayHaveFailed ? 'inconclusive' : 'certain',
+          reason: `the same range pointer ${key.key} was started again at ${op.ev.ts.raw} (line ${op.ev.src.line}) with no end in between` +
+            (mayHaveFailed ? '; the first start was non-blocking and its return was not captured, so it may have failed (a failed start must not be ended)' : ''),
+          evidence: [op.ev],
+        });
+      }
+    }
+    task.failed.delete(key.key);
+    const range: RangeRecord = {
+      id: `r${this.nextRangeId++}`,
+      pid: task.pid,
+      comm: op.ev.comm,
+      start: op,
+      key: key.key,
+      keyKind: key.kind,
+      subscriberStarts: [],
+      subscriberEnds: [],
+      depth: task.openRanges.length,
+    };
+    task.openRanges.push(range);
+    for (const rule of this.rules) rule.handlers.rangeStart?.(range, task);
+  }
+
+  private rangeStartReturn(op: Operation, task: TaskState): void {
+    let range: RangeRecord | undefined;
+    for (let i = task.openRanges.length - 1; i >= 0; i--) {
+      if (!task.openRanges[i].startReturn) {
+        range = task.openRanges[i];
+        break;
+      }
+    }
+    if (!range) {
+      this.counts.unmatchedReturns++;
+      return;
+    }
+    range.startReturn = op;
+    if (op.ret !== undefined && op.ret !== 0n) {
+      task.openRanges.splice(task.openRanges.indexOf(range), 1);
+      this.counts.failedStarts++;
+      task.failed.set(range.key, range);
+      this.resolveStart(range, task);
+      for (const rule of this.rules) rule.handlers.startFailed?.(range);
+      // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
+      this.markSubscribersDue(task, range, op);
+      this.checkSubscribersDue(task, op);
+      return;
+    }
+    this.resolveStart(range, task);
+  }
+
+  private rangeEnd(op: Operation, task: TaskState): void {
+    this.checkSubscribersDue(task, op);
+    const key = rangeKey(op);
+    let idx = -1;
+    for (let i = task.openRanges.length - 1; i >= 0; i--) {
+      if (sameRange(task.openRanges[i], op, key.key)) {
+        idx = i;
+        break;
+      }
+    }
+    if (idx < 0) {
+      const failed = task.failed.get(key.key);
+      if (failed) {
+        task.failed.delete(key.key);
+        failed.end = op;
+        this.counts.endsAfterFailedStart++;
+        for (const rule of this.rules) rule.handlers.endAfterFailedStart?.(failed, op);
+        return;
+      }
+      this.counts.orphanEnds++;
+      const verdict = this.orphanEndVerdict(op, task, key.key);
+      for (const rule of this.rules) rule.handlers.orphanEnd?.(op, verdict);
+      return;
+    }
+    const range = task.openRanges[idx];
+    // Ranges nest LIFO on a task: anything opened inside this one and still open will never end.
+    while (task.openRanges.length - 1 > idx) {
+      const inner = task.openRanges.pop() as RangeRecord;
+      this.resolveStart(inner, task);
+      this.leftOpen(inner, {
+        confidence: 'certain',
+        reason: `the enclosing range ${range.key} (started line ${range.start.ev.src.line}) ended first at ${op.ev.ts.raw} (line ${op.ev.src.line}); ranges nest LIFO on a task`,
+        evidence: [range.start.ev, op.ev],
+      });
+    }
+    task.openRanges.pop();
+    this.resolveStart(range, task);
+    range.end = op;
+    this.counts.paired++;
+    this.durations.push({ ns: diffNs(range.start.ev.ts, op.ev.ts), eventType: eventTypeName(range.start.args.event) ?? 'unknown', caller: range.startReturn?.returnSite });
+    task.closed.delete(range.key);
+    task.closed.set(range.key, range);
+    if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
+    this.markSubscribersDue(task, range, op);
+    for (const rule of this.rules) rule.handlers.pairClosed?.(range);
+  }
+
+  private leftOpen(range: RangeRecord, verdict: Verdict): void {
+    this.counts.open++;
+    for (const rule of this.rules) rule.handlers.pairLeftOpen?.(range, verdict);
+  }
+
+  /** Fill in caller evidence and tell rules the start's outcome is known. Idempotent. */
+  private resolveStart(range: RangeRecord, task: TaskState): void {
+    if (range.caller) return;
+    range.caller = this.callerEvidence(range, task);
+    for (const rule of this.rules) rule.handlers.rangeStartResolved?.(range);
+  }
+
+  private callerEvidence(range: RangeRecord, task: TaskState): CallerEvidence {
+    const start = range.start;
+    const stack = start.ev.stack;
+    if (stack && stack.length) {
+      const reaper = stack.find((f) => REAPER_FRAMES.has(f.symbol));
+      if (reaper) return { verdict: 'reaper', basis: `stack frame ${reaper.symbol}`, caller: reaper.symbol, evidence: [start.ev] };
+      const caller = callerFromStack(stack.map((f) => f.symbol));
+      return { verdict: 'other', basis: `stack trace (no __oom_reap_task_mm frame)`, caller, evidence: [start.ev] };
+    }
+    const ret = range.startReturn;
+    if (ret?.returnSite) {
+      if (REAPER_FRAMES.has(ret.returnSite)) {
+        return { verdict: 'reaper', basis: `the start returned to ${ret.returnSite}`, caller: ret.returnSite, evidence: [ret.ev] };
+      }
+      return { verdict: 'other', basis: `the start returned to ${ret.returnSite}`, caller: ret.returnSite, evidence: [ret.ev] };
+    }
+    const reap = task.lastOomReap;
+    if (reap && (reap.args.mm === undefined || start.args.mm === undefined || reap.args.mm === start.args.mm)) {
+      return { verdict: 'reaper', basis: `__oom_reap_task_mm was entered on this task at line ${reap.ev.src.line}${reap.args.mm ? ` for the same mm ${reap.args.mm}` : ''}`, caller: '__oom_reap_task_mm', evidence: [reap.ev] };
+    }
+    if (task.inOomReapWindow) {
+      return { verdict: 'reaper', basis: `inside the oom:start_task_reaping window opened at line ${task.inOomReapWindow.src.line}`, caller: 'oom_reaper', evidence: [task.inOomReapWindow] };
+    }
+    return { verdict: 'unknown', basis: 'no stack, return site, __oom_reap_task_mm probe or oom reaping window was captured for this start', evidence: [] };
+  }
+
+  private orphanEndVerdict(op: Operation, task: TaskState, key: string): Verdict {
+    const prev = task.closed.get(key);
+    if (prev?.end && !this.coverage.lossBetween(prev.end.ev.ts, op.ev.ts)) {
+      return {
+        confidence: 'certain',
+        reason: `range ${key} was already ended at line ${prev.end.ev.src.line} and no start for it came since (no events were lost in between)`,
+        evidence: [prev.start.ev, prev.end.ev],
+      };
+    }
+    const from = this.coverage.completeFrom();
+    if (from && diffNs(from, op.ev.ts) > this.opts.likelyAfterNs && !this.coverage.lossBetween(from, op.ev.ts)) {
+      return {
+        confidence: 'likely',
+        reason: `the capture had been complete for ${formatDuration(diffNs(from, op.ev.ts))} before this end with no start for it on this task and no events lost`,
+        evidence: [],
+      };
+    }
+    return {
+      confidence: 'inconclusive',
+      reason: this.coverage.lossBetween(from, op.ev.ts)
+        ? 'events were lost before this end: its start may be among them'
+        : `the capture began only ${from ? formatDuration(diffNs(from, op.ev.ts)) : 'just'} before this end: its start may predate the capture`,
+      evidence: [],
+    };
+  }
+
+  /** A missing partner at the end of the capture: likely if the task clearly ran on, else inconclusive. */
+  private endOfCaptureVerdict(task: TaskState, since: TraceEvent, what: string): Verdict {
+    const captureEnd = this.coverage.last;
+    if (this.coverage.lossBetween(since.ts, captureEnd)) {
+      return { confidence: 'inconclusive', reason: `events were lost after line ${since.src.line}: the ${what} may be among them`, evidence: [] };
+    }
+    const ranOn = diffNs(since.ts, task.lastEvent.ts);
+    if (ranOn > this.opts.likelyAfterNs) {
+      return {
+        confidence: 'likely',
+        reason: `the task ran on for ${formatDuration(ranOn)} (last event line ${task.lastEvent.src.line}) with no ${what} and no events lost`,
+        evidence: [task.lastEvent],
+      };
+    }
+    const left = captureEnd ? diffNs(since.ts, captureEnd) : 0;
+    return {
+      confidence: 'inconclusive',
+      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured`,
+      evidence: [],
+    };
+  }
+
+  // ---- subscribers -------------------------------------------------------
+
+  private subscriberStart(op: Operation, task: TaskState): void {
+    const key = rangeKey(op).key;
+    const sk = `${op.subscriber ?? '?'}|${key}`;
+    this.subscriberSummary(op).starts++;
+    const list = task.subscriberOpen.get(sk);
+    if (list) list.push(op);
+    else task.subscriberOpen.set(sk, [op]);
+    for (let i = task.openRanges.length - 1; i >= 0; i--) {
+      if (task.openRanges[i].key === key) {
+        task.openRanges[i].subscriberStarts.push(op);
+        break;
+      }
+    }
+  }
+
+  private subscriberEnd(op: Operation, task: TaskState): void {
+    const key = rangeKey(op).key;
+    const sk = `${op.subscriber ?? '?'}|${key}`;
+    this.subscriberSummary(op).ends++;
+    const list = task.subscriberOpen.get(sk);
+    const closed = task.closed.get(key);
+    const core = task.openRanges.find((r) => r.key === key) ?? task.subscriberDue.get(sk)?.range ?? closed;
+    core?.subscriberEnds.push(op);
+    if (list && list.length) {
+      list.pop();
+      if (list.length === 0) {
+        task.subscriberOpen.delete(sk);
+        task.subscriberDue.delete(sk);
+      }
+      return;
+    }
+    // An end with no start: the subscriber's in-progress count is driven below what it was.
+    const startSeen = core !== undefined && !this.coverage.lossBetween(core.start.ev.ts, op.ev.ts);
+    this.subscriberImbalance(task, [op], 'end-without-start', core, startSeen
+      ? { confidence: 'likely', reason: `the core start of this range was captured (line ${core.start.ev.src.line}) but this subscriber's start callback was not`, evidence: [core.start.ev] }
+      : { confidence: 'inconclusive', reason: 'the core start of this range was not captured: the subscriber start may predate the capture', evidence: [] });
+  }
+
+  /** The core range ended (or its start failed): each of its subscriber starts is now due an end. */
+  private markSubscribersDue(task: TaskState, range: RangeRecord, at: Operation): void {
+    for (const sk of task.subscriberOpen.keys()) {
+      if (sk.slice(sk.indexOf('|') + 1) === range.key) task.subscriberDue.set(sk, { range, at });
+    }
+  }
+
+  /** At the task's next core operation, every due subscriber end must have come. */
+  private checkSubscribersDue(task: TaskState, next: Operation | undefined): void {
+    if (task.subscriberDue.size === 0) return;
+    for (const [sk, due] of task.subscriberDue) {
+      if (next && next.ev === due.at.ev && due.at.role !== 'range-start-return') continue;
+      const ops = task.subscriberOpen.get(sk);
+      task.subscriberDue.delete(sk);
+      if (!ops || ops.length === 0) continue;
+      task.subscriberOpen.delete(sk);
+      const failed = due.at.role === 'range-start-return';
+      let verdict: Verdict;
+      if (failed) {
+        verdict = {
+          confidence: 'certain',
+          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning: this kernel lacks c2655835fd8c (v5.12), so the caller will not end the range either`,
+          evidence: [due.at.ev],
+        };
+      } else if (next) {
+        verdict = {
+          confidence: 'certain',
+          reason: `the core end at line ${due.at.ev.src.line} returned (the task's next invalidation call is at line ${next.ev.src.line}) without calling this subscriber's invalidate_range_end`,
+          evidence: [due.at.ev, next.ev],
+        };
+      } else {
+        verdict = this.endOfCaptureVerdict(task, due.at.ev, 'subscriber end');
+      }
+      this.subscriberImbalance(task, ops, 'start-without-end', due.range, verdict);
+    }
+  }
+
+  private subscriberImbalance(task: TaskState, ops: Operation[], direction: SubscriberImbalance['direction'], range: RangeRecord | undefined, verdict: Verdict): void {
+    const op = ops[0];
+    const imb: SubscriberImbalance = {
+      subscriber: op.subscriber ?? '?',
+      subscriberKind: op.subscriberKind,
+      pid: task.pid,
+      comm: op.ev.comm,
+      key: rangeKey(op).key,
+      direction,
+      ops,
+      range,
+      verdict,
+    };
+    for (const rule of this.rules) rule.handlers.subscriberImbalance?.(imb);
+  }
+
+  private subscriberSummary(op: Operation): SubscriberSummary {
+    const id = op.subscriber ?? '?';
+    let s = this.subscribers.get(id);
+    if (!s) {
+      s = { subscriber: id, kind: op.subscriberKind, starts: 0, ends: 0, inProgressAtEnd: 0 };
+      this.subscribers.set(id, s);
+    }
+    return s;
+  }
+
+  // ---- tasks -------------------------------------------------------------
+
+  private task(ev: TraceEvent): TaskState {
+    let t = this.tasks.get(ev.pid);
+    if (!t) {
+      t = {
+        pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
+        subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
+      };
+      this.tasks.set(ev.pid, t);
+    } else {
+      t.lastEvent = ev;
+      if (ev.comm !== '<...>') t.comm = ev.comm;
+    }
+    return t;
+  }
+
+  private taskExit(op: Operation): void {
+    const pid = op.targetPid ?? op.ev.pid;
+    const task = this.tasks.get(pid);
+    if (!task) return;
+    task.exited = op.ev;
+    this.checkSubscribersDue(task, op);
+    for (let i = task.openRanges.length - 1; i >= 0; i--) {
+      const range = task.openRanges[i];
+      this.resolveStart(range, task);
+      this.leftOpen(range, {
+        confidence: 'certain',
+        reason: `task ${task.comm}-${pid} exited at ${op.ev.ts.raw} (line ${op.ev.src.line}) with the range still open`,
+        evidence: [op.ev],
+      });
+    }
+    this.tasks.delete(pid);
+  }
+
+  // ---- findings ----------------------------------------------------------
+
+  private report(ruleId: string, severity: Severity, d: ReportDescriptor): void {
+    const ev = d.event;
+    const confidence: Confidence = d.confidence;
+    const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
+    const fingerprint = `${ruleId}:${ev.src.file.replace(/^.*[\\/]/, '')}:${ev.src.line}:${ev.pid}`;
+    if (this.seenFingerprints.has(fingerprint + d.message)) return;
+    this.seenFingerprints.add(fingerprint + d.message);
+    const finding: Finding = {
+      ruleId,
+      // Inconclusive findings are reported for information only: they never fail a run.
+      severity: confidence === 'inconclusive' ? 'info' : severity,
+      confidence,
+      message: d.message,
+      pid: ev.pid,
+      comm: ev.comm,
+      ...(ev.cpu !== undefined ? { cpu: ev.cpu } : {}),
+      timestamp: ev.ts.raw,
+      evidence,
+      fingerprint,
+    };
+    this.findings.push(finding);
+    this.opts.onFinding?.(finding);
+  }
+
+  /** Subscriber in-progress counts at the end of the capture. */
+  subscriberSummaries(): SubscriberSummary[] {
+    return [...this.subscribers.values()].map((s) => ({ ...s, inProgressAtEnd: s.starts - s.ends }));
+  }
+}
+
+function rangeKey(op: Operation): { key: string; kind: 'pointer' | 'mm+start+end' } {
+  if (op.args.range !== undefined) return { key: op.args.range, kind: 'pointer' };
+  return { key: `mm=${op.args.mm ?? '?'} ${op.args.start ?? '?'}-${op.args.end ?? '?'}`, kind: 'mm+start+end' };
+}
+
+function sameRange(r: RangeRecord, end: Operation, key: string): boolean {
+  if (r.key === key) return true;
+  // An end probe without the pointer (or a start without it): fall back to mm + start + end.
+  const a = r.start.args;
+  const b = end.args;
+  if ((r.keyKind === 'pointer') !== (end.args.range !== undefined)) {
+    return a.mm !== undefined && a.mm === b.mm && a.start === b.start && a.end === b.end;
+  }
+  return false;
+}
+
+/** The first frame below the probed function that is not tracing machinery. */
+function callerFromStack(symbols: string[]): string | undefined {
+  const at = symbols.indexOf('__mmu_notifier_invalidate_range_start');
+  const below = at >= 0 ? symbols.slice(at + 1) : symbols.filter((s) => !TRACING_FRAMES.test(s));
+  return below.find((s) => !TRACING_FRAMES.test(s) && !s.startsWith('mmu_notifier_invalidate_range_start'));
+}

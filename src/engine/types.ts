@@ -1,0 +1,183 @@
+/**
+ * The contract between the engine and the rules (modelled on ESLint: a rule
+ * is `meta` + `create(context)` returning handlers the engine calls).
+ */
+import type { Timestamp, TraceEvent } from '../model/event';
+import type { Operation } from '../semantics/operations';
+
+export type Severity = 'error' | 'warning' | 'info';
+export type Confidence = 'certain' | 'likely' | 'inconclusive';
+
+export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
+
+export interface EvidenceRef {
+  path: string;
+  line: number;
+  /** What this line is to the finding: `start`, `return`, `end`, `stack`, ... */
+  role?: string;
+  /** A compact rendering of the event (for people reading the report). */
+  text?: string;
+}
+
+export interface Finding {
+  ruleId: string;
+  severity: Severity;
+  confidence: Confidence;
+  message: string;
+  pid: number;
+  comm: string;
+  cpu?: number;
+  /** Timestamp of the main evidence event, exactly as printed in the trace. */
+  timestamp: string;
+  evidence: EvidenceRef[];
+  /** Stable across runs of the same input: rule + main evidence identity. */
+  fingerprint: string;
+}
+
+/** One invalidation range as the engine reconstructed it. */
+export interface RangeRecord {
+  /** Stable id within one analysis (`r17`). */
+  id: string;
+  pid: number;
+  comm: string;
+  start: Operation;
+  /** The kretprobe of the start, when captured. */
+  startReturn?: Operation;
+  end?: Operation;
+  /** Pairing key: the range pointer, or mm/start/end when no pointer was captured. */
+  key: string;
+  keyKind: 'pointer' | 'mm+start+end';
+  /** Subscriber callbacks seen for this range on this task. */
+  subscriberStarts: Operation[];
+  subscriberEnds: Operation[];
+  /** Depth in the task's stack of open ranges when it started (0 = outermost). */
+  depth: number;
+  /** Evidence for who called a non-blocking start (filled in by the engine). */
+  caller?: CallerEvidence;
+}
+
+/** Why the engine believes a start was (or was not) issued by the OOM reaper. */
+export interface CallerEvidence {
+  /** `reaper` = the OOM reaper path; `other` = something else; `unknown` = nothing captured says. */
+  verdict: 'reaper' | 'other' | 'unknown';
+  /** What the verdict rests on, in words, e.g. `stack frame __oom_reap_task_mm`. */
+  basis: string;
+  /** The caller named by the evidence, when it names one. */
+  caller?: string;
+  evidence: TraceEvent[];
+}
+
+/** The engine's verdict on a missing partner. */
+export interface Verdict {
+  confidence: Confidence;
+  /** Why, in words a kernel engineer can check. */
+  reason: string;
+  /** Other events that back the reason (an enclosing end, the restart, the exit). */
+  evidence: TraceEvent[];
+}
+
+export interface SubscriberImbalance {
+  subscriber: string;
+  subscriberKind?: string;
+  pid: number;
+  comm: string;
+  /** The range pointer (or key) the callbacks were for. */
+  key: string;
+  /** start without end (count left raised) or end without start (count driven down). */
+  direction: 'start-without-end' | 'end-without-start';
+  ops: Operation[];
+  /** The core range, when the engine saw it. */
+  range?: RangeRecord;
+  verdict: Verdict;
+}
+
+/** Handlers a rule may return from create(). All optional. */
+export interface RuleHandlers {
+  /** Every recognised operation, in per-task order. */
+  operation?(op: Operation, task: TaskView): void;
+  /** A core start was seen (its return may come later). */
+  rangeStart?(range: RangeRecord, task: TaskView): void;
+  /** A core start's outcome is known: its return arrived, or its end / the trace's end came without one. */
+  rangeStartResolved?(range: RangeRecord): void;
+  /** A start and its end were paired. */
+  pairClosed?(range: RangeRecord): void;
+  /** A start that returned 0 (or whose return was not captured) never got its end. */
+  pairLeftOpen?(range: RangeRecord, verdict: Verdict): void;
+  /** A start returned non-zero (failed); `end` is set when an end followed it anyway. */
+  startFailed?(range: RangeRecord): void;
+  endAfterFailedStart?(range: RangeRecord, end: Operation): void;
+  /** An end with no start on that task. */
+  orphanEnd?(end: Operation, verdict: Verdict): void;
+  subscriberImbalance?(imbalance: SubscriberImbalance): void;
+  endOfTrace?(): void;
+}
+
+/** Read-only view of a task's state that rules may consult. */
+export interface TaskView {
+  pid: number;
+  comm: string;
+  /** Ranges open on this task, outermost first. */
+  openRanges: readonly RangeRecord[];
+  /** Inside an oom:start_task_reaping ... finish_task_reaping window of this task. */
+  inOomReapWindow?: TraceEvent;
+  /** The most recent `__oom_reap_task_mm` entry on this task. */
+  lastOomReap?: Operation;
+}
+
+export interface ReportDescriptor {
+  message: string;
+  confidence: Confidence;
+  /** The main event (its task, cpu and timestamp head the finding). */
+  event: TraceEvent;
+  /** All events involved (the main one first). */
+  evidence: Array<{ ev: TraceEvent; role?: string }>;
+}
+
+export interface CoverageView {
+  /** True when events were lost (markers or overwritten head) anywhere between a and b. */
+  lossBetween(a: Timestamp | undefined, b: Timestamp | undefined): boolean;
+  /** Whether any kprobe event in the capture showed interrupts enabled (kprobes on ftrace report the probed context). */
+  kprobeIrqsOnSeen(): boolean;
+}
+
+export interface RuleContext {
+  id: string;
+  severity: Severity;
+  options: Record<string, unknown>;
+  coverage: CoverageView;
+  report(d: ReportDescriptor): void;
+}
+
+export interface RuleDocs {
+  description: string;
+  /** Why the kernel forbids it: function, file, behaviour. */
+  rationale: string;
+  /** Commits the rule rests on, `c2655835fd8c (v5.12): mm/mmu_notifiers: ensure range_end() is paired with range_start()`. */
+  commits: string[];
+  /** Kernel versions the verdict holds for. */
+  kernels: string;
+  /** What to capture to get a certain verdict. */
+  capture?: string;
+}
+
+export interface RuleMeta {
+  id: string;
+  defaultSeverity: Severity;
+  docs: RuleDocs;
+  /** Message templates with {{placeholders}}. */
+  messages: Record<string, string>;
+  /** JSON Schema of the rule's options object (validated with ajv). */
+  schema?: Record<string, unknown>;
+  /** Option defaults. */
+  defaultOptions?: Record<string, unknown>;
+}
+
+export interface RuleModule {
+  meta: RuleMeta;
+  create(context: RuleContext): RuleHandlers;
+}
+
+/** Fill `{{name}}` placeholders. */
+export function format(template: string, data: Record<string, string | number | undefined>): string {
+  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) => (data[k] === undefined ? `{{${k}}}` : String(data[k])));
+}
