@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../io/source';
 import { EXIT, UsageError } from './common';
+import { registerCheckCommand } from './check';
 import { registerEventsCommand } from './events';
 import { version } from '../version';
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .showHelpAfterError('(run `mntrace --help` or `mntrace <command> --help` for usage)')
     .exitOverride();
+  registerCheckCommand(program);
   registerEventsCommand(program);
   return program;
 }

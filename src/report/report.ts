@@ -1,0 +1,84 @@
+/**
+ * The report every output format is rendered from: inputs with their coverage
+ * and counts, findings, and the run's verdict. Its JSON form is
+ * schemas/report.schema.json.
+ */
+import type { AnalysisResult } from '../analyze';
+import type { RangeCounts, SubscriberSummary } from '../engine/engine';
+import { SEVERITY_RANK, type Finding, type Severity } from '../engine/types';
+import { toolName, version } from '../version';
+
+export type FailOn = Severity | 'never';
+
+export interface ReportInput {
+  path: string;
+  format: string;
+  compression?: string;
+  bytes?: number;
+  lines: number;
+  events: number;
+  unreadableLines: number;
+  unreadable?: Array<{ line: number; reason: string; text: string }>;
+  truncated?: boolean;
+  lostEvents?: number;
+  lostMarkers?: number;
+  overwritten?: boolean;
+  entries?: { inBuffer: number; written: number };
+  error?: string;
+  ranges?: RangeCounts;
+  subscribers?: SubscriberSummary[];
+  cpus?: Array<{ cpu: number; first?: string; last?: string; events: number; lostMarkers: number; lostEvents: number }>;
+}
+
+export interface Report {
+  tool: { name: string; version: string };
+  inputs: ReportInput[];
+  summary: {
+    ranges: RangeCounts;
+    findings: Record<Severity, number>;
+    failOn: FailOn;
+    failed: boolean;
+  };
+  findings: Finding[];
+}
+
+/** Does this finding fail the run at this threshold? Inconclusive findings never do. */
+export function failsRun(f: Finding, failOn: FailOn): boolean {
+  if (failOn === 'never' || f.confidence === 'inconclusive') return false;
+  return SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn];
+}
+
+export function emptyCounts(): RangeCounts {
+  return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {} };
+}
+
+export function addCounts(into: RangeCounts, c: RangeCounts): void {
+  for (const k of ['starts', 'paired', 'open', 'failedStarts', 'orphanEnds', 'endsAfterFailedStart', 'nonBlockingStarts', 'unmatchedReturns'] as const) into[k] += c[k];
+  for (const [t, n] of Object.entries(c.startsByEventType)) into.startsByEventType[t] = (into.startsByEventType[t] ?? 0) + n;
+}
+
+export function inputFromResult(r: AnalysisResult): ReportInput {
+  return {
+    ...r.input,
+    unreadable: r.unreadable.map((u) => ({ line: u.src.line, reason: u.reason, text: u.text })),
+    ranges: r.counts,
+    subscribers: r.subscribers,
+    cpus: r.cpus.map((c) => ({
+      cpu: c.cpu, events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,
+      ...(c.first ? { first: c.first.raw } : {}), ...(c.last ? { last: c.last.raw } : {}),
+    })),
+  };
+}
+
+export function buildReport(inputs: ReportInput[], findings: Finding[], failOn: FailOn): Report {
+  const ranges = emptyCounts();
+  for (const i of inputs) if (i.ranges) addCounts(ranges, i.ranges);
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return {
+    tool: { name: toolName, version },
+    inputs,
+    summary: { ranges, findings: counts, failOn, failed: findings.some((f) => failsRun(f, failOn)) },
+    findings,
+  };
+}

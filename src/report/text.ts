@@ -1,0 +1,79 @@
+/**
+ * Human output for `mntrace check`: findings grouped by rule, each with its
+ * evidence lines (file:line and the event), then a per-input summary.
+ */
+import { ruleById } from '../../rules';
+import type { Finding } from '../engine/types';
+import type { Report, ReportInput } from './report';
+import { failsRun } from './report';
+import type { Style } from './style';
+
+export function renderText(report: Report, st: Style): string {
+  const out: string[] = [];
+  const byRule = new Map<string, Finding[]>();
+  for (const f of report.findings) {
+    const list = byRule.get(f.ruleId) ?? [];
+    list.push(f);
+    byRule.set(f.ruleId, list);
+  }
+  for (const [ruleId, findings] of byRule) {
+    const meta = ruleById(ruleId)?.meta;
+    out.push(st.bold(`${ruleId}`) + (meta ? st.dim(` — ${meta.docs.description}`) : ''));
+    for (const f of findings) {
+      const sev = f.severity === 'error' ? st.red('error') : f.severity === 'warning' ? st.yellow('warning') : st.cyan('info');
+      const where = `${f.comm}-${f.pid}${f.cpu !== undefined ? ` cpu ${f.cpu}` : ''} at ${f.timestamp}`;
+      out.push(`  ${sev} ${st.dim(`[${f.confidence}]`)} ${where}`);
+      out.push(`    ${f.message}`);
+      for (const e of f.evidence) {
+        out.push(st.dim(`      ${e.path}:${e.line}`) + `  ${(e.role ?? '').padEnd(16)} ${e.text ?? ''}`);
+      }
+    }
+    if (meta) out.push(st.dim(`  why it matters: run \`mntrace rules ${ruleId}\``));
+    out.push('');
+  }
+  out.push(st.bold('Summary'));
+  for (const i of report.inputs) out.push(...inputSummary(i, st));
+  const s = report.summary;
+  const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length;
+  const verdict = s.failed
+    ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
+    : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
+  out.push(`  findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info — ${verdict}`);
+  return out.join('\n') + '\n';
+}
+
+function inputSummary(i: ReportInput, st: Style): string[] {
+  const out: string[] = [];
+  if (i.error) {
+    out.push(`  ${i.path}: ${st.red('could not be read')}: ${i.error}`);
+    return out;
+  }
+  const extras: string[] = [];
+  if (i.compression && i.compression !== 'none') extras.push(i.compression);
+  out.push(`  ${i.path}: ${i.format}${extras.length ? ` (${extras.join(', ')})` : ''}, ${i.lines} lines, ${i.events} events, ` +
+    (i.unreadableLines ? st.yellow(`${i.unreadableLines} unreadable`) : '0 unreadable'));
+  const r = i.ranges;
+  if (r) {
+    out.push(`    ranges: ${r.paired} paired, ${r.open} open, ${r.failedStarts} failed starts, ${r.orphanEnds} orphan ends` +
+      ` (${r.starts} starts, ${r.nonBlockingStarts} non-blocking${r.endsAfterFailedStart ? `, ${r.endsAfterFailedStart} ends after failed starts` : ''})`);
+    const types = Object.entries(r.startsByEventType).map(([t, n]) => `${t.replace('MMU_NOTIFY_', '')} ${n}`).join(', ');
+    if (types) out.push(st.dim(`    starts by event: ${types}`));
+  }
+  for (const s of i.subscribers ?? []) {
+    out.push(`    subscriber ${s.kind ?? ''} ${s.subscriber}: ${s.starts} starts, ${s.ends} ends, in progress at end: ${s.inProgressAtEnd}`);
+  }
+  const cov: string[] = [];
+  if (i.overwritten && i.entries) cov.push(st.yellow(`ring buffer overwrote the oldest events (entries ${i.entries.inBuffer}/${i.entries.written})`));
+  if (i.lostEvents || i.lostMarkers) cov.push(st.yellow(`${i.lostEvents} events lost at ${i.lostMarkers} markers`));
+  if (i.truncated) cov.push(st.yellow('the file ends mid-line (truncated)'));
+  for (const c of i.cpus ?? []) {
+    if (c.cpu < 0) continue;
+    cov.push(`cpu ${c.cpu}: ${c.first ?? '-'} .. ${c.last ?? '-'} (${c.events} events${c.lostEvents || c.lostMarkers ? `, ${c.lostEvents} lost` : ''})`);
+  }
+  if (cov.length) out.push(st.dim(`    coverage: ${cov.join('; ')}`));
+  for (const u of (i.unreadable ?? []).slice(0, 5)) out.push(st.yellow(`    unreadable ${i.path}:${u.line} (${u.reason}): ${u.text}`));
+  if ((i.unreadable?.length ?? 0) > 5 || i.unreadableLines > (i.unreadable?.length ?? 0)) {
+    out.push(st.dim(`    ... ${i.unreadableLines - Math.min(5, i.unreadable?.length ?? 0)} more unreadable lines (--show-unreadable lists them)`));
+  }
+  return out;
+}

@@ -1,0 +1,16 @@
+import { runRuleTests } from '../rule-tester';
+import { at, baseline as b, set, trace } from '../real-lines';
+
+runRuleTests('unpaired-end', {
+  valid: [
+    { name: 'a real pair', trace: trace(b.start, b.kvmStart, b.ret, b.end, b.kvmEnd) },
+    { name: 'pairing by mm+start+end when the end probe has no range pointer', trace: trace(b.start, b.ret, b.end.replace(/ range=\S+/, '')) },
+  ],
+  invalid: [
+    { name: 'the trace begins with an end', trace: trace(b.end, b.kvmEnd), errors: [{ line: 1, confidence: 'inconclusive', message: ['predate the capture'] }] },
+    { name: 'the same range ended twice', trace: trace(b.start, b.ret, b.end, at(b.end, '6.669000')), errors: [{ line: 4, confidence: 'certain', message: ['already ended'], evidenceLines: [3] }] },
+    { name: 'an end long after the capture began', trace: trace(at(b.later, '5.100000'), b.end), errors: [{ line: 2, confidence: 'likely', message: ['complete for 1.57 s'] }] },
+    { name: 'an end after lost events', trace: trace(at(b.later, '5.100000'), 'CPU:1 [LOST 12 EVENTS]', b.end), errors: [{ line: 3, confidence: 'inconclusive', message: ['lost'] }] },
+    { name: 'an end from another task than the start', trace: trace(b.start, b.ret, set(b.end, 'range', '0xff4d4553c041bb88').replace('kvmnotif-147', 'kvmnotif-148'), b.end), errors: [{ line: 3, confidence: 'inconclusive' }] },
+  ],
+});
