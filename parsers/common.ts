@@ -34,7 +34,21 @@ export function splitProbeSite(payload: string): { probe: ProbeSite; rest: strin
   const close = payload.indexOf(')');
   if (close < 0) return undefined;
   const inner = payload.slice(1, close);
-  const rest = payload.slice(close + 1).replace(/^ /, '');
+  let probe = siteCache.get(inner);
+  if (probe === undefined) {
+    probe = parseSite(inner) ?? null;
+    if (siteCache.size >= 8192) siteCache.clear();
+    siteCache.set(inner, probe);
+  }
+  if (probe === null) return undefined;
+  const rest = payload.charCodeAt(close + 1) === 32 ? payload.slice(close + 2) : payload.slice(close + 1);
+  return { probe, rest };
+}
+
+/** Probe sites repeat on every hit: parse each distinct one once. The objects are shared and must not be changed. */
+const siteCache = new Map<string, ProbeSite | null>();
+
+function parseSite(inner: string): ProbeSite | undefined {
   const arrow = inner.indexOf(' <- ');
   if (arrow >= 0) {
     const ret = parseLoc(inner.slice(0, arrow), false);
@@ -46,11 +60,11 @@ export function splitProbeSite(payload: string): { probe: ProbeSite; rest: strin
     if (fn.offset !== undefined) probe.offset = fn.offset;
     if (fn.size !== undefined) probe.size = fn.size;
     if (fn.module !== undefined) probe.module = fn.module;
-    return { probe, rest };
+    return Object.freeze(probe);
   }
   const loc = parseLoc(inner, true);
   if (!loc) return undefined;
-  return { probe: { isReturn: false, ...loc }, rest };
+  return Object.freeze({ isReturn: false, ...loc });
 }
 
 /**

@@ -7,26 +7,48 @@
  * (`pages:1 reason:local mm shootdown (3)`) yield no fields here; the probe
  * catalog gives those events a pattern of their own.
  */
-const KEY = /(?:^|[\s,])([A-Za-z_$][\w.$\->[\]]*)=/g;
+const KEY_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[\w.$\->[\]]/.test(ch)) KEY_CHAR[c] = 1;
+}
 
+/**
+ * Find each `key=` that starts a token (at the start or after a space or comma):
+ * values run from there to the next such key.
+ */
 export function parseFields(payload: string): Record<string, string> {
   const out: Record<string, string> = {};
-  if (payload.indexOf('=') < 0) return out;
-  KEY.lastIndex = 0;
+  let eq = payload.indexOf('=');
+  if (eq < 0) return out;
   let key: string | undefined;
   let valueStart = 0;
-  let m: RegExpExecArray | null;
-  while ((m = KEY.exec(payload)) !== null) {
-    if (key !== undefined) out[key] = cleanValue(payload.slice(valueStart, m.index));
-    key = m[1];
-    valueStart = KEY.lastIndex;
+  while (eq >= 0) {
+    // walk back over key characters
+    let k = eq;
+    while (k > 0) {
+      const c = payload.charCodeAt(k - 1);
+      if (c < 128 && KEY_CHAR[c] === 1) k--;
+      else break;
+    }
+    const before = k === 0 ? 32 : payload.charCodeAt(k - 1);
+    const first = payload.charCodeAt(k);
+    const startsKey = k < eq && (before === 32 || before === 44 || before === 9) && !(first >= 48 && first <= 57) && first !== 45 && first !== 46;
+    if (startsKey) {
+      if (key !== undefined) out[key] = cleanValue(payload.slice(valueStart, k));
+      key = payload.slice(k, eq);
+      valueStart = eq + 1;
+    }
+    eq = payload.indexOf('=', eq + 1);
   }
   if (key !== undefined) out[key] = cleanValue(payload.slice(valueStart));
   return out;
 }
 
 function cleanValue(v: string): string {
-  let s = v.trim();
+  let s = v;
+  const last = s.charCodeAt(s.length - 1);
+  if (s.charCodeAt(0) === 32 || last === 32 || last === 9) s = s.trim();
   if (s.endsWith(' ==>')) s = s.slice(0, -4).trimEnd();
   if (s.endsWith(',')) s = s.slice(0, -1);
   if (s.length >= 2 && s.charCodeAt(0) === 34 && s.charCodeAt(s.length - 1) === 34) s = s.slice(1, -1);
@@ -41,6 +63,7 @@ function cleanValue(v: string): string {
 export function parseIntegerField(v: string | undefined): bigint | undefined {
   if (v === undefined) return undefined;
   const s = v.trim();
+  if (s.length > 0 && s.length < 10 && isDecimal(s)) return BigInt(Number(s));
   if (/^-?\d+$/.test(s)) return BigInt(s);
   if (/^0x[0-9a-fA-F]+$/.test(s)) return BigInt(s);
   if (/^[0-9a-fA-F]+$/.test(s)) return BigInt('0x' + s);
@@ -50,4 +73,20 @@ export function parseIntegerField(v: string | undefined): bigint | undefined {
 /** Interpret an integer as a signed value of `bits` width (ret=0xfffffff5 -> -11). */
 export function toSigned(v: bigint, bits: 32 | 64): bigint {
   return BigInt.asIntN(bits, v);
+}
+
+function isDecimal(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** A small non-negative decimal or hex field as a number (flags, event), without BigInt. */
+export function parseSmallInt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (v.length > 0 && v.length < 10 && isDecimal(v)) return Number(v);
+  const n = parseIntegerField(v);
+  return n === undefined ? undefined : Number(BigInt.asUintN(32, n));
 }

@@ -54,6 +54,18 @@ export function decodeFlags(raw: string): ContextFlags | undefined {
   return flags;
 }
 
+const flagsCache = new Map<string, ContextFlags | null>();
+
+/** decodeFlags with a cache: a capture has few distinct flag columns, and the results are shared read-only. */
+export function decodeFlagsCached(raw: string): ContextFlags | undefined {
+  let f = flagsCache.get(raw);
+  if (f === undefined) {
+    f = decodeFlags(raw) ?? null;
+    if (flagsCache.size < 4096) flagsCache.set(raw, f);
+  }
+  return f ?? undefined;
+}
+
 function isNibble(c: string): boolean {
   return c === '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }

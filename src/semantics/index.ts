@@ -9,7 +9,7 @@
  */
 import Ajv from 'ajv';
 import type { TraceEvent } from '../model/event';
-import { parseIntegerField } from '../model/fields';
+import { parseIntegerField, parseSmallInt } from '../model/fields';
 import catalogJson from './catalog.json';
 import catalogSchema from './catalog.schema.json';
 import type { KprobeDefinition } from './kprobe-events';
@@ -69,7 +69,7 @@ export class Semantics {
   private readonly tracepoints = new Map<string, Array<{ group?: string; role: Role; pattern?: RegExp }>>();
   private readonly userEvents: Map<string, EventMapping>;
   private readonly fieldAliases: Record<string, string[]>;
-  private readonly cache = new Map<string, Resolved | typeof NONE>();
+  private readonly cache = new Map<string, { plain: Resolved | typeof NONE | undefined; bySite: Map<string, Resolved | typeof NONE> | undefined }>();
 
   constructor(readonly catalog: Catalog = loadCatalog(), opts: SemanticsOptions = {}) {
     for (const p of catalog.probes) this.byProbe.set(probeKey(p.symbol, p.return), { role: p.role, subscriber: p.subscriber });
@@ -92,11 +92,26 @@ export class Semantics {
 
   /** The kernel operation an event stands for, or undefined for events the rules do not need. */
   resolve(ev: TraceEvent): Operation | undefined {
-    const key = `${ev.group ?? ''}\u0000${ev.name}\u0000${ev.probe?.symbol ?? ''}\u0000${ev.probe?.isReturn ? 1 : 0}`;
-    let r = this.cache.get(key);
-    if (r === undefined) {
-      r = this.classify(ev) ?? NONE;
-      this.cache.set(key, r);
+    // Two-level cache (name, then probe site) so the hot path builds no strings.
+    const nameKey = ev.group === undefined ? ev.name : `${ev.group}:${ev.name}`;
+    let entry = this.cache.get(nameKey);
+    if (entry === undefined) {
+      entry = { plain: undefined, bySite: undefined };
+      this.cache.set(nameKey, entry);
+    }
+    let r: Resolved | typeof NONE | undefined;
+    const probe = ev.probe;
+    if (probe === undefined) {
+      r = entry.plain;
+      if (r === undefined) r = entry.plain = this.classify(ev) ?? NONE;
+    } else {
+      const siteKey = probe.symbol !== undefined ? (probe.isReturn ? `${probe.symbol}%return` : probe.symbol) : probe.isReturn ? '@%return' : '@';
+      if (entry.bySite === undefined) entry.bySite = new Map();
+      r = entry.bySite.get(siteKey);
+      if (r === undefined) {
+        r = this.classify(ev) ?? NONE;
+        entry.bySite.set(siteKey, r);
+      }
     }
     if (r === NONE) return undefined;
     return this.extract(ev, r);
@@ -231,10 +246,10 @@ export class Semantics {
     if (start !== undefined) a.start = normalizePointer(start);
     const end = this.field(ev, 'end', r) ?? ev.fields.range_end;
     if (end !== undefined) a.end = normalizePointer(end);
-    const flags = parseIntegerField(this.field(ev, 'flags', r) ?? ev.fields.range_flags);
-    if (flags !== undefined) a.flags = Number(flags & 0xffffffffn);
-    const event = parseIntegerField(this.field(ev, 'event', r) ?? ev.fields.range_event);
-    if (event !== undefined) a.event = Number(event & 0xffffffffn);
+    const flags = parseSmallInt(this.field(ev, 'flags', r) ?? ev.fields.range_flags);
+    if (flags !== undefined) a.flags = flags;
+    const event = parseSmallInt(this.field(ev, 'event', r) ?? ev.fields.range_event);
+    if (event !== undefined) a.event = event;
     return a;
   }
 }
@@ -250,6 +265,7 @@ function splitTarget(t: string): { symbol: string; isReturn: boolean } {
 /** Pointers and addresses as `0x` + lower-case hex without leading zeros, whatever the print format (decimal too). */
 export function normalizePointer(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
+  if (isCanonicalHex(v)) return v;
   const n = parseIntegerField(v);
   if (n === undefined) return v;
   return '0x' + BigInt.asUintN(64, n).toString(16);
@@ -262,4 +278,16 @@ export function toReturnValue(raw: string | undefined): bigint | undefined {
   if (n < 0n) return n;
   if (n <= 0xffffffffn) return BigInt.asIntN(32, n);
   return BigInt.asIntN(64, n);
+}
+
+/** Already `0x` + lower-case hex with no leading zero (what `:x64` fetch args print)? */
+function isCanonicalHex(v: string): boolean {
+  const n = v.length;
+  if (n < 3 || n > 18 || v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 120) return false;
+  if (v.charCodeAt(2) === 48 && n > 3) return false;
+  for (let i = 2; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }

@@ -1,0 +1,68 @@
+/**
+ * Generate a large ftrace text trace at run time (never committed) by replaying
+ * a real capture's event lines with shifted timestamps. Pairs stay balanced
+ * (each copy holds whole ranges), so `check` must report no findings on it.
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+
+export interface Template {
+  /** Line text split around the timestamp. */
+  parts: Array<{ before: string; sec: number; usec: number; after: string }>;
+  /** Span of one copy in microseconds (plus a gap). */
+  spanUs: number;
+  header: string;
+}
+
+const TS = /^(.*?\]\s+\S+\s+)(\d+)\.(\d{6})(:.*)$/;
+
+export function loadTemplate(gzPath: string): Template {
+  const text = gunzipSync(readFileSync(gzPath)).toString('utf8');
+  const lines = text.split('\n');
+  const header: string[] = [];
+  const parts: Template['parts'] = [];
+  for (const l of lines) {
+    if (l.startsWith('#')) {
+      if (parts.length === 0) header.push(l.replace(/entries-in-buffer\/entries-written: \d+\/\d+/, 'entries-in-buffer/entries-written: 0/0'));
+      continue;
+    }
+    const m = TS.exec(l);
+    if (!m) continue;
+    parts.push({ before: m[1], sec: Number(m[2]), usec: Number(m[3]), after: m[4] });
+  }
+  const first = parts[0].sec * 1e6 + parts[0].usec;
+  const last = parts[parts.length - 1].sec * 1e6 + parts[parts.length - 1].usec;
+  return { parts, spanUs: last - first + 1000, header: header.join('\n') + '\n' };
+}
+
+/** Write copies of the template until `bytes` are written. Resolves to the bytes and lines written. */
+export async function generate(path: string, bytes: number, tpl: Template): Promise<{ bytes: number; lines: number }> {
+  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
+  let written = 0;
+  let lines = 0;
+  const write = (s: string) => new Promise<void>((resolve) => {
+    written += Buffer.byteLength(s);
+    if (out.write(s)) resolve();
+    else out.once('drain', resolve);
+  });
+  await write(tpl.header);
+  for (let copy = 0; written < bytes; copy++) {
+    const shift = copy * tpl.spanUs;
+    let chunk: string[] = [];
+    for (const p of tpl.parts) {
+      const t = p.sec * 1e6 + p.usec + shift;
+      const sec = Math.floor(t / 1e6);
+      const usec = t - sec * 1e6;
+      chunk.push(`${p.before}${sec}.${String(usec).padStart(6, '0')}${p.after}\n`);
+      lines++;
+      if (chunk.length === 4096) {
+        await write(chunk.join(''));
+        chunk = [];
+        if (written >= bytes) break;
+      }
+    }
+    if (chunk.length) await write(chunk.join(''));
+  }
+  await new Promise<void>((resolve) => out.end(resolve));
+  return { bytes: written, lines };
+}
