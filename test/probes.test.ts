@@ -459,6 +459,24 @@ describe('the capture script, run against a fake tracefs', () => {
     }
   });
 
+  test('a refused required probe stops the script, which still restores the tracing state', () => {
+    const { root, tracefs } = fakeTracefs(false);
+    try {
+      const script = writeScript(root);
+      // A directory where kprobe_events should be: every write to it fails, as a refused definition does.
+      rmSync(join(tracefs, 'kprobe_events'));
+      mkdirSync(join(tracefs, 'kprobe_events'));
+      const r = spawnSync('sh', [script, '-o', join(root, 'out'), '--', 'true'], { env: { ...process.env, MNTRACE_TRACEFS: tracefs }, encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /error: the kernel refused the probe mn_inv_start: p:kprobes\/mn_inv_start __mmu_notifier_invalidate_range_start /);
+      assert.equal(readFileSync(join(tracefs, 'tracing_on'), 'utf8'), '1\n');
+      assert.equal(readFileSync(join(tracefs, 'buffer_size_kb'), 'utf8'), '1408\n');
+      assert.ok(!existsSync(join(root, 'out', 'MANIFEST')));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('without a command it traces until interrupted, then saves and cleans up', async () => {
     const { root, tracefs } = fakeTracefs(false);
     try {
