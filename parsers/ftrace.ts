@@ -15,9 +15,9 @@
 import type { ParseInfo, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
-import { parseTimestamp, timestampFromMicros } from '../src/model/time';
+import { isTimestampText, parseTimestamp, timestampFromMicros } from '../src/model/time';
 import { ParsedEvent, parseFrame, splitEventBody } from './common';
-import type { ParserOptions, RecordSink, TraceParser } from './types';
+import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
 const EVENT_LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\s*\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s(.*)$/;
@@ -31,12 +31,15 @@ const DMESG = /^\[\s*\d+\.\d+\]\s/;
 const MAX_CONTINUATION = 16;
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
+/** Where continuation lines of a filtered-out event go. */
+const DISCARD = { payload: '' };
 
 export class FtraceParser implements TraceParser {
   readonly format = 'ftrace';
   readonly info: ParseInfo = emptyParseInfo();
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly filter: EventFilter | undefined;
   /**
    * Events not yet emitted, in file order. An event is held until the next
    * line on its CPU shows whether a `<stack trace>` belongs to it; the queue
@@ -45,19 +48,23 @@ export class FtraceParser implements TraceParser {
   private readonly queue: ParsedEvent[] = [];
   private queueHead = 0;
   /** The latest event per CPU that a stack record could still attach to. */
-  private readonly openByCpu = new Map<number, ParsedEvent>();
+  private readonly openByCpu: Array<ParsedEvent | undefined> = [];
   /** Frames of the stack record being read, and where they go. */
   private stackFrames: StackFrame[] | undefined;
   /** Last record an unparseable line may continue. */
-  private continuable: ParsedEvent | undefined;
+  private continuable: { payload: string } | undefined;
   private continuations = 0;
   private inHeader = true;
   private latency = false;
-  private lastTsByCpu = new Map<number, Timestamp>();
+  /** Last timestamp per CPU (parsed lazily), for lost-event markers. */
+  private readonly lastTsByCpu: Array<Timestamp | string | undefined> = [];
+  /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
+  private readonly skippedPidByCpu: Array<number | undefined> = [];
 
   constructor(opts: ParserOptions) {
     this.file = opts.file;
     this.sink = opts.sink;
+    this.filter = opts.filter;
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
@@ -77,7 +84,7 @@ export class FtraceParser implements TraceParser {
       this.headerLine(text, lineNo);
       return;
     }
-    if (text.length === 0 || text.trim() === '') {
+    if (text.length === 0 || (c0 === 32 && isBlank(text))) {
       this.info.consumed++;
       return;
     }
@@ -90,7 +97,8 @@ export class FtraceParser implements TraceParser {
         this.info.lostMarkers++;
         this.info.lostEvents += count;
         this.info.consumed++;
-        const after = this.lastTsByCpu.get(cpu);
+        const last = this.lastTsByCpu[cpu];
+        const after = typeof last === 'string' ? parseTimestamp(last) : last;
         this.sink({ kind: 'lost', cpu, count, ...(after ? { after } : {}), src: { file: this.file, line: lineNo } });
         this.continuable = undefined;
         return;
@@ -113,7 +121,7 @@ export class FtraceParser implements TraceParser {
     }
     if (this.continuable && this.continuations < MAX_CONTINUATION && !/^\s*\S+-\d+\s+[([]/.test(text)) {
       // A trace_marker write with embedded newlines prints its later lines raw.
-      this.continuable.payload += '\n' + text;
+      if (this.continuable !== DISCARD) this.continuable.payload += '\n' + text;
       this.continuations++;
       this.info.continuationLines++;
       this.info.consumed++;
@@ -123,7 +131,7 @@ export class FtraceParser implements TraceParser {
   }
 
   end(): void {
-    this.openByCpu.clear();
+    this.openByCpu.length = 0;
     this.drain(true);
   }
 
@@ -171,6 +179,7 @@ export class FtraceParser implements TraceParser {
   private eventLine(text: string, lineNo: number): boolean {
     let comm: string, pid: number, tgid: number | undefined, cpu: number, flagsRaw: string | undefined;
     let ts: Timestamp | undefined;
+    let tsRaw: string;
     let body: string;
     const h = HEAD;
     if (!this.latency && tokenizeEventLine(text, h)) {
@@ -179,7 +188,7 @@ export class FtraceParser implements TraceParser {
       tgid = h.tgid;
       cpu = h.cpu;
       flagsRaw = h.flags;
-      ts = parseTimestamp(h.ts);
+      tsRaw = h.ts;
       body = h.body;
     } else {
       const m = this.latency ? undefined : EVENT_LINE.exec(text);
@@ -189,7 +198,7 @@ export class FtraceParser implements TraceParser {
         if (m[3] !== undefined && m[3].charCodeAt(0) !== 45 /* - */) tgid = Number(m[3]);
         cpu = Number(m[4]);
         flagsRaw = m[5];
-        ts = parseTimestamp(m[6]);
+        tsRaw = m[6];
         body = m[7];
       } else {
         const l = LATENCY_LINE.exec(text);
@@ -198,25 +207,28 @@ export class FtraceParser implements TraceParser {
         pid = Number(l[2]);
         cpu = Number(l[3]);
         flagsRaw = l[4];
-        ts = timestampFromMicros(`${l[5]}us`, l[5]);
+        tsRaw = `${l[5]}us`;
+        ts = timestampFromMicros(tsRaw, l[5]);
         body = l[7];
       }
     }
-    if (ts === undefined || comm.length === 0) return false;
+    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw))) return false;
     const ctx = flagsRaw === undefined ? undefined : decodeFlagsCached(flagsRaw);
     if (flagsRaw !== undefined && ctx === undefined) return false;
     this.inHeader = false;
-    this.lastTsByCpu.set(cpu, ts);
+    this.lastTsByCpu[cpu] = ts ?? tsRaw;
     // <stack trace> / <user stack trace> records attach to the event before them.
     if (body.charCodeAt(0) === 60 /* < */) {
       const user = body.startsWith('<user stack trace>');
       if (user || body.startsWith('<stack trace>')) {
         this.info.consumed++;
         const frames: StackFrame[] = [];
-        const target = this.openByCpu.get(cpu);
+        const target = this.openByCpu[cpu];
         if (target && target.pid === pid) {
           if (user) target.userStack = frames;
           else target.stack = frames;
+        } else if (this.skippedPidByCpu[cpu] === pid) {
+          // The event it belongs to was filtered out: read the frames, keep nothing.
         } else {
           // Nothing to attach to (the event was before the capture began): frames are read and counted, then dropped.
           this.info.orphanStacks++;
@@ -228,6 +240,18 @@ export class FtraceParser implements TraceParser {
     }
     const split = splitEventBody(body);
     if (!split) return false;
+    if (this.filter && !this.filter.wants(split.name, undefined, split.probe)) {
+      this.filter.skipped(cpu, pid, tsRaw, lineNo);
+      this.info.events++;
+      this.skippedPidByCpu[cpu] = pid;
+      if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
+      this.continuable = DISCARD;
+      this.continuations = 0;
+      return true;
+    }
+    if (ts === undefined) ts = parseTimestamp(tsRaw);
+    if (ts === undefined) return false;
+    this.skippedPidByCpu[cpu] = undefined;
     const ev = new ParsedEvent(ts, pid, comm, split.name, split.payload, { file: this.file, line: lineNo });
     ev.cpu = cpu;
     if (tgid !== undefined) ev.tgid = tgid;
@@ -243,14 +267,14 @@ export class FtraceParser implements TraceParser {
 
   /** Queue an event; the previous event on this CPU can no longer receive a stack. */
   private hold(ev: ParsedEvent, cpu: number): void {
-    this.openByCpu.set(cpu, ev);
+    this.openByCpu[cpu] = ev;
     this.queue.push(ev);
     this.drain(false);
   }
 
   /** Close the CPU's open event (a marker or header line came between it and any stack). */
   private flushCpu(cpu: number): void {
-    this.openByCpu.delete(cpu);
+    this.openByCpu[cpu] = undefined;
     this.drain(false);
   }
 
@@ -259,9 +283,9 @@ export class FtraceParser implements TraceParser {
     const q = this.queue;
     while (this.queueHead < q.length) {
       const ev = q[this.queueHead];
-      const open = this.openByCpu.get(ev.cpu as number) === ev;
+      const open = this.openByCpu[ev.cpu as number] === ev;
       if (open && !all && q.length - this.queueHead <= MAX_HELD) break;
-      if (open) this.openByCpu.delete(ev.cpu as number);
+      if (open) this.openByCpu[ev.cpu as number] = undefined;
       this.sink(ev);
       this.queueHead++;
     }
@@ -369,5 +393,13 @@ function tokenizeEventLine(text: string, h: EventHead): boolean {
   h.flags = flags;
   h.ts = text.slice(i, sp - 1);
   h.body = sp + 1 <= len ? text.slice(sp + 1) : '';
+  return true;
+}
+
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) return false;
+  }
   return true;
 }

@@ -1,4 +1,4 @@
-import type { ParseInfo, TraceRecord } from '../src/model/event';
+import type { ParseInfo, ProbeSite, TraceRecord } from '../src/model/event';
 
 /** Where parsed records go. Records arrive in file order per CPU (and per task). */
 export type RecordSink = (record: TraceRecord) => void;
@@ -21,4 +21,17 @@ export interface ParserOptions {
   /** The file name used in source locations. */
   file: string;
   sink: RecordSink;
+  /** Optional: build only the events a consumer needs (the rest are counted and reported as skipped). */
+  filter?: EventFilter;
+}
+
+/**
+ * Lets a consumer (the check engine) say which events it needs in full. An
+ * event it does not want is still read and counted; the parser reports just
+ * its CPU, task, timestamp and line, which is what coverage and task liveness need.
+ * Parsers that do not support filtering simply emit every event.
+ */
+export interface EventFilter {
+  wants(name: string, group: string | undefined, probe: ProbeSite | undefined): boolean;
+  skipped(cpu: number | undefined, pid: number, tsRaw: string, line: number): void;
 }

@@ -95,7 +95,7 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
       if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
       engine.push(r);
     },
-    { format: opts.inputFormat, onProgress: opts.onProgress },
+    { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter },
   );
   engine.finish();
   const cov = engine.coverage;

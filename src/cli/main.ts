@@ -3,6 +3,7 @@ import { InputError } from '../io/source';
 import { EXIT, UsageError } from './common';
 import { registerCheckCommand } from './check';
 import { registerEventsCommand } from './events';
+import { registerProbesCommand } from './probes';
 import { version } from '../version';
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerCheckCommand(program);
   registerEventsCommand(program);
+  registerProbesCommand(program);
   return program;
 }
 

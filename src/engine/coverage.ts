@@ -4,7 +4,7 @@
  * lets the engine tell "no end was ever issued" from "the capture missed it".
  */
 import type { Timestamp, TraceRecord } from '../model/event';
-import { compareTimestamps } from '../model/time';
+import { compareTimestamps, parseTimestamp } from '../model/time';
 
 export interface LossWindow {
   /** CPU the loss is on; undefined = unknown (an unreadable line). */
@@ -28,64 +28,117 @@ export interface CpuCoverage {
   lostEvents: number;
 }
 
+interface CpuState {
+  cpu: number;
+  first?: Timestamp;
+  firstLine?: number;
+  /** Last timestamp, kept as text until someone needs it (most events are never parsed in full). */
+  lastRaw?: string;
+  lastParsed?: Timestamp;
+  /** Line of the last event: parsers may hand over filtered-out events before held full ones. */
+  lastLine: number;
+  events: number;
+  lostMarkers: number;
+  lostEvents: number;
+}
+
 export class Coverage {
-  readonly cpus = new Map<number, CpuCoverage>();
+  private readonly cpuState = new Map<number, CpuState>();
+  /** The same states indexed by CPU number (the per-event path). */
+  private readonly cpuFast: Array<CpuState | undefined> = [];
   readonly losses: LossWindow[] = [];
   entriesInBuffer?: number;
   entriesWritten?: number;
   headerCpus?: number;
-  first?: Timestamp;
-  last?: Timestamp;
-  private lastAny?: Timestamp;
+  private lastAnyRaw?: string;
   /** Losses waiting for the next event (on their CPU, or any CPU) to close their window. */
   private openLosses: LossWindow[] = [];
   private irqsOnKprobe = false;
+
+  /** Per-CPU coverage, sorted by CPU. */
+  get cpus(): Map<number, CpuCoverage> {
+    const m = new Map<number, CpuCoverage>();
+    for (const c of [...this.cpuState.values()].sort((a, b) => a.cpu - b.cpu)) {
+      m.set(c.cpu, { cpu: c.cpu, first: c.first, last: lastOf(c), events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents });
+    }
+    return m;
+  }
+
+  /** The earliest event of the capture. */
+  get first(): Timestamp | undefined {
+    let t: Timestamp | undefined;
+    for (const c of this.cpuState.values()) if (c.first && (!t || compareTimestamps(c.first, t) < 0)) t = c.first;
+    return t;
+  }
+
+  /** The latest event of the capture. */
+  get last(): Timestamp | undefined {
+    let t: Timestamp | undefined;
+    for (const c of this.cpuState.values()) {
+      const l = lastOf(c);
+      if (l && (!t || compareTimestamps(l, t) > 0)) t = l;
+    }
+    return t;
+  }
 
   /** Records the ring buffer overwrote its oldest events (`entries-in-buffer < entries-written`). */
   get overwritten(): boolean {
     return this.entriesInBuffer !== undefined && this.entriesWritten !== undefined && this.entriesInBuffer < this.entriesWritten;
   }
 
+  /** An event: full (with its parsed timestamp) or filtered out (raw text only). */
+  tick(cpuNo: number | undefined, tsRaw: string, line: number, ts?: Timestamp): void {
+    const cpu = cpuNo ?? -1;
+    let c = cpu >= 0 ? this.cpuFast[cpu] : undefined;
+    if (c === undefined) {
+      c = this.cpuState.get(cpu);
+      if (!c) {
+        c = { cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0 };
+        this.cpuState.set(cpu, c);
+      }
+      if (cpu >= 0) this.cpuFast[cpu] = c;
+    }
+    if (c.first === undefined || line < c.firstLine!) {
+      c.first = ts ?? parseTimestamp(tsRaw);
+      c.firstLine = line;
+    }
+    c.events++;
+    if (line > c.lastLine) {
+      c.lastRaw = tsRaw;
+      c.lastParsed = ts;
+      c.lastLine = line;
+    }
+    this.lastAnyRaw = tsRaw;
+    if (this.openLosses.length) this.closeLosses(cpu, ts ?? (parseTimestamp(tsRaw) as Timestamp));
+  }
+
   record(r: TraceRecord): void {
     switch (r.kind) {
-      case 'event': {
-        const ts = r.ts;
-        const cpu = r.cpu ?? -1;
-        let c = this.cpus.get(cpu);
-        if (!c) {
-          c = { cpu, events: 0, lostMarkers: 0, lostEvents: 0, first: ts };
-          this.cpus.set(cpu, c);
-        }
-        c.events++;
-        c.last = ts;
-        if (!this.first || compareTimestamps(ts, this.first) < 0) this.first = ts;
-        if (!this.last || compareTimestamps(ts, this.last) > 0) this.last = ts;
-        this.lastAny = ts;
-        if (this.openLosses.length) this.closeLosses(cpu, ts);
+      case 'event':
+        this.tick(r.cpu, r.ts.raw, r.src.line, r.ts);
         if (!this.irqsOnKprobe && r.probe && r.ctx && !r.ctx.irqsOff && !r.ctx.irqsUnknown) this.irqsOnKprobe = true;
         break;
-      }
       case 'header':
         if (r.entriesInBuffer !== undefined) this.entriesInBuffer = r.entriesInBuffer;
         if (r.entriesWritten !== undefined) this.entriesWritten = r.entriesWritten;
         if (r.cpus !== undefined) this.headerCpus = r.cpus;
         break;
       case 'lost': {
-        const c = this.cpus.get(r.cpu);
-        if (c) {
-          c.lostMarkers++;
-          c.lostEvents += r.count ?? 0;
-        } else {
-          this.cpus.set(r.cpu, { cpu: r.cpu, events: 0, lostMarkers: 1, lostEvents: r.count ?? 0 });
+        let c = this.cpuState.get(r.cpu);
+        if (!c) {
+          c = { cpu: r.cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0 };
+          this.cpuState.set(r.cpu, c);
         }
-        this.addLoss({ cpu: r.cpu, from: r.after ?? this.cpus.get(r.cpu)?.last, count: r.count, why: 'lost-events', line: r.src.line });
+        c.lostMarkers++;
+        c.lostEvents += r.count ?? 0;
+        this.addLoss({ cpu: r.cpu, from: r.after ?? lastOf(c), count: r.count, why: 'lost-events', line: r.src.line });
         break;
       }
       case 'buffer-started':
         this.addLoss({ cpu: r.cpu, from: undefined, why: 'buffer-started', line: r.src.line });
         break;
       case 'unreadable':
-        this.addLoss({ cpu: undefined, from: this.lastAny, why: 'unreadable-line', line: r.src.line });
+        this.addLoss({ cpu: undefined, from: this.lastAnyRaw !== undefined ? parseTimestamp(this.lastAnyRaw) : undefined, why: 'unreadable-line', line: r.src.line });
         break;
     }
   }
@@ -113,7 +166,7 @@ export class Coverage {
   completeFrom(): Timestamp | undefined {
     if (!this.overwritten) return this.first;
     let t: Timestamp | undefined;
-    for (const c of this.cpus.values()) if (c.first && (!t || compareTimestamps(c.first, t) > 0)) t = c.first;
+    for (const c of this.cpuState.values()) if (c.first && (!t || compareTimestamps(c.first, t) > 0)) t = c.first;
     return t;
   }
 
@@ -134,4 +187,9 @@ export class Coverage {
   kprobeIrqsOnSeen(): boolean {
     return this.irqsOnKprobe;
   }
+}
+
+function lastOf(c: CpuState): Timestamp | undefined {
+  if (c.lastParsed === undefined && c.lastRaw !== undefined) c.lastParsed = parseTimestamp(c.lastRaw);
+  return c.lastParsed;
 }

@@ -3,10 +3,11 @@
  * callbacks and OOM-reaper context, and hands the rules what it found with a
  * verdict on how sure it is. It never looks at trace text.
  */
-import type { TraceEvent, TraceRecord } from '../model/event';
-import { diffNs, formatDuration } from '../model/time';
+import type { Timestamp, TraceEvent, TraceRecord } from '../model/event';
+import { diffNs, formatDuration, parseTimestamp } from '../model/time';
+import type { EventFilter } from '../../parsers/types';
 import type { Semantics } from '../semantics';
-import { eventTypeName, type Operation } from '../semantics/operations';
+import { eventTypeName, type Operation, type Role } from '../semantics/operations';
 import { Coverage } from './coverage';
 import type {
   CallerEvidence, Confidence, Finding, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
@@ -48,6 +49,9 @@ interface TaskState extends TaskView {
   subscriberDue: Map<string, { range: RangeRecord; at: Operation }>;
   firstEvent: TraceEvent;
   lastEvent: TraceEvent;
+  /** The task's latest filtered-out event (timestamp text and line), when later than lastEvent. */
+  lastSeenRaw?: string;
+  lastSeenLine?: number;
   exited?: TraceEvent;
 }
 
@@ -101,6 +105,25 @@ export class Engine {
     };
     this.rules.push({ id, severity, handlers: create(ctx) });
   }
+
+  /** Roles the engine and the enabled rules need in full; other events are only counted (see EventFilter). */
+  readonly neededRoles = new Set<Role>(['range-start', 'range-start-return', 'range-end', 'subscriber-start', 'subscriber-end', 'oom-reap', 'oom-reap-begin', 'oom-reap-end', 'task-exit']);
+
+  /** The EventFilter for parsers: full events only for roles someone needs. */
+  readonly filter: EventFilter = {
+    wants: (name, group, probe) => {
+      const role = this.opts.semantics.roleOf(name, group, probe);
+      return role !== undefined && this.neededRoles.has(role);
+    },
+    skipped: (cpu, pid, tsRaw, line) => {
+      this.coverage.tick(cpu, tsRaw, line);
+      const t = this.tasks.get(pid);
+      if (t !== undefined) {
+        t.lastSeenRaw = tsRaw;
+        t.lastSeenLine = line;
+      }
+    },
+  };
 
   push(r: TraceRecord): void {
     this.coverage.record(r);
@@ -328,12 +351,15 @@ export class Engine {
     if (this.coverage.lossBetween(since.ts, captureEnd)) {
       return { confidence: 'inconclusive', reason: `events were lost after line ${since.src.line}: the ${what} may be among them`, evidence: [] };
     }
-    const ranOn = diffNs(since.ts, task.lastEvent.ts);
+    const seen = task.lastSeenRaw !== undefined && (task.lastSeenLine as number) > task.lastEvent.src.line ? parseTimestamp(task.lastSeenRaw) : undefined;
+    const lastTs = seen ?? task.lastEvent.ts;
+    const lastLine = seen ? (task.lastSeenLine as number) : task.lastEvent.src.line;
+    const ranOn = diffNs(since.ts, lastTs);
     if (ranOn > this.opts.likelyAfterNs) {
       return {
         confidence: 'likely',
-        reason: `the task ran on for ${formatDuration(ranOn)} (last event line ${task.lastEvent.src.line}) with no ${what} and no events lost`,
-        evidence: [task.lastEvent],
+        reason: `the task ran on for ${formatDuration(ranOn)} (last event line ${lastLine}) with no ${what} and no events lost`,
+        evidence: [seen ? stubEvent(task, seen, lastLine) : task.lastEvent],
       };
     }
     const left = captureEnd ? diffNs(since.ts, captureEnd) : 0;
@@ -459,6 +485,7 @@ export class Engine {
       this.tasks.set(ev.pid, t);
     } else {
       t.lastEvent = ev;
+      if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenRaw = undefined;
       if (ev.comm !== '<...>') t.comm = ev.comm;
     }
     return t;
@@ -535,4 +562,12 @@ function callerFromStack(symbols: string[]): string | undefined {
   const at = symbols.indexOf('__mmu_notifier_invalidate_range_start');
   const below = at >= 0 ? symbols.slice(at + 1) : symbols.filter((s) => !TRACING_FRAMES.test(s));
   return below.find((s) => !TRACING_FRAMES.test(s) && !s.startsWith('mmu_notifier_invalidate_range_start'));
+}
+
+/** Stands for a filtered-out event in evidence: its line and time are known, its content was not kept. */
+function stubEvent(task: TaskState, ts: Timestamp, line: number): TraceEvent {
+  return {
+    kind: 'event', ts, pid: task.pid, comm: task.comm, name: 'event', fields: {},
+    payload: '(later event of this task; see the trace line)', src: { file: task.lastEvent.src.file, line },
+  };
 }

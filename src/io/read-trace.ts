@@ -4,7 +4,7 @@
  */
 import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
-import type { TraceParser } from '../../parsers/types';
+import type { EventFilter, TraceParser } from '../../parsers/types';
 import { InputError, readLines, type SourceInfo } from './source';
 
 export interface ReadOptions {
@@ -13,6 +13,8 @@ export interface ReadOptions {
   /** Name to use in source locations (defaults to the path; `<stdin>` for `-`). */
   displayName?: string;
   onProgress?: (info: SourceInfo) => void;
+  /** Build only the events the consumer needs (parsers that support it). */
+  filter?: EventFilter;
 }
 
 export interface ReadResult {
@@ -29,7 +31,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   if (opts.format) {
     forced = formatByName(opts.format);
     if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${formats().map((f) => f.name).join(', ')}`);
-    parser = forced.create({ file, sink: onRecord });
+    parser = forced.create({ file, sink: onRecord, filter: opts.filter });
   }
   const held: Array<[string, number, boolean]> = [];
   const decide = () => {
@@ -41,7 +43,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
           `first line: ${JSON.stringify(sample.slice(0, 120))}). Use --input-format to say.`,
       );
     }
-    parser = desc.create({ file, sink: onRecord });
+    parser = desc.create({ file, sink: onRecord, filter: opts.filter });
     for (const [t, n, term] of held) parser.push(t, n, term);
     held.length = 0;
   };
@@ -59,7 +61,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   );
   if (!parser) {
     if (held.every((h) => h[0].trim() === '')) {
-      parser = (forced ?? formats()[0]).create({ file, sink: onRecord });
+      parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter });
       for (const [t, n, term] of held) parser.push(t, n, term);
     } else decide();
   }

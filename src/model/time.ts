@@ -7,6 +7,10 @@ import type { Timestamp } from './event';
  * Returns undefined when the text is not a timestamp.
  */
 export function parseTimestamp(raw: string): Timestamp | undefined {
+  if (raw.endsWith('us')) {
+    const micros = raw.slice(0, -2);
+    return isDigits(micros, 0, micros.length) ? timestampFromMicros(raw, micros) : undefined;
+  }
   const dot = raw.indexOf('.');
   if (dot < 0) {
     if (!isDigits(raw, 0, raw.length)) return undefined;
@@ -55,4 +59,19 @@ export function formatDuration(ns: number): string {
   if (ns < 1e6) return `${(ns / 1e3).toFixed(1)} µs`;
   if (ns < 1e9) return `${(ns / 1e6).toFixed(1)} ms`;
   return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+/** Cheap shape check of a timestamp (digits, at most one dot inside) without building anything. */
+export function isTimestampText(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  let dot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (dot >= 0 || i === 0 || i === n - 1) return false;
+      dot = i;
+    } else if (c < 48 || c > 57) return false;
+  }
+  return dot < 0 || n - dot - 1 <= 9;
 }

@@ -8,7 +8,7 @@
  * gives. Tracepoints are recognised by name.
  */
 import Ajv from 'ajv';
-import type { TraceEvent } from '../model/event';
+import type { ProbeSite, TraceEvent } from '../model/event';
 import { parseIntegerField, parseSmallInt } from '../model/fields';
 import catalogJson from './catalog.json';
 import catalogSchema from './catalog.schema.json';
@@ -92,33 +92,42 @@ export class Semantics {
 
   /** The kernel operation an event stands for, or undefined for events the rules do not need. */
   resolve(ev: TraceEvent): Operation | undefined {
-    // Two-level cache (name, then probe site) so the hot path builds no strings.
-    const nameKey = ev.group === undefined ? ev.name : `${ev.group}:${ev.name}`;
+    const r = this.lookup(ev.name, ev.group, ev.probe);
+    return r === undefined ? undefined : this.extract(ev, r);
+  }
+
+  /** Just the role (for parsers' event filters), from what a parser knows before building the event. */
+  roleOf(name: string, group: string | undefined, probe: ProbeSite | undefined): Role | undefined {
+    return this.lookup(name, group, probe)?.role;
+  }
+
+  /** Two-level cache (name, then probe site) so the hot path builds no strings. */
+  private lookup(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
+    const nameKey = group === undefined ? name : `${group}:${name}`;
     let entry = this.cache.get(nameKey);
     if (entry === undefined) {
       entry = { plain: undefined, bySite: undefined };
       this.cache.set(nameKey, entry);
     }
     let r: Resolved | typeof NONE | undefined;
-    const probe = ev.probe;
     if (probe === undefined) {
       r = entry.plain;
-      if (r === undefined) r = entry.plain = this.classify(ev) ?? NONE;
+      if (r === undefined) r = entry.plain = this.classify(name, group, probe) ?? NONE;
     } else {
       const siteKey = probe.symbol !== undefined ? (probe.isReturn ? `${probe.symbol}%return` : probe.symbol) : probe.isReturn ? '@%return' : '@';
       if (entry.bySite === undefined) entry.bySite = new Map();
       r = entry.bySite.get(siteKey);
       if (r === undefined) {
-        r = this.classify(ev) ?? NONE;
+        r = this.classify(name, group, probe) ?? NONE;
         entry.bySite.set(siteKey, r);
       }
     }
-    if (r === NONE) return undefined;
-    return this.extract(ev, r);
+    return r === NONE ? undefined : r;
   }
 
   /** A role for the event's name/probe, or undefined. */
-  private classify(ev: TraceEvent): Resolved | undefined {
+  private classify(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
+    const ev = { name, group, probe };
     const user = this.userEvents.get(ev.name) ?? (ev.group ? this.userEvents.get(`${ev.group}:${ev.name}`) : undefined);
     if (user) {
       if (user.role) return { role: user.role, fieldRenames: user.fields };
@@ -248,6 +257,11 @@ export class Semantics {
     if (end !== undefined) a.end = normalizePointer(end);
     const flags = parseSmallInt(this.field(ev, 'flags', r) ?? ev.fields.range_flags);
     if (flags !== undefined) a.flags = flags;
+    else {
+      // 4.19-5.1 ranges carry `bool blockable` instead of a flags word (mntrace probes names it `blockable`).
+      const blockable = ev.fields.blockable;
+      if (blockable !== undefined) a.flags = blockable === '0' || blockable === 'false' ? 0 : 1;
+    }
     const event = parseSmallInt(this.field(ev, 'event', r) ?? ev.fields.range_event);
     if (event !== undefined) a.event = event;
     return a;
