@@ -1,0 +1,328 @@
+/**
+ * Helpers shared by the text parsers other than ftrace.ts (trace-cmd report,
+ * perf script, function_graph, systrace, CSV):
+ *
+ * - {@link HeldEvents}: the hold-until-we-know-whether-a-stack-follows queue
+ *   that ftrace.ts uses, as a reusable piece (per-CPU "open" event, bounded).
+ * - {@link ExtraFieldsEvent}: a ParsedEvent whose lazily parsed payload fields
+ *   get a few synthetic fields merged in (e.g. the trace-cmd input file).
+ * - function_graph column and body parsing, shared by funcgraph.ts (raw tracer
+ *   output) and tracecmd.ts (`funcgraph_entry`/`funcgraph_exit` events).
+ * - timestamp arithmetic on {@link Timestamp} without floating point.
+ */
+import type { ParseInfo, ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
+import { ParsedEvent } from './common';
+import type { RecordSink } from './types';
+
+/** Events held back waiting for a possible stack record (same bound as ftrace.ts). */
+const MAX_HELD = 256;
+
+/**
+ * Events not yet emitted, in file order. An event is held until the next
+ * record on its CPU shows whether a stack record belongs to it; the queue is
+ * bounded (a stack record follows its event within a few lines).
+ */
+export class HeldEvents {
+  private readonly queue: ParsedEvent[] = [];
+  private head = 0;
+  private readonly openByCpu = new Map<number, ParsedEvent>();
+
+  constructor(private readonly sink: RecordSink) {}
+
+  /** The event a stack record on this CPU would attach to, if it is still open. */
+  open(cpu: number): ParsedEvent | undefined {
+    return this.openByCpu.get(cpu);
+  }
+
+  /** Queue an event; the previous event on this CPU can no longer receive a stack. */
+  hold(ev: ParsedEvent, cpu: number): void {
+    this.openByCpu.set(cpu, ev);
+    this.queue.push(ev);
+    this.drain(false);
+  }
+
+  /** Close the CPU's open event (a marker came between it and any stack). */
+  close(cpu: number): void {
+    this.openByCpu.delete(cpu);
+    this.drain(false);
+  }
+
+  /** Emit everything still held. */
+  flush(): void {
+    this.openByCpu.clear();
+    this.drain(true);
+  }
+
+  /** Emit a non-event record in order: everything queued before it goes first. */
+  emitInOrder(record: Parameters<RecordSink>[0]): void {
+    this.openByCpu.clear();
+    this.drain(true);
+    this.sink(record);
+  }
+
+  private drain(all: boolean): void {
+    const q = this.queue;
+    while (this.head < q.length) {
+      const ev = q[this.head];
+      const cpu = ev.cpu ?? -1;
+      const open = this.openByCpu.get(cpu) === ev;
+      if (open && !all && q.length - this.head <= MAX_HELD) break;
+      if (open) this.openByCpu.delete(cpu);
+      this.sink(ev);
+      this.head++;
+    }
+    if (this.head > 1024 || this.head === q.length) {
+      q.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * A ParsedEvent with synthetic fields merged into the payload's key=value
+ * fields on first use. Synthetic keys start with `@`, which no payload key can
+ * (payload keys match `[A-Za-z_$][\w.$\->[\]]*`), so they never collide.
+ */
+export class ExtraFieldsEvent extends ParsedEvent {
+  private extraMerged = false;
+
+  constructor(
+    ts: Timestamp,
+    pid: number,
+    comm: string,
+    name: string,
+    payload: string,
+    src: SourceLocation,
+    readonly extra: Readonly<Record<string, string>>,
+  ) {
+    super(ts, pid, comm, name, payload, src);
+  }
+
+  override get fields(): Record<string, string> {
+    const f = super.fields;
+    if (!this.extraMerged) {
+      Object.assign(f, this.extra);
+      this.extraMerged = true;
+    }
+    return f;
+  }
+
+  override set fields(f: Record<string, string>) {
+    super.fields = f;
+    this.extraMerged = false;
+  }
+}
+
+/** Build an unreadable record (text cut to 300 characters like ftrace.ts does). */
+export function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
+  return { kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file, line } };
+}
+
+/** Add the counters of `b` into `a` (for parsers that delegate to an inner parser). */
+export function addParseInfo(a: ParseInfo, b: ParseInfo): ParseInfo {
+  return {
+    lines: a.lines + b.lines,
+    events: a.events + b.events,
+    consumed: a.consumed + b.consumed,
+    unreadable: a.unreadable + b.unreadable,
+    lostMarkers: a.lostMarkers + b.lostMarkers,
+    lostEvents: a.lostEvents + b.lostEvents,
+    truncated: a.truncated || b.truncated,
+    orphanStacks: a.orphanStacks + b.orphanStacks,
+    continuationLines: a.continuationLines + b.continuationLines,
+  };
+}
+
+// ---------------------------------------------------------------- timestamps
+
+/** A Timestamp from whole nanoseconds (sec/nsec split exactly), with the given raw text. */
+export function timestampFromNs(ns: bigint, raw: string, unit: Timestamp['unit'] = 'seconds'): Timestamp {
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  const sec = Number(abs / 1_000_000_000n);
+  const nsec = Number(abs % 1_000_000_000n);
+  return { raw, sec: neg ? -sec : sec, nsec, unit };
+}
+
+/** Whole nanoseconds of a Timestamp. */
+export function timestampNs(ts: Timestamp): bigint {
+  return BigInt(ts.sec) * 1_000_000_000n + BigInt(ts.nsec);
+}
+
+/** `ts + ns`, with a new raw text (default empty: the value was computed, not printed). */
+export function addNs(ts: Timestamp, ns: bigint, raw = ''): Timestamp {
+  return timestampFromNs(timestampNs(ts) + ns, raw, ts.unit);
+}
+
+/** An integer nanosecond count written as text (`23565443123`), split without going through a float. */
+export function timestampFromNsText(text: string): Timestamp | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const cut = text.length - 9;
+  return { raw: text, sec: cut > 0 ? Number(text.slice(0, cut)) : 0, nsec: Number(cut > 0 ? text.slice(cut) : text), unit: 'seconds' };
+}
+
+// ------------------------------------------------------------ function_graph
+
+/**
+ * A function_graph duration as printed (`0.198`, `36.358`, `1000131`,
+ * `12234.70`; always microseconds) in whole nanoseconds.
+ */
+export function graphDurationNs(usText: string): bigint | undefined {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(usText);
+  if (!m) return undefined;
+  const frac = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
+  return BigInt(m[1]) * 1000n + BigInt(frac);
+}
+
+/** What the function column of one function_graph line says. */
+export type GraphBody =
+  /** `func() {` (also `func(args) {` with funcgraph-args). */
+  | { kind: 'entry'; func: string }
+  /** `func();` (also `func(); /* ret=0 *\/`): entry and return in one line. */
+  | { kind: 'leaf'; func: string }
+  /** `}` or `} /* func *\/` (funcgraph-tail; possibly ` ret=...` after the name). */
+  | { kind: 'exit'; func?: string }
+  /** `/* text *\/`: an event or trace_printk() printed inside the graph. */
+  | { kind: 'comment'; text: string }
+  /** `==========>` / `<==========`: irq entry/exit markers (funcgraph-irqs). */
+  | { kind: 'irq'; enter: boolean };
+
+/** Parse the function column (after the indentation) of a function_graph line. */
+export function parseGraphBody(body: string): GraphBody | undefined {
+  const s = body.trim();
+  if (s.length === 0) return undefined;
+  if (s.charCodeAt(0) === 125 /* } */) {
+    if (s === '}') return { kind: 'exit' };
+    const tail = /^\}\s*\/\*\s*(.*?)\s*\*\/$/.exec(s);
+    if (!tail) return undefined;
+    const name = tail[1].split(/\s+/)[0];
+    return name ? { kind: 'exit', func: name } : { kind: 'exit' };
+  }
+  if (s.startsWith('/*')) {
+    const c = /^\/\*\s?([\s\S]*?)\s?\*\/$/.exec(s);
+    return c ? { kind: 'comment', text: c[1] } : undefined;
+  }
+  if (s.startsWith('==========>')) return { kind: 'irq', enter: true };
+  if (s.startsWith('<==========')) return { kind: 'irq', enter: false };
+  const paren = s.indexOf('(');
+  if (paren <= 0) return undefined;
+  const func = s.slice(0, paren);
+  if (/\s/.test(func)) return undefined;
+  if (/\)\s*\{$/.test(s)) return { kind: 'entry', func };
+  if (/\);(?:\s*\/\*.*\*\/)?$/.test(s)) return { kind: 'leaf', func };
+  return undefined;
+}
+
+/** The duration column and function column of a function_graph line, as split by {@link splitGraphColumns}. */
+export interface GraphColumns {
+  /** Overhead mark (`+ ! # * @ $`), when printed. */
+  mark?: string;
+  /** The printed duration in ns (exits and leaves). */
+  durationNs?: bigint;
+  /** The duration text as printed (`36.358 us`). */
+  durationText?: string;
+  /** Call depth from the indentation (2 spaces per level). */
+  depth: number;
+  body: GraphBody;
+  /** The function column exactly as printed (indentation removed). */
+  bodyText: string;
+}
+
+const DURATION_COLUMN = /^\s*(?:([+!#*@$])\s+)?(?:(\d+(?:\.\d+)?) us\s*)?\|(.*)$/;
+
+/**
+ * Split `[mark] [duration us] |  <indent>body` (the part after the CPU/proc/
+ * latency columns) when the duration column is on. The kernel prints `|  `
+ * and then two spaces per depth level.
+ */
+export function splitGraphColumns(text: string): GraphColumns | undefined {
+  const m = DURATION_COLUMN.exec(text);
+  if (!m) return undefined;
+  const after = m[3];
+  const indent = leadingSpaces(after);
+  const bodyText = after.slice(indent).trimEnd();
+  const body = parseGraphBody(bodyText);
+  if (!body) return undefined;
+  const cols: GraphColumns = { depth: Math.max(0, Math.floor((indent - 2) / 2)), body, bodyText };
+  if (m[1] !== undefined) cols.mark = m[1];
+  if (m[2] !== undefined) {
+    cols.durationText = `${m[2]} us`;
+    cols.durationNs = graphDurationNs(m[2]);
+  }
+  return cols;
+}
+
+export function leadingSpaces(s: string): number {
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+/**
+ * Per-task function nesting for function_graph output, so that a bare `}`
+ * knows which function it closes. Keys are chosen by the caller (CPU, or
+ * CPU and pid when the pid is known).
+ */
+export class GraphNesting {
+  private readonly stacks = new Map<string, Array<{ func: string; depth: number; ts: Timestamp }>>();
+
+  enter(key: string, func: string, depth: number, ts: Timestamp): void {
+    let st = this.stacks.get(key);
+    if (!st) this.stacks.set(key, (st = []));
+    // A deeper frame left open (max_graph_depth, lost events) is dropped.
+    while (st.length && st[st.length - 1].depth >= depth) st.pop();
+    st.push({ func, depth, ts });
+  }
+
+  /** Close the function at `depth`; returns it when known (and its entry timestamp). */
+  exit(key: string, depth: number): { func: string; ts: Timestamp } | undefined {
+    const st = this.stacks.get(key);
+    if (!st) return undefined;
+    while (st.length && st[st.length - 1].depth > depth) st.pop();
+    const top = st[st.length - 1];
+    if (top && top.depth === depth) {
+      st.pop();
+      return { func: top.func, ts: top.ts };
+    }
+    return undefined;
+  }
+
+  /** Move the open frames of one key to another (a task became known after the fact). */
+  rename(from: string, to: string): void {
+    const st = this.stacks.get(from);
+    if (!st) return;
+    this.stacks.delete(from);
+    if (!this.stacks.has(to)) this.stacks.set(to, st);
+  }
+}
+
+/**
+ * trace-cmd and perf print a kretprobe site from the event's format string
+ * `"(%lx <- %lx)", REC->__probe_func, REC->__probe_ret_ip`: the probed
+ * function comes first and the return address second, the opposite of the
+ * kernel's own text (`(caller+0x4a/0x60 <- sym)`). `splitProbeSite` reads the
+ * kernel order; for bare addresses from those tools swap them back so that
+ * `probe.address` is the probed function (it then equals the address of the
+ * matching kprobe, e.g. mn_inv_start and mn_inv_start_ret).
+ */
+export function formatOrderKretprobe(probe: ProbeSite): ProbeSite {
+  if (!probe.isReturn || probe.symbol !== undefined || probe.returnTo?.symbol !== undefined) return probe;
+  if (probe.address === undefined || probe.returnTo?.address === undefined) return probe;
+  return { isReturn: true, address: probe.returnTo.address, returnTo: { address: probe.address } };
+}
+
+/**
+ * Feed a whole text to a parser line by line, the way readLines does (LF or
+ * CRLF, 1-based line numbers, a last line without newline is unterminated).
+ * For tests and small in-memory inputs.
+ */
+export function pushText(parser: { push(text: string, lineNo: number, terminated: boolean): void; end(): void }, text: string): void {
+  const lines = text.split('\n');
+  const last = lines.pop() as string;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    parser.push(l.endsWith('\r') ? l.slice(0, -1) : l, i + 1, true);
+  }
+  if (last !== '') parser.push(last.endsWith('\r') ? last.slice(0, -1) : last, lines.length + 1, false);
+  parser.end();
+}
