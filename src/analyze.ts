@@ -11,6 +11,7 @@ import { InputError } from './io/source';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
 import type { Finding } from './engine/types';
+import type { LatencySummary } from './engine/latency';
 import { Semantics } from './semantics';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
@@ -52,7 +53,7 @@ export interface AnalysisResult {
   subscribers: SubscriberSummary[];
   cpus: CpuCoverage[];
   losses: LossWindow[];
-  durations: Engine['durations'];
+  latency: { byEventType: Record<string, LatencySummary>; byCaller: Record<string, LatencySummary> };
   findings: Finding[];
 }
 
@@ -123,7 +124,7 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
     subscribers: engine.subscriberSummaries(),
     cpus: [...cov.cpus.values()].sort((a, b) => a.cpu - b.cpu),
     losses: cov.losses,
-    durations: engine.durations,
+    latency: { byEventType: engine.latencyByEventType.summaries(), byCaller: engine.latencyByCaller.summaries() },
     findings: engine.findings,
   };
 }

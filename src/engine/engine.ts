@@ -9,6 +9,7 @@ import type { EventFilter } from '../../parsers/types';
 import type { Semantics } from '../semantics';
 import { eventTypeName, type Operation, type Role } from '../semantics/operations';
 import { Coverage } from './coverage';
+import { LatencyTable } from './latency';
 import type {
   CallerEvidence, Confidence, Finding, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
   SubscriberImbalance, TaskView, Verdict,
@@ -85,8 +86,9 @@ export class Engine {
     nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {},
   };
   readonly subscribers = new Map<string, SubscriberSummary>();
-  /** Every paired range's duration, for latency statistics. */
-  readonly durations: Array<{ ns: number; eventType: string; caller?: string }> = [];
+  /** Start-to-end latency of paired ranges, by event type and by caller (bounded memory). */
+  readonly latencyByEventType = new LatencyTable();
+  readonly latencyByCaller = new LatencyTable();
   private readonly tasks = new Map<number, TaskState>();
   private rules: LoadedRule[] = [];
   private nextRangeId = 1;
@@ -273,7 +275,9 @@ export class Engine {
     this.resolveStart(range, task);
     range.end = op;
     this.counts.paired++;
-    this.durations.push({ ns: diffNs(range.start.ev.ts, op.ev.ts), eventType: eventTypeName(range.start.args.event) ?? 'unknown', caller: range.startReturn?.returnSite });
+    const ns = diffNs(range.start.ev.ts, op.ev.ts);
+    this.latencyByEventType.add(eventTypeName(range.start.args.event) ?? 'unknown', ns);
+    this.latencyByCaller.add(range.caller?.caller ?? range.startReturn?.returnSite ?? 'unknown', ns);
     task.closed.delete(range.key);
     task.closed.set(range.key, range);
     if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
