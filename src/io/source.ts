@@ -75,9 +75,56 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
       return { stream: raw, compression };
     case 'gzip':
       return { stream: raw.pipe(createGunzip({ chunkSize: 1 << 20 })), compression };
-    default:
-      raw.destroy();
-      throw new InputError(`${path} is ${compression}-compressed, which this build cannot read yet: decompress it first (e.g. \`${compression === 'xz' ? 'xz' : 'zstd'} -dc ${path} | mntrace check -\`)`);
+    case 'zstd': {
+      // fzstd: pure-JS streaming Zstandard decoder (all frames of a multi-frame file).
+      // Loaded here, on first use. Errors carry a Z_* code so readLines reports corrupt or cut-off data as an InputError.
+      const { Decompress } = require('fzstd') as typeof import('fzstd');
+      const { Transform } = require('node:stream') as typeof import('node:stream');
+      const corrupt = (e: unknown, code: string): Error => Object.assign(new Error(`zstd: ${(e as Error)?.message ?? String(e)}`), { code });
+      let out: Buffer[] = [];
+      const decoder = new Decompress((chunk) => { out.push(Buffer.from(chunk)); });
+      const unzstd = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          try {
+            decoder.push(chunk);
+          } catch (e) {
+            done(corrupt(e, 'Z_DATA_ERROR'));
+            return;
+          }
+          for (const c of out) this.push(c);
+          out = [];
+          done();
+        },
+        flush(done) {
+          try {
+            decoder.push(new Uint8Array(0), true);
+          } catch (e) {
+            done(corrupt(e, 'Z_BUF_ERROR'));
+            return;
+          }
+          for (const c of out) this.push(c);
+          out = [];
+          done();
+        },
+      });
+      raw.on('error', (e) => unzstd.destroy(e));
+      return { stream: raw.pipe(unzstd), compression };
+    }
+    case 'xz': {
+      // xz-decompress: liblzma's xz decoder compiled to WebAssembly inside the package (no native build), on web streams.
+      const { XzReadableStream } = require('xz-decompress') as typeof import('xz-decompress');
+      const { Readable } = require('node:stream') as typeof import('node:stream');
+      const web = Readable.toWeb(raw) as unknown as ConstructorParameters<typeof XzReadableStream>[0];
+      const unxz = Readable.fromWeb(new XzReadableStream(web) as unknown as Parameters<typeof Readable.fromWeb>[0]);
+      // Listeners run in order: this one tags the error before readLines sees it.
+      unxz.on('error', (e: NodeJS.ErrnoException) => {
+        if (e && typeof e === 'object' && e.code === undefined) {
+          e.code = 'Z_DATA_ERROR';
+          e.message = `xz: ${e.message}`;
+        }
+      });
+      return { stream: unxz, compression };
+    }
   }
 }
 
