@@ -86,7 +86,7 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
     if (!severity) continue;
     const setting = cfg?.rules?.[rule.meta.id];
     const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
-    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx));
+    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx), rule.meta.operations);
   }
   const unreadable: UnreadableRecord[] = [];
   const keep = opts.keepUnreadable ?? 1000;

@@ -97,7 +97,8 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {}
 
   /** Attach rules: `create` gets a context bound to this engine. */
-  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers): void {
+  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, operations: readonly Role[] = []): void {
+    for (const role of operations) this.neededRoles.add(role);
     const ctx: RuleContext = {
       id,
       severity,

@@ -3,7 +3,7 @@
  * is `meta` + `create(context)` returning handlers the engine calls).
  */
 import type { Timestamp, TraceEvent } from '../model/event';
-import type { Operation } from '../semantics/operations';
+import type { Operation, Role } from '../semantics/operations';
 
 export type Severity = 'error' | 'warning' | 'info';
 export type Confidence = 'certain' | 'likely' | 'inconclusive';
@@ -170,6 +170,12 @@ export interface RuleMeta {
   schema?: Record<string, unknown>;
   /** Option defaults. */
   defaultOptions?: Record<string, unknown>;
+  /**
+   * Roles (beyond the engine's own: range start/return/end, subscriber start/end,
+   * OOM reaping, task exit) whose events this rule needs in full through
+   * `operation()`. Events of other roles are only counted, for speed.
+   */
+  operations?: Role[];
 }
 
 export interface RuleModule {
