@@ -104,6 +104,12 @@ export class FtraceParser implements TraceParser {
         return;
       }
     }
+    if (!terminated && looksCut(text)) {
+      // The final line has no newline and stops mid-structure: the capture was cut off here.
+      this.info.truncated = true;
+      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      return;
+    }
     if (this.eventLine(text, lineNo)) return;
     if (text.startsWith('TRACE:') && this.info.events === 0) {
       // atrace/systrace preamble before the ftrace header
@@ -402,4 +408,17 @@ function isBlank(text: string): boolean {
     if (c !== 32 && c !== 9) return false;
   }
   return true;
+}
+
+/**
+ * A final line without newline is fine when complete; it is cut when it ends
+ * inside a probe site `(sym+0x0/0x1`, right after `key=`, or inside a `"..."`.
+ */
+function looksCut(text: string): boolean {
+  const open = text.lastIndexOf('(');
+  if (open >= 0 && text.indexOf(')', open) < 0) return true;
+  if (text.endsWith('=') || text.endsWith(': ') || text.endsWith(':')) return true;
+  let quotes = 0;
+  for (let i = text.indexOf('="'); i >= 0 && i < text.length; i++) if (text.charCodeAt(i) === 34) quotes++;
+  return quotes % 2 === 1;
 }
