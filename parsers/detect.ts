@@ -2,7 +2,12 @@
  * Format sniffing: look at the first lines (after decompression) and pick the
  * parser. Each format says how sure it is; the best score wins.
  */
+import { CsvParser, sniffCsv, type CsvParserOptions } from './csv';
 import { FtraceParser } from './ftrace';
+import { FuncGraphParser, sniffFuncGraph } from './funcgraph';
+import { PerfScriptParser, sniffPerfScript } from './perfscript';
+import { SystraceParser, sniffSystrace } from './systrace';
+import { sniffTraceCmd, TraceCmdParser } from './tracecmd';
 import type { ParserOptions, TraceParser } from './types';
 
 export interface FormatDescriptor {
@@ -33,7 +38,39 @@ export const ftraceFormat: FormatDescriptor = {
   create: (opts) => new FtraceParser(opts),
 };
 
-const registry: FormatDescriptor[] = [ftraceFormat];
+const registry: FormatDescriptor[] = [
+  ftraceFormat,
+  {
+    name: 'trace-cmd',
+    description: '`trace-cmd report` text (also multi-file reports, -l latency form, -t/-R/-N output)',
+    sniff: sniffTraceCmd,
+    create: (opts) => new TraceCmdParser(opts),
+  },
+  {
+    name: 'perf-script',
+    description: '`perf script` text (tracepoints, kprobes, samples with callchains)',
+    sniff: sniffPerfScript,
+    create: (opts) => new PerfScriptParser(opts),
+  },
+  {
+    name: 'function_graph',
+    description: 'function_graph tracer output (trace or trace_pipe, any column options)',
+    sniff: sniffFuncGraph,
+    create: (opts) => new FuncGraphParser(opts),
+  },
+  {
+    name: 'systrace',
+    description: 'Android systrace HTML (trace-data blocks or the old linuxPerfData string) and its saved string body',
+    sniff: sniffSystrace,
+    create: (opts) => new SystraceParser(opts),
+  },
+  {
+    name: 'csv',
+    description: 'CSV/TSV events with a header row (default columns ts,cpu,pid,tid,comm,event,args)',
+    sniff: sniffCsv,
+    create: (opts) => new CsvParser(opts as CsvParserOptions),
+  },
+];
 
 /** Parsers for other formats register here (trace-cmd report, perf script, ...). */
 export function registerFormat(f: FormatDescriptor): void {

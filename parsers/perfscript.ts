@@ -194,6 +194,7 @@ export function sniffPerfScript(lines: readonly string[]): number {
     if (/^# (?:========|perf version|captured on|cmdline :|event : )/.test(l)) markers += 5;
     else if (/^\t\s*[0-9a-fA-F]+ \S/.test(l) || UNINDENTED_FRAME.test(l)) frames++;
     else if (SAMPLE.test(l) && !FTRACE_EVENT.test(l)) samples++;
+    else if (/^ +[0-9a-fA-F]+ \S/.test(l)) frames++;
     else if (l.trim() !== '' && !l.startsWith('#')) others++;
   }
   // Prose that happens to hold a `word 12 word:` line is not perf output.

@@ -1,0 +1,118 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { detectFormat, formatByName, formats, SNIFF_LINES } from '../parsers/detect';
+import { readTrace } from '../src/io/read-trace';
+import { InputError } from '../src/io/source';
+
+const FIX = resolve(__dirname, '../../fixtures');
+const SHARED = '/work/shared';
+
+function firstLines(path: string): string[] {
+  let buf = readFileSync(path);
+  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  return buf.toString('utf8').split('\n').slice(0, SNIFF_LINES).map((l) => l.replace(/\r$/, ''));
+}
+const detected = (path: string) => detectFormat(firstLines(path))?.name ?? 'none';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+/** What each corpus / real file is (see the MANIFEST.md files): the format the sniffer must pick. */
+function expectedFormat(rel: string): string {
+  const name = basename(rel);
+  if (/\.md$/.test(name) || name.startsWith('kprobe_events')) return 'none';
+  if (rel.includes('catapult/')) return /\.html$/.test(name) || name === 'android_systrace.txt' ? 'systrace' : 'ftrace';
+  if (rel.includes('flamegraph/') || rel.includes('speedscope/') || name.startsWith('baseline.perf-script')) return 'perf-script';
+  if (rel.includes('lisa/') || name.startsWith('report_') || name.startsWith('baseline.trace-cmd-report')) return 'trace-cmd';
+  if (/^func(graph|slower)_/.test(name)) return 'function_graph';
+  if (name.endsWith('.csv')) return 'csv';
+  return 'ftrace';
+}
+
+describe('format detection: fixtures', () => {
+  const files = [...filesUnder(join(FIX, 'corpus')), ...filesUnder(join(FIX, 'csv')), ...readdirSync(join(FIX, 'real')).filter((f) => /\.lines-\d+-\d+\.txt$/.test(f)).map((f) => join(FIX, 'real', f))].filter(
+    (f) => !f.endsWith('README.md'),
+  );
+  test('there are fixtures of every format', () => {
+    const seen = new Set(files.map((f) => expectedFormat(relative(FIX, f))));
+    for (const f of ['ftrace', 'trace-cmd', 'perf-script', 'function_graph', 'systrace', 'csv']) assert.ok(seen.has(f), f);
+  });
+  for (const f of files) {
+    const rel = relative(FIX, f);
+    test(`${rel} is ${expectedFormat(rel)}`, () => assert.equal(detected(f), expectedFormat(rel)));
+  }
+  test('compressed fixtures are sniffed after decompression (readTrace)', async () => {
+    for (const ext of ['gz', 'zst', 'xz']) {
+      const res = await readTrace(join(FIX, `compressed/baseline.trace.lines-25911-26110.txt.${ext}`), () => {});
+      assert.equal(res.format, 'ftrace', ext);
+    }
+  });
+});
+
+describe('format detection: registry and messages', () => {
+  test('every format is registered by name, ftrace first', () => {
+    assert.deepEqual(formats().map((f) => f.name), ['ftrace', 'trace-cmd', 'perf-script', 'function_graph', 'systrace', 'csv']);
+    for (const f of formats()) assert.equal(formatByName(f.name), f);
+  });
+
+  test('readTrace picks the parser and reports its format', async () => {
+    const cases: Array<[string, string]> = [
+      ['real/baseline.trace-cmd-report.lines-24861-25160.txt', 'trace-cmd'],
+      ['real/baseline.perf-script.lines-25311-25610.txt', 'perf-script'],
+      ['corpus/perf-tools/funcgraph_do_sys_open.txt', 'function_graph'],
+      ['corpus/catapult/trivial_systrace.html', 'systrace'],
+      ['csv/baseline.derived.csv', 'csv'],
+      ['real/baseline.trace.lines-25911-26110.txt', 'ftrace'],
+    ];
+    for (const [rel, format] of cases) {
+      const res = await readTrace(join(FIX, rel), () => {});
+      assert.equal(res.format, format, rel);
+      assert.equal(res.info.unreadable, 0, rel);
+      assert.ok(res.info.events > 0, rel);
+    }
+  });
+
+  test('unknown input: a clear message naming the formats expected', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-detect-'));
+    try {
+      const p = join(dir, 'notes.txt');
+      writeFileSync(p, 'p:kprobes/mn_inv_start __mmu_notifier_invalidate_range_start range=%di:x64\nsomething else\n');
+      await assert.rejects(readTrace(p, () => {}), (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        assert.match((e as Error).message, /cannot tell what format this is \(expected ftrace, trace-cmd, perf-script, function_graph, systrace, csv;/);
+        assert.match((e as Error).message, /--input-format/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('mixed input: trace-cmd lines under an ftrace header stay ftrace', () => {
+    const ftraceHeader = readFileSync(join(FIX, 'corpus/trace-cmd/kernel_trace_header_6x_migrate_disable.txt'), 'utf8').split('\n');
+    const tc = readFileSync(join(FIX, 'real/baseline.trace-cmd-report.lines-24861-25160.txt'), 'utf8').split('\n').slice(0, 20);
+    assert.equal(detectFormat([...ftraceHeader, ...tc])?.name, 'ftrace');
+    assert.equal(detectFormat(tc)?.name, 'trace-cmd');
+  });
+});
+
+describe('format detection: every file in /work/shared', { skip: !existsSync(join(SHARED, 'corpus')) || !existsSync(join(SHARED, 'traces/real')) }, () => {
+  const corpus = readdirSync(join(SHARED, 'corpus'))
+    .filter((d) => statSync(join(SHARED, 'corpus', d)).isDirectory())
+    .flatMap((d) => filesUnder(join(SHARED, 'corpus', d)));
+  const real = readdirSync(join(SHARED, 'traces/real'))
+    .map((f) => join(SHARED, 'traces/real', f))
+    .filter((p) => statSync(p).isFile());
+  for (const f of [...corpus, join(SHARED, 'corpus/MANIFEST.md'), ...real]) {
+    const rel = relative(SHARED, f);
+    test(`${rel} is ${expectedFormat(rel)}`, () => assert.equal(detected(f), expectedFormat(rel)));
+  }
+});
