@@ -1,0 +1,141 @@
+/**
+ * The command line as users run it: exit codes, the JSON report against its
+ * published schema, `events` JSON lines, stdin, config errors.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Ajv from 'ajv';
+import { baseline as b, reaper as r, set, trace } from './real-lines';
+
+const ROOT = join(__dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'mntrace.js');
+const REAL = join(ROOT, 'fixtures', 'real');
+
+function run(args: string[], input?: string) {
+  const res = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, maxBuffer: 256 << 20, env: { ...process.env, NO_COLOR: '1' } });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+function tmpTrace(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mntrace-cli-'));
+  const file = join(dir, 'trace.txt');
+  writeFileSync(file, text);
+  return file;
+}
+
+const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'report.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+/** Parse a JSON report and check it against the published schema. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function parseReport(text: string): any {
+  const report: unknown = JSON.parse(text);
+  assert.ok(validate(JSON.parse(text)), JSON.stringify(validate.errors));
+  return report;
+}
+
+describe('mntrace check', () => {
+  it('the OOM capture: clean, exit 0, the reaper\'s non-blocking starts allowed', () => {
+    const res = run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /173 paired, 0 open, 0 failed starts, 0 orphan ends \(173 starts, 10 non-blocking\)/);
+    assert.match(res.stdout, /ok: no findings/);
+  });
+
+  it('the JSON report validates against schemas/report.schema.json', () => {
+    const res = run(['check', '--format', 'json', join(REAL, 'baseline.trace.txt.gz'), join(REAL, 'process_mrelease.trace.txt.gz')]);
+    assert.equal(res.code, 0, res.stderr);
+    const report = parseReport(res.stdout);
+    assert.equal(report.tool.name, 'mntrace');
+    assert.deepEqual(report.inputs.map((i: { events: number }) => i.events), [29294, 3422]);
+    assert.equal(report.inputs[0].ranges.paired, 280);
+    assert.equal(report.summary.ranges.paired, 291);
+    assert.deepEqual(report.findings, []);
+  });
+
+  it('findings at or above --fail-on exit 1; --fail-on never exits 0; JSON keeps timestamps as printed', () => {
+    const file = tmpTrace(trace(b.start, b.kvmStart, set(b.ret, 'ret', '-11')));
+    const res = run(['check', '--format', 'json', file]);
+    assert.equal(res.code, 1, res.stderr);
+    const report = parseReport(res.stdout);
+    const f = report.findings.find((x: { ruleId: string }) => x.ruleId === 'failed-blockable-start');
+    assert.equal(f.timestamp, '6.667965');
+    assert.equal(f.confidence, 'certain');
+    assert.deepEqual(f.evidence.map((e: { line: number }) => e.line), [3, 1]);
+    assert.equal(run(['check', '--fail-on', 'never', file]).code, 0);
+  });
+
+  it('inconclusive findings never fail a run', () => {
+    const file = tmpTrace(trace(b.end, b.kvmEnd));
+    const res = run(['check', '--format', 'json', '--fail-on', 'info', file]);
+    assert.equal(res.code, 0, res.stdout);
+    const report = parseReport(res.stdout);
+    assert.ok(report.findings.length > 0);
+    assert.ok(report.findings.every((f: { confidence: string; severity: string }) => f.confidence === 'inconclusive' && f.severity === 'info'));
+  });
+
+  it('text output groups findings by rule with evidence lines', () => {
+    const file = tmpTrace(trace(r.start, r.kvmStart, r.kvmEnd, set(r.ret, 'ret', '-11'), r.end));
+    const res = run(['check', file]);
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /^end-after-failed-start — /m);
+    assert.match(res.stdout, /trace\.txt:5 +end +oom_reaper-30 \[000\] 18\.913279: mn_inv_end:/);
+    assert.match(res.stdout, /FAIL: 1 finding at or above error/);
+  });
+
+  it('reads stdin with -', () => {
+    const text = gunzipSync(readFileSync(join(REAL, 'process_mrelease.trace.txt.gz'))).toString('utf8');
+    const res = run(['check', '--format', 'json', '-'], text);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(JSON.parse(res.stdout).inputs[0].ranges.paired, 11);
+  });
+
+  it('usage and input errors exit 2 with a message', () => {
+    const missing = run(['check', '/nonexistent/trace.txt']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot open \/nonexistent\/trace\.txt: no such file/);
+    assert.equal(run(['check', '--format', 'yaml', join(REAL, 'baseline.trace.txt.gz')]).code, 2);
+    assert.equal(run(['check']).code, 2);
+    const cfg = tmpTrace(JSON.stringify({ rules: { 'unpaired-start': { severity: 'error', options: { bogus: 1 } } } }));
+    const bad = run(['check', '--config', cfg, join(REAL, 'baseline.trace.txt.gz')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /rules\.unpaired-start\.options: must NOT have additional properties 'bogus'/);
+    const unknownRule = tmpTrace(JSON.stringify({ rules: { 'no-such-rule': 'off' } }));
+    assert.match(run(['check', '--config', unknownRule, join(REAL, 'baseline.trace.txt.gz')]).stderr, /rules\.no-such-rule: no such rule/);
+  });
+
+  it('a config can turn a rule off or change its severity', () => {
+    const file = tmpTrace(trace(b.start, set(b.ret, 'ret', '-11')));
+    const cfg = tmpTrace(JSON.stringify({ rules: { 'failed-blockable-start': 'warning' } }));
+    assert.equal(run(['check', '--config', cfg, file]).code, 0);
+    assert.equal(run(['check', '--config', cfg, '--fail-on', 'warning', file]).code, 1);
+  });
+});
+
+describe('mntrace events', () => {
+  it('prints one JSON object per event with stable field names', () => {
+    const res = run(['events', join(REAL, 'process_mrelease.trace.txt.gz')]);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = res.stdout.trim().split('\n');
+    assert.equal(lines.length, 3422);
+    const start = lines.map((l) => JSON.parse(l)).find((e) => e.event === 'mn_inv_start' && e.comm === 'labhelp');
+    assert.deepEqual(Object.keys(start).slice(0, 8), ['file', 'line', 'ts', 'cpu', 'pid', 'tgid', 'comm', 'event']);
+    assert.equal(start.fields.flags, '0');
+    assert.equal(start.probe.symbol, '__mmu_notifier_invalidate_range_start');
+    assert.ok(Array.isArray(start.stack) && start.stack.some((f: { symbol: string }) => f.symbol === '__oom_reap_task_mm'));
+    assert.match(res.stderr, /3571 lines, 3422 events, 0 unreadable/);
+  });
+
+  it('--all adds coverage records and unreadable lines', () => {
+    const res = run(['events', '--all', join(ROOT, 'fixtures', 'ftrace', 'dmesg-in-header.txt')]);
+    const recs = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(recs.some((x) => x.record === 'unreadable' && x.line === 4));
+    assert.ok(recs.some((x) => x.record === 'header' && x.entriesWritten === 29294));
+    assert.match(res.stderr, /dmesg-in-header\.txt:4: unreadable \(kernel console \(dmesg\) line/);
+  });
+});
