@@ -68,11 +68,16 @@ export function registerEventsCommand(program: Command): void {
     });
 }
 
-/** Buffered stdout writer that respects back-pressure (so `| head` and huge traces behave). */
+/**
+ * Buffered stdout writer. On Linux, writes to files and pipes are synchronous,
+ * so memory stays flat; each flush's callback is kept so close() resolves only
+ * when everything has been handed to the OS (a write callback always fires,
+ * unlike waiting for 'drain').
+ */
 export class JsonLinesWriter {
   private buf: string[] = [];
   private size = 0;
-  private pending: Promise<void> = Promise.resolve();
+  private last: Promise<void> = Promise.resolve();
 
   write(obj: unknown): void {
     const s = JSON.stringify(obj) + '\n';
@@ -86,12 +91,13 @@ export class JsonLinesWriter {
     const chunk = this.buf.join('');
     this.buf = [];
     this.size = 0;
-    const ok = process.stdout.write(chunk);
-    if (!ok) this.pending = this.pending.then(() => new Promise((r) => process.stdout.once('drain', () => r())));
+    this.last = new Promise((resolve) => {
+      process.stdout.write(chunk, () => resolve());
+    });
   }
 
   async close(): Promise<void> {
     this.flush();
-    await this.pending;
+    await this.last;
   }
 }
