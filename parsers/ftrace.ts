@@ -15,7 +15,7 @@
 import type { ParseInfo, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
-import { isTimestampText, parseTimestamp, timestampFromMicros } from '../src/model/time';
+import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
 import { ParsedEvent, parseFrame, splitEventBody } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -31,6 +31,9 @@ const DMESG = /^\[\s*\d+\.\d+\]\s/;
 const MAX_CONTINUATION = 16;
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
+const BRACKET = 0x5b;
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
+
 /** Where continuation lines of a filtered-out event go. */
 const DISCARD = { payload: '' };
 
@@ -58,6 +61,13 @@ export class FtraceParser implements TraceParser {
   private latency = false;
   /** Last timestamp per CPU (parsed lazily), for lost-event markers. */
   private readonly lastTsByCpu: Array<Timestamp | string | undefined> = [];
+  /** The last timestamp per CPU when it came through the fast lane (ns from parts, and decimals printed). */
+  private readonly lastTsSecByCpu: number[] = [];
+  private readonly lastTsNsecByCpu: number[] = [];
+  private readonly lastTsDigitsByCpu: number[] = [];
+  private readonly names = new Map<number, { name: string; wanted: boolean }>();
+  private readonly flagsOk = new Map<number, boolean>();
+  private lastFlagsKey = -1;
   /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
   private readonly skippedPidByCpu: Array<number | undefined> = [];
 
@@ -98,7 +108,8 @@ export class FtraceParser implements TraceParser {
         this.info.lostEvents += count;
         this.info.consumed++;
         const last = this.lastTsByCpu[cpu];
-        const after = typeof last === 'string' ? parseTimestamp(last) : last;
+        const after = typeof last === 'string' ? parseTimestamp(last) : last
+          ?? (this.lastTsDigitsByCpu[cpu] !== undefined ? timestampFromParts(this.lastTsSecByCpu[cpu], this.lastTsNsecByCpu[cpu], this.lastTsDigitsByCpu[cpu]) : undefined);
         this.sink({ kind: 'lost', cpu, count, ...(after ? { after } : {}), src: { file: this.file, line: lineNo } });
         this.continuable = undefined;
         return;
@@ -134,6 +145,159 @@ export class FtraceParser implements TraceParser {
       return;
     }
     this.unreadable(text, lineNo, 'not an ftrace event line');
+  }
+
+  /**
+   * The fast lane for big captures: read an event line straight from the bytes
+   * and, when the consumer does not want the event, account for it without
+   * building any string. Anything unusual, and every wanted event, goes through
+   * push() as text, so both lanes give the same result.
+   */
+  pushBytes(buf: Buffer, start: number, end: number, lineNo: number): void {
+    if (this.filter === undefined || this.latency || !this.skipFromBytes(buf, start, end, lineNo)) {
+      this.push(buf.toString('utf8', start, end), lineNo, true);
+    }
+  }
+
+  /** Returns false (and changes nothing) unless the line is a plain event line for an event the filter skips. */
+  private skipFromBytes(b: Buffer, start: number, end: number, lineNo: number): boolean {
+    let i = start;
+    while (i < end && b[i] === 32) i++;
+    if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return false;
+    // " [NNN] " : the CPU column
+    let open = i;
+    let cpu = -1;
+    let j = 0;
+    for (;;) {
+      while (open < end && b[open] !== BRACKET) open++;
+      if (open >= end) break;
+      if (b[open - 1] === 32) {
+        j = open + 1;
+        let v = 0;
+        let c = b[j];
+        while (c >= 48 && c <= 57) {
+          v = v * 10 + (c - 48);
+          c = b[++j];
+        }
+        if (j > open + 1 && c === 93 && b[j + 1] === 32) {
+          cpu = v;
+          break;
+        }
+      }
+      open++;
+    }
+    if (cpu < 0 || open >= end) return false;
+    // pid: digits before the spaces before the bracket; a TGID column `(...)` takes the text lane.
+    let k = open - 1;
+    while (k > i && b[k] === 32) k--;
+    let pid = 0;
+    let mul = 1;
+    const pidEnd = k;
+    while (k > i && b[k] >= 48 && b[k] <= 57) {
+      pid += (b[k] - 48) * mul;
+      mul *= 10;
+      k--;
+    }
+    if (k === pidEnd || b[k] !== 45 /* - */ || k === i) return false;
+    // flags, then the timestamp `sec.frac:`
+    let p = j + 2;
+    while (p < end && b[p] === 32) p++;
+    let q = p;
+    while (q < end && b[q] !== 32) q++;
+    let flagsFrom = -1;
+    let flagsTo = -1;
+    if (b[q - 1] !== 58 /* : */) {
+      flagsFrom = p;
+      flagsTo = q;
+      p = q;
+      while (p < end && b[p] === 32) p++;
+      q = p;
+      while (q < end && b[q] !== 32) q++;
+      if (b[q - 1] !== 58) return false;
+    }
+    let sec = 0;
+    let r = p;
+    while (r < q - 1 && b[r] >= 48 && b[r] <= 57) {
+      sec = sec * 10 + (b[r] - 48);
+      r++;
+    }
+    if (r === p || b[r] !== 46 /* . */ || r - p > 15) return false;
+    r++;
+    const fracFrom = r;
+    let frac = 0;
+    while (r < q - 1 && b[r] >= 48 && b[r] <= 57) {
+      frac = frac * 10 + (b[r] - 48);
+      r++;
+    }
+    const digits = r - fracFrom;
+    if (r !== q - 1 || digits === 0 || digits > 9) return false;
+    const nsec = frac * POW10[9 - digits];
+    // event name up to `: ` (the function tracer's `a <-b` takes the text lane)
+    const nameFrom = q + 1;
+    if (nameFrom >= end || b[nameFrom] === 60 /* < */) return false;
+    let n = nameFrom;
+    let h = 0x811c9dc5;
+    while (n < end) {
+      const c = b[n];
+      if (c === 58 || c === 32) break;
+      h = Math.imul(h ^ c, 0x01000193);
+      n++;
+    }
+    if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return false;
+    // A probe site `(sym+off/size)` decides the role by symbol: the text lane handles kprobe lines.
+    if (n + 2 < end && b[n + 2] === 40 /* ( */) return false;
+    if (this.wantedFromBytes(b, nameFrom, n, h)) return false;
+    if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return false;
+    // Accounted for exactly as the text lane does for a filtered-out event.
+    this.info.lines++;
+    if (this.stackFrames !== undefined) this.stackFrames = undefined;
+    this.inHeader = false;
+    this.info.events++;
+    this.lastTsByCpu[cpu] = undefined;
+    this.lastTsSecByCpu[cpu] = sec;
+    this.lastTsNsecByCpu[cpu] = nsec;
+    this.lastTsDigitsByCpu[cpu] = digits;
+    this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
+    this.skippedPidByCpu[cpu] = pid;
+    if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
+    this.continuable = DISCARD;
+    this.continuations = 0;
+    return true;
+  }
+
+  /** Whether the filter wants an event, by the FNV-1a hash of its name's bytes (verified byte for byte). */
+  private wantedFromBytes(b: Buffer, from: number, to: number, h: number): boolean {
+    const cached = this.names.get(h);
+    if (cached !== undefined && cached.name.length === to - from) {
+      const name = cached.name;
+      let same = true;
+      for (let x = 0; x < name.length; x++) {
+        if (name.charCodeAt(x) !== b[from + x]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached.wanted;
+    }
+    const name = b.toString('latin1', from, to);
+    const wanted = this.filter!.wants(b.toString('utf8', from, to), undefined, undefined);
+    if (this.names.size < 4096) this.names.set(h, { name, wanted });
+    return wanted;
+  }
+
+  /** The flags column is valid (decodeFlags accepts it), cached by its bytes. */
+  private flagsValid(b: Buffer, from: number, to: number): boolean {
+    if (to - from > 12) return decodeFlagsCached(b.toString('latin1', from, to)) !== undefined;
+    let key = to - from;
+    for (let x = from; x < to; x++) key = key * 131 + b[x];
+    if (key === this.lastFlagsKey) return true;
+    let ok = this.flagsOk.get(key);
+    if (ok) this.lastFlagsKey = key;
+    if (ok === undefined) {
+      ok = decodeFlagsCached(b.toString('latin1', from, to)) !== undefined;
+      this.flagsOk.set(key, ok);
+    }
+    return ok;
   }
 
   end(): void {
@@ -223,6 +387,7 @@ export class FtraceParser implements TraceParser {
     if (flagsRaw !== undefined && ctx === undefined) return false;
     this.inHeader = false;
     this.lastTsByCpu[cpu] = ts ?? tsRaw;
+    this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
     // <stack trace> / <user stack trace> records attach to the event before them.
     if (body.charCodeAt(0) === 60 /* < */) {
       const user = body.startsWith('<user stack trace>');
@@ -247,7 +412,9 @@ export class FtraceParser implements TraceParser {
     const split = splitEventBody(body);
     if (!split) return false;
     if (this.filter && !this.filter.wants(split.name, undefined, split.probe)) {
-      this.filter.skipped(cpu, pid, tsRaw, lineNo);
+      const t = ts ?? parseTimestamp(tsRaw);
+      if (t === undefined) return false;
+      this.filter.skipped(cpu, pid, t.sec, t.nsec, timestampDigits(t), lineNo);
       this.info.events++;
       this.skippedPidByCpu[cpu] = pid;
       if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);

@@ -33,5 +33,6 @@ export interface ParserOptions {
  */
 export interface EventFilter {
   wants(name: string, group: string | undefined, probe: ProbeSite | undefined): boolean;
-  skipped(cpu: number | undefined, pid: number, tsRaw: string, line: number): void;
+  /** A filtered-out event: its CPU, task, time (see timestampFromParts for `digits`) and line. */
+  skipped(cpu: number | undefined, pid: number, sec: number, nsec: number, digits: number, line: number): void;
 }

@@ -4,7 +4,7 @@
  * lets the engine tell "no end was ever issued" from "the capture missed it".
  */
 import type { Timestamp, TraceRecord } from '../model/event';
-import { compareTimestamps, parseTimestamp } from '../model/time';
+import { compareTimestamps, timestampDigits, timestampFromParts } from '../model/time';
 
 export interface LossWindow {
   /** CPU the loss is on; undefined = unknown (an unreadable line). */
@@ -32,8 +32,10 @@ interface CpuState {
   cpu: number;
   first?: Timestamp;
   firstLine?: number;
-  /** Last timestamp, kept as text until someone needs it (most events are never parsed in full). */
-  lastRaw?: string;
+  /** Last timestamp as parts (most events are never built in full); the Timestamp is made on demand. */
+  lastSec: number;
+  lastNsec: number;
+  lastDigits: number;
   lastParsed?: Timestamp;
   /** Line of the last event: parsers may hand over filtered-out events before held full ones. */
   lastLine: number;
@@ -50,7 +52,9 @@ export class Coverage {
   entriesInBuffer?: number;
   entriesWritten?: number;
   headerCpus?: number;
-  private lastAnyRaw?: string;
+  private lastAnySec = 0;
+  private lastAnyNsec = 0;
+  private lastAnyDigits?: number;
   /** Losses waiting for the next event (on their CPU, or any CPU) to close their window. */
   private openLosses: LossWindow[] = [];
   private irqsOnKprobe = false;
@@ -86,36 +90,43 @@ export class Coverage {
     return this.entriesInBuffer !== undefined && this.entriesWritten !== undefined && this.entriesInBuffer < this.entriesWritten;
   }
 
-  /** An event: full (with its parsed timestamp) or filtered out (raw text only). */
-  tick(cpuNo: number | undefined, tsRaw: string, line: number, ts?: Timestamp): void {
+  /** An event: full (with its Timestamp) or filtered out (parts only). */
+  tick(cpuNo: number | undefined, sec: number, nsec: number, digits: number, line: number, ts?: Timestamp): void {
     const cpu = cpuNo ?? -1;
     let c = cpu >= 0 ? this.cpuFast[cpu] : undefined;
-    if (c === undefined) {
-      c = this.cpuState.get(cpu);
-      if (!c) {
-        c = { cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0 };
-        this.cpuState.set(cpu, c);
-      }
-      if (cpu >= 0) this.cpuFast[cpu] = c;
-    }
-    if (c.first === undefined || line < c.firstLine!) {
-      c.first = ts ?? parseTimestamp(tsRaw);
+    if (c === undefined) c = this.cpuStateFor(cpu);
+    if (c.first === undefined || line < (c.firstLine as number)) {
+      c.first = ts ?? timestampFromParts(sec, nsec, digits);
       c.firstLine = line;
     }
     c.events++;
     if (line > c.lastLine) {
-      c.lastRaw = tsRaw;
+      c.lastSec = sec;
+      c.lastNsec = nsec;
+      c.lastDigits = digits;
       c.lastParsed = ts;
       c.lastLine = line;
     }
-    this.lastAnyRaw = tsRaw;
-    if (this.openLosses.length) this.closeLosses(cpu, ts ?? (parseTimestamp(tsRaw) as Timestamp));
+    this.lastAnySec = sec;
+    this.lastAnyNsec = nsec;
+    this.lastAnyDigits = digits;
+    if (this.openLosses.length) this.closeLosses(cpu, ts ?? timestampFromParts(sec, nsec, digits));
+  }
+
+  private cpuStateFor(cpu: number): CpuState {
+    let c = this.cpuState.get(cpu);
+    if (!c) {
+      c = { cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0, lastSec: 0, lastNsec: 0, lastDigits: 6 };
+      this.cpuState.set(cpu, c);
+    }
+    if (cpu >= 0) this.cpuFast[cpu] = c;
+    return c;
   }
 
   record(r: TraceRecord): void {
     switch (r.kind) {
       case 'event':
-        this.tick(r.cpu, r.ts.raw, r.src.line, r.ts);
+        this.tick(r.cpu, r.ts.sec, r.ts.nsec, timestampDigits(r.ts), r.src.line, r.ts);
         if (!this.irqsOnKprobe && r.probe && r.ctx && !r.ctx.irqsOff && !r.ctx.irqsUnknown) this.irqsOnKprobe = true;
         break;
       case 'header':
@@ -124,11 +135,7 @@ export class Coverage {
         if (r.cpus !== undefined) this.headerCpus = r.cpus;
         break;
       case 'lost': {
-        let c = this.cpuState.get(r.cpu);
-        if (!c) {
-          c = { cpu: r.cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0 };
-          this.cpuState.set(r.cpu, c);
-        }
+        const c = this.cpuStateFor(r.cpu);
         c.lostMarkers++;
         c.lostEvents += r.count ?? 0;
         this.addLoss({ cpu: r.cpu, from: r.after ?? lastOf(c), count: r.count, why: 'lost-events', line: r.src.line });
@@ -138,7 +145,7 @@ export class Coverage {
         this.addLoss({ cpu: r.cpu, from: undefined, why: 'buffer-started', line: r.src.line });
         break;
       case 'unreadable':
-        this.addLoss({ cpu: undefined, from: this.lastAnyRaw !== undefined ? parseTimestamp(this.lastAnyRaw) : undefined, why: 'unreadable-line', line: r.src.line });
+        this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, why: 'unreadable-line', line: r.src.line });
         break;
     }
   }
@@ -190,6 +197,6 @@ export class Coverage {
 }
 
 function lastOf(c: CpuState): Timestamp | undefined {
-  if (c.lastParsed === undefined && c.lastRaw !== undefined) c.lastParsed = parseTimestamp(c.lastRaw);
+  if (c.lastParsed === undefined && c.lastLine > 0) c.lastParsed = timestampFromParts(c.lastSec, c.lastNsec, c.lastDigits);
   return c.lastParsed;
 }

@@ -4,7 +4,7 @@
  * verdict on how sure it is. It never looks at trace text.
  */
 import type { Timestamp, TraceEvent, TraceRecord } from '../model/event';
-import { diffNs, formatDuration, parseTimestamp } from '../model/time';
+import { diffNs, formatDuration, timestampFromParts } from '../model/time';
 import type { EventFilter } from '../../parsers/types';
 import type { Semantics } from '../semantics';
 import { eventTypeName, type Operation, type Role } from '../semantics/operations';
@@ -50,8 +50,10 @@ interface TaskState extends TaskView {
   subscriberDue: Map<string, { range: RangeRecord; at: Operation }>;
   firstEvent: TraceEvent;
   lastEvent: TraceEvent;
-  /** The task's latest filtered-out event (timestamp text and line), when later than lastEvent. */
-  lastSeenRaw?: string;
+  /** The task's latest filtered-out event (time parts and line), when later than lastEvent. */
+  lastSeenSec?: number;
+  lastSeenNsec?: number;
+  lastSeenDigits?: number;
   lastSeenLine?: number;
   exited?: TraceEvent;
 }
@@ -118,11 +120,13 @@ export class Engine {
       const role = this.opts.semantics.roleOf(name, group, probe);
       return role !== undefined && this.neededRoles.has(role);
     },
-    skipped: (cpu, pid, tsRaw, line) => {
-      this.coverage.tick(cpu, tsRaw, line);
+    skipped: (cpu, pid, sec, nsec, digits, line) => {
+      this.coverage.tick(cpu, sec, nsec, digits, line);
       const t = this.tasks.get(pid);
       if (t !== undefined) {
-        t.lastSeenRaw = tsRaw;
+        t.lastSeenSec = sec;
+        t.lastSeenNsec = nsec;
+        t.lastSeenDigits = digits;
         t.lastSeenLine = line;
       }
     },
@@ -356,7 +360,9 @@ export class Engine {
     if (this.coverage.lossBetween(since.ts, captureEnd)) {
       return { confidence: 'inconclusive', reason: `events were lost after line ${since.src.line}: the ${what} may be among them`, evidence: [] };
     }
-    const seen = task.lastSeenRaw !== undefined && (task.lastSeenLine as number) > task.lastEvent.src.line ? parseTimestamp(task.lastSeenRaw) : undefined;
+    const seen = task.lastSeenLine !== undefined && task.lastSeenLine > task.lastEvent.src.line
+      ? timestampFromParts(task.lastSeenSec as number, task.lastSeenNsec as number, task.lastSeenDigits as number)
+      : undefined;
     const lastTs = seen ?? task.lastEvent.ts;
     const lastLine = seen ? (task.lastSeenLine as number) : task.lastEvent.src.line;
     const ranOn = diffNs(since.ts, lastTs);
@@ -490,7 +496,7 @@ export class Engine {
       this.tasks.set(ev.pid, t);
     } else {
       t.lastEvent = ev;
-      if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenRaw = undefined;
+      if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenLine = undefined;
       if (ev.comm !== '<...>') t.comm = ev.comm;
     }
     return t;

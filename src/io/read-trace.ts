@@ -5,7 +5,7 @@
 import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
-import { InputError, readLines, type SourceInfo } from './source';
+import { InputError, readLines, type ByteLineSink, type SourceInfo } from './source';
 
 export interface ReadOptions {
   /** Force a format instead of sniffing. */
@@ -58,6 +58,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
       if (held.length >= SNIFF_LINES) decide();
     },
     opts.onProgress,
+    () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
   );
   if (!parser) {
     if (held.every((h) => h[0].trim() === '')) {

@@ -148,10 +148,19 @@ function peekStream(s: Readable): Promise<Buffer> {
 }
 
 /**
+ * A consumer that reads lines as bytes (start/end offsets into a chunk) and
+ * decodes only the lines it needs: the fast lane of the ftrace parser.
+ */
+export interface ByteLineSink {
+  pushBytes(buf: Buffer, start: number, end: number, lineNo: number): void;
+}
+
+/**
  * Stream lines from a path or `-` to `onLine`, never holding more than one
  * chunk plus one partial line in memory. Decompresses gzip transparently.
+ * Once `byteSink()` returns a sink, complete lines go to it as bytes instead.
  */
-export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void): Promise<SourceInfo> {
+export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined): Promise<SourceInfo> {
   const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   const { stream, compression } = await openByteStream(path, (n) => { info.bytesRead += n; });
   info.compression = compression;
@@ -159,6 +168,7 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       info.bytesText += chunk.length;
+      if (byteSink && !splitter.byteSink) splitter.byteSink = byteSink();
       splitter.push(chunk);
       if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
     }
@@ -179,6 +189,8 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
 /** Splits Buffer chunks into lines; decodes UTF-8 once per chunk (a newline byte never sits inside a multi-byte character). */
 export class LineSplitter {
   lineNo = 0;
+  /** When set, complete lines are handed over as bytes (the final unterminated line still goes to onLine). */
+  byteSink: ByteLineSink | undefined;
   private carry: Buffer | undefined;
 
   constructor(private readonly onLine: LineHandler) {}
@@ -194,8 +206,19 @@ export class LineSplitter {
       this.carry = buf;
       return;
     }
-    const text = buf.toString('utf8', 0, last);
     if (last + 1 < buf.length) this.carry = buf.subarray(last + 1);
+    const sink = this.byteSink;
+    if (sink !== undefined) {
+      let from = 0;
+      while (from <= last) {
+        const nl = buf.indexOf(10, from);
+        const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
+        sink.pushBytes(buf, from, end, ++this.lineNo);
+        from = nl + 1;
+      }
+      return;
+    }
+    const text = buf.toString('utf8', 0, last);
     let from = 0;
     const onLine = this.onLine;
     for (;;) {

@@ -75,3 +75,24 @@ export function isTimestampText(s: string): boolean {
   }
   return dot < 0 || n - dot - 1 <= 9;
 }
+
+/**
+ * Rebuild a Timestamp from its parts, with the raw text exactly as printed:
+ * `digits` is the number of decimals printed (6 or 9), -1 for a bare-integer
+ * counter clock, -2 for latency-format microseconds.
+ */
+export function timestampFromParts(sec: number, nsec: number, digits: number): Timestamp {
+  if (digits === -1) {
+    const raw = sec > 0 ? `${sec}${String(nsec).padStart(9, '0')}` : String(nsec);
+    return { raw, sec, nsec, unit: 'counter' };
+  }
+  if (digits === -2) return { raw: `${sec * 1e6 + Math.floor(nsec / 1000)}us`, sec, nsec, unit: 'seconds' };
+  return { raw: `${sec}.${String(nsec).padStart(9, '0').slice(0, digits)}`, sec, nsec, unit: 'seconds' };
+}
+
+/** How a parsed timestamp was printed, as timestampFromParts wants it. */
+export function timestampDigits(ts: Timestamp): number {
+  if (ts.unit === 'counter') return -1;
+  if (ts.raw.endsWith('us')) return -2;
+  return ts.raw.length - ts.raw.indexOf('.') - 1;
+}
