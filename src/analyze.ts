@@ -10,7 +10,7 @@ import type { SourceInfo } from './io/source';
 import { InputError } from './io/source';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
-import type { Finding } from './engine/types';
+import type { Finding, RangeRecord } from './engine/types';
 import type { LatencySummary } from './engine/latency';
 import { Semantics } from './semantics';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
@@ -26,7 +26,15 @@ export interface AnalyzeOptions {
   keepUnreadable?: number;
   onFinding?: (f: Finding) => void;
   onProgress?: (info: SourceInfo) => void;
+  /**
+   * Opt-in: every reconstructed range as its outcome becomes known (for timelines).
+   * A failed start whose end came anyway is passed twice: `failed`, then `end-after-failed` with `end` set.
+   * The engine keeps no ranges itself; whatever the caller keeps is the caller's memory.
+   */
+  onRange?: (range: RangeRecord, outcome: RangeOutcome) => void;
 }
+
+export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
 
 export interface InputSummary {
   path: string;
@@ -87,6 +95,16 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
     const setting = cfg?.rules?.[rule.meta.id];
     const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
     engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx), rule.meta.operations);
+  }
+  const onRange = opts.onRange;
+  if (onRange) {
+    // Not a rule: a listener on the engine's range outcomes. It reports nothing.
+    engine.addRule('mntrace/range-collector', 'info', {}, () => ({
+      pairClosed: (r) => onRange(r, 'paired'),
+      pairLeftOpen: (r) => onRange(r, 'open'),
+      startFailed: (r) => onRange(r, 'failed'),
+      endAfterFailedStart: (r) => onRange(r, 'end-after-failed'),
+    }));
   }
   const unreadable: UnreadableRecord[] = [];
   const keep = opts.keepUnreadable ?? 1000;
