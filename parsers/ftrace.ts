@@ -12,11 +12,11 @@
  *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
  *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
  */
-import type { ParseInfo, Timestamp, StackFrame } from '../src/model/event';
+import type { ParseInfo, ProbeSite, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
-import { ParsedEvent, parseFrame, splitEventBody } from './common';
+import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
@@ -32,6 +32,14 @@ const MAX_CONTINUATION = 16;
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
 const BRACKET = 0x5b;
+
+interface NameEntry {
+  latin1: string;
+  utf8: string;
+  name: string;
+  /** Wanted as a plain event (a kprobe line asks again with its probe site). */
+  wanted: boolean;
+}
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 /** Where continuation lines of a filtered-out event go. */
@@ -65,7 +73,7 @@ export class FtraceParser implements TraceParser {
   private readonly lastTsSecByCpu: number[] = [];
   private readonly lastTsNsecByCpu: number[] = [];
   private readonly lastTsDigitsByCpu: number[] = [];
-  private readonly names = new Map<number, { name: string; wanted: boolean }>();
+  private readonly names = new Map<number, NameEntry>();
   private readonly flagsOk = new Map<number, boolean>();
   private lastFlagsKey = -1;
   /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
@@ -154,13 +162,13 @@ export class FtraceParser implements TraceParser {
    * push() as text, so both lanes give the same result.
    */
   pushBytes(buf: Buffer, start: number, end: number, lineNo: number): void {
-    if (this.filter === undefined || this.latency || !this.skipFromBytes(buf, start, end, lineNo)) {
+    if (this.filter === undefined || this.latency || !this.fromBytes(buf, start, end, lineNo)) {
       this.push(buf.toString('utf8', start, end), lineNo, true);
     }
   }
 
-  /** Returns false (and changes nothing) unless the line is a plain event line for an event the filter skips. */
-  private skipFromBytes(b: Buffer, start: number, end: number, lineNo: number): boolean {
+  /** Reads a plain event line from its bytes; returns false (having changed nothing) for anything else. */
+  private fromBytes(b: Buffer, start: number, end: number, lineNo: number): boolean {
     let i = start;
     while (i < end && b[i] === 32) i++;
     if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return false;
@@ -244,32 +252,62 @@ export class FtraceParser implements TraceParser {
       n++;
     }
     if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return false;
-    // A probe site `(sym+off/size)` decides the role by symbol: the text lane handles kprobe lines.
-    if (n + 2 < end && b[n + 2] === 40 /* ( */) return false;
-    if (this.wantedFromBytes(b, nameFrom, n, h)) return false;
+    // The role of a kprobe line depends on the probed symbol in its `(sym+off/size)` site.
+    let payload: string | undefined;
+    let probe: ProbeSite | undefined;
+    let entry: NameEntry;
+    let wanted: boolean;
+    if (n + 2 < end && b[n + 2] === 40 /* ( */) {
+      entry = this.nameEntry(b, nameFrom, n, h);
+      payload = b.toString('utf8', n + 2, end);
+      const site = splitProbeSite(payload);
+      if (site) {
+        probe = site.probe;
+        payload = site.rest;
+      }
+      wanted = this.filter!.wants(entry.name, undefined, probe);
+    } else {
+      entry = this.nameEntry(b, nameFrom, n, h);
+      wanted = entry.wanted;
+    }
     if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return false;
-    // Accounted for exactly as the text lane does for a filtered-out event.
     this.info.lines++;
     if (this.stackFrames !== undefined) this.stackFrames = undefined;
     this.inHeader = false;
     this.info.events++;
-    this.lastTsByCpu[cpu] = undefined;
-    this.lastTsSecByCpu[cpu] = sec;
-    this.lastTsNsecByCpu[cpu] = nsec;
-    this.lastTsDigitsByCpu[cpu] = digits;
-    this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
-    this.skippedPidByCpu[cpu] = pid;
-    if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
-    this.continuable = DISCARD;
     this.continuations = 0;
+    if (!wanted) {
+      // Accounted for exactly as the text lane does for a filtered-out event.
+      this.lastTsByCpu[cpu] = undefined;
+      this.lastTsSecByCpu[cpu] = sec;
+      this.lastTsNsecByCpu[cpu] = nsec;
+      this.lastTsDigitsByCpu[cpu] = digits;
+      this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
+      this.skippedPidByCpu[cpu] = pid;
+      if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
+      this.continuable = DISCARD;
+      return true;
+    }
+    // A wanted event, built from the same columns (no second tokenising of the text).
+    const ts: Timestamp = { raw: b.toString('latin1', p, q - 1), sec, nsec, unit: 'seconds' };
+    this.lastTsByCpu[cpu] = ts;
+    this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
+    this.skippedPidByCpu[cpu] = undefined;
+    if (payload === undefined) payload = n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
+    const ev = new ParsedEvent(ts, pid, b.toString('utf8', i, k), entry.utf8, payload, { file: this.file, line: lineNo });
+    ev.cpu = cpu;
+    if (flagsFrom >= 0) ev.ctx = decodeFlagsCached(b.toString('latin1', flagsFrom, flagsTo));
+    if (probe) ev.probe = probe;
+    this.hold(ev, cpu);
+    this.continuable = ev;
     return true;
   }
 
-  /** Whether the filter wants an event, by the FNV-1a hash of its name's bytes (verified byte for byte). */
-  private wantedFromBytes(b: Buffer, from: number, to: number, h: number): boolean {
+  /** An event name and whether the filter wants it (as a tracepoint), by the FNV-1a hash of its bytes, verified byte for byte. */
+  private nameEntry(b: Buffer, from: number, to: number, h: number): NameEntry {
     const cached = this.names.get(h);
-    if (cached !== undefined && cached.name.length === to - from) {
-      const name = cached.name;
+    if (cached !== undefined && cached.latin1.length === to - from) {
+      const name = cached.latin1;
       let same = true;
       for (let x = 0; x < name.length; x++) {
         if (name.charCodeAt(x) !== b[from + x]) {
@@ -277,12 +315,12 @@ export class FtraceParser implements TraceParser {
           break;
         }
       }
-      if (same) return cached.wanted;
+      if (same) return cached;
     }
-    const name = b.toString('latin1', from, to);
-    const wanted = this.filter!.wants(b.toString('utf8', from, to), undefined, undefined);
-    if (this.names.size < 4096) this.names.set(h, { name, wanted });
-    return wanted;
+    const utf8 = b.toString('utf8', from, to);
+    const entry: NameEntry = { latin1: b.toString('latin1', from, to), utf8, name: utf8, wanted: this.filter!.wants(utf8, undefined, undefined) };
+    if (this.names.size < 4096) this.names.set(h, entry);
+    return entry;
   }
 
   /** The flags column is valid (decodeFlags accepts it), cached by its bytes. */

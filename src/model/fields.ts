@@ -21,6 +21,7 @@ export function parseFields(payload: string): Record<string, string> {
   const out: Record<string, string> = {};
   let eq = payload.indexOf('=');
   if (eq < 0) return out;
+  if (simpleFields(payload, out)) return out;
   let key: string | undefined;
   let valueStart = 0;
   while (eq >= 0) {
@@ -89,4 +90,31 @@ export function parseSmallInt(v: string | undefined): number | undefined {
   if (v.length > 0 && v.length < 10 && isDecimal(v)) return Number(v);
   const n = parseIntegerField(v);
   return n === undefined ? undefined : Number(BigInt.asUintN(32, n));
+}
+
+/**
+ * The common case, `k=v k=v ...` with single spaces, no quotes and every token
+ * a key=value pair (what kprobe fetch-args print): split directly. Returns
+ * false (leaving `out` for the general scanner to overwrite) otherwise.
+ */
+function simpleFields(payload: string, out: Record<string, string>): boolean {
+  if (payload.indexOf('"') >= 0) return false;
+  const n = payload.length;
+  let from = 0;
+  while (from < n) {
+    let sp = payload.indexOf(' ', from);
+    if (sp < 0) sp = n;
+    const eq = payload.indexOf('=', from);
+    if (eq <= from || eq >= sp - 0 || eq === sp) return false;
+    const first = payload.charCodeAt(from);
+    if (!((first >= 97 && first <= 122) || (first >= 65 && first <= 90) || first === 95 || first === 36)) return false;
+    for (let k = from + 1; k < eq; k++) {
+      const c = payload.charCodeAt(k);
+      if (c >= 128 || KEY_CHAR[c] !== 1) return false;
+    }
+    out[payload.slice(from, eq)] = payload.slice(eq + 1, sp);
+    from = sp + 1;
+    if (from < n && payload.charCodeAt(from) === 32) return false;
+  }
+  return true;
 }

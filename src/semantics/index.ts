@@ -166,11 +166,19 @@ export class Semantics {
   }
 
   private field(ev: TraceEvent, name: string, r: Resolved): string | undefined {
-    const f = ev.fields;
-    const renamed = r.fieldRenames?.[name];
-    if (renamed !== undefined && f[renamed] !== undefined) return f[renamed];
-    for (const alias of this.fieldAliases[name] ?? [name]) {
-      const v = f[alias];
+    return this.pick(ev.fields, name, r);
+  }
+
+  /** A field by our name: the event's rename first, then each alias in order. */
+  private pick(f: Record<string, string>, name: string, r: Resolved): string | undefined {
+    if (r.fieldRenames !== undefined) {
+      const renamed = r.fieldRenames[name];
+      if (renamed !== undefined && f[renamed] !== undefined) return f[renamed];
+    }
+    const aliases = this.fieldAliases[name];
+    if (aliases === undefined) return f[name];
+    for (let i = 0; i < aliases.length; i++) {
+      const v = f[aliases[i]];
       if (v !== undefined) return v;
     }
     return undefined;
@@ -229,6 +237,29 @@ export class Semantics {
       case 'alloc':
         op.gfp = this.field(ev, 'gfp', r);
         break;
+      case 'interval-insert':
+      case 'interval-remove':
+      case 'interval-read-begin':
+        op.args = this.rangeArgs(ev, r, false);
+        op.interval = normalizePointer(this.field(ev, 'interval', r) ?? ev.fields.arg1);
+        break;
+      case 'itree-inv-start':
+        op.args = this.rangeArgs(ev, r, true);
+        break;
+      case 'device-fault':
+        op.address = normalizePointer(this.field(ev, 'address', r));
+        op.device = this.field(ev, 'device', r);
+        break;
+      case 'gup-fast-pin':
+      case 'anon-exclusive-clear':
+      case 'ksm-write-protect': {
+        op.page = normalizePointer(this.field(ev, 'page', r) ?? ev.fields.arg1);
+        op.pfn = normalizePointer(this.field(ev, 'pfn', r));
+        op.address = normalizePointer(this.field(ev, 'address', r));
+        const mm = this.field(ev, 'mm', r);
+        if (mm !== undefined) op.args = { mm: normalizePointer(mm) };
+        break;
+      }
       default:
         break;
     }
@@ -238,34 +269,39 @@ export class Semantics {
         op.extra = { ...m.groups };
         if (m.groups.start !== undefined) op.args.start = normalizePointer(m.groups.start);
         if (m.groups.end !== undefined) op.args.end = normalizePointer(m.groups.end);
+        if (m.groups.address !== undefined && op.address === undefined) op.address = normalizePointer(m.groups.address);
+        if (m.groups.device !== undefined && op.device === undefined) op.device = m.groups.device;
+        if (m.groups.driver !== undefined && op.driver === undefined) op.driver = m.groups.driver;
       }
     }
     return op;
   }
 
   private rangeArgs(ev: TraceEvent, r: Resolved, withRange: boolean): RangeArgs {
+    const f = ev.fields;
     const a: RangeArgs = {};
     if (withRange) {
-      const range = this.field(ev, 'range', r) ?? (r.role === 'range-start' || r.role === 'range-end' ? ev.fields.arg1 : undefined);
+      const range = this.pick(f, 'range', r) ?? (r.role === 'range-start' || r.role === 'range-end' ? f.arg1 : undefined);
       if (range !== undefined) a.range = normalizePointer(range);
     }
-    const mm = this.field(ev, 'mm', r);
+    const mm = this.pick(f, 'mm', r);
     if (mm !== undefined) a.mm = normalizePointer(mm);
-    const start = this.field(ev, 'start', r) ?? ev.fields.range_start;
+    const start = this.pick(f, 'start', r) ?? f.range_start;
     if (start !== undefined) a.start = normalizePointer(start);
-    const end = this.field(ev, 'end', r) ?? ev.fields.range_end;
+    const end = this.pick(f, 'end', r) ?? f.range_end;
     if (end !== undefined) a.end = normalizePointer(end);
-    const flags = parseSmallInt(this.field(ev, 'flags', r) ?? ev.fields.range_flags);
+    const flags = parseSmallInt(this.pick(f, 'flags', r) ?? f.range_flags);
     if (flags !== undefined) a.flags = flags;
     else {
       // 4.19-5.1 ranges carry `bool blockable` instead of a flags word (mntrace probes names it `blockable`).
-      const blockable = ev.fields.blockable;
+      const blockable = f.blockable;
       if (blockable !== undefined) a.flags = blockable === '0' || blockable === 'false' ? 0 : 1;
     }
-    const event = parseSmallInt(this.field(ev, 'event', r) ?? ev.fields.range_event);
+    const event = parseSmallInt(this.pick(f, 'event', r) ?? f.range_event);
     if (event !== undefined) a.event = event;
     return a;
   }
+
 }
 
 function probeKey(symbol: string, isReturn: boolean): string {
