@@ -1,0 +1,137 @@
+/**
+ * Baselines: findings someone reviewed and accepted. `--write-baseline <file>`
+ * records every finding of a run by its stable fingerprint; `--baseline <file>`
+ * then reports those findings as known, and only new ones can fail the run.
+ *
+ * The fingerprint (`mntraceFingerprint/v1`, also SARIF's partialFingerprints)
+ * hashes the rule id, the trace file's base name and the identity of the
+ * evidence events (line, task, timestamp, role). It holds no absolute path and
+ * no run time, so the same trace gives the same fingerprints wherever and
+ * whenever it is checked.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Finding } from '../engine/types';
+import { failsRun, type FailOn } from './report';
+
+export const FINGERPRINT_KEY = 'mntraceFingerprint/v1';
+
+function baseName(path: string): string {
+  return path.replace(/^.*[\\/]/, '');
+}
+
+/** The stable fingerprint of a finding (hex sha256, 32 characters). */
+export function stableFingerprint(f: Finding): string {
+  const main = f.evidence[0];
+  const parts = [
+    f.ruleId,
+    baseName(main?.path ?? ''),
+    `main ${main?.line ?? 0} ${f.pid} ${f.timestamp}`,
+    ...f.evidence.map((e) => `${baseName(e.path)}:${e.line}:${e.role ?? ''}`),
+  ];
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+export interface BaselineEntry {
+  fingerprint: string;
+  ruleId: string;
+  /** For people reviewing the file: where the finding was. */
+  file: string;
+  line: number;
+  comm: string;
+  pid: number;
+  message: string;
+}
+
+export interface Baseline {
+  tool: 'mntrace';
+  version: 1;
+  findings: BaselineEntry[];
+}
+
+export class BaselineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BaselineError';
+  }
+}
+
+export function makeBaseline(findings: readonly Finding[]): Baseline {
+  const seen = new Set<string>();
+  const entries: BaselineEntry[] = [];
+  for (const f of findings) {
+    const fingerprint = stableFingerprint(f);
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    entries.push({
+      fingerprint, ruleId: f.ruleId, file: baseName(f.evidence[0]?.path ?? ''), line: f.evidence[0]?.line ?? 0,
+      comm: f.comm, pid: f.pid, message: f.message,
+    });
+  }
+  entries.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
+  return { tool: 'mntrace', version: 1, findings: entries };
+}
+
+export function writeBaseline(path: string, findings: readonly Finding[]): Baseline {
+  const b = makeBaseline(findings);
+  writeFileSync(path, JSON.stringify(b, null, 2) + '\n');
+  return b;
+}
+
+/** Read a baseline file; throws BaselineError with what is wrong. */
+export function readBaseline(path: string): Baseline {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BaselineError(`cannot read baseline ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new BaselineError(`baseline ${path} is not JSON: ${(err as Error).message}`);
+  }
+  const b = data as Partial<Baseline>;
+  if (!b || typeof b !== 'object' || b.version !== 1 || !Array.isArray(b.findings)) {
+    throw new BaselineError(`baseline ${path} is not an mntrace baseline (expected {"tool":"mntrace","version":1,"findings":[...]}, as --write-baseline writes)`);
+  }
+  b.findings.forEach((e, i) => {
+    if (!e || typeof e.fingerprint !== 'string') throw new BaselineError(`baseline ${path}: findings[${i}] has no "fingerprint" string`);
+  });
+  return b as Baseline;
+}
+
+export interface BaselineSplit {
+  /** Fingerprints (stable) of the findings the baseline already accepted. */
+  known: Set<string>;
+  knownFindings: Finding[];
+  newFindings: Finding[];
+  /** Baseline entries no finding matched any more (fixed, or the trace changed). */
+  absent: BaselineEntry[];
+}
+
+export function applyBaseline(findings: readonly Finding[], baseline: Baseline): BaselineSplit {
+  const accepted = new Map(baseline.findings.map((e) => [e.fingerprint, e]));
+  const known = new Set<string>();
+  const knownFindings: Finding[] = [];
+  const newFindings: Finding[] = [];
+  const matched = new Set<string>();
+  for (const f of findings) {
+    const fp = stableFingerprint(f);
+    if (accepted.has(fp)) {
+      known.add(fp);
+      matched.add(fp);
+      knownFindings.push(f);
+    } else {
+      newFindings.push(f);
+    }
+  }
+  return { known, knownFindings, newFindings, absent: baseline.findings.filter((e) => !matched.has(e.fingerprint)) };
+}
+
+/** Does this finding fail the run, given the threshold and the findings a baseline accepted? */
+export function failsWithBaseline(f: Finding, failOn: FailOn, known: ReadonlySet<string> | undefined): boolean {
+  if (known && known.size && known.has(stableFingerprint(f))) return false;
+  return failsRun(f, failOn);
+}

@@ -1,0 +1,177 @@
+/**
+ * SARIF 2.1.0 output (schemas/sarif-schema-2.1.0.json, the OASIS schema): one
+ * run, every rule mntrace ships in tool.driver.rules, one result per finding
+ * located at its main evidence line, the other evidence lines as
+ * relatedLocations. GitHub code scanning reads it
+ * (github/codeql-action/upload-sarif); see docs/ci.md.
+ */
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { rules as allRules } from '../../rules';
+import type { Finding, RuleModule, Severity } from '../engine/types';
+import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
+import type { Report } from './report';
+
+export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
+
+export interface SarifOptions {
+  /** Artifact URIs are relative to this directory (default: process.cwd()). */
+  cwd?: string;
+  /** Stable fingerprints a baseline accepted: their results get baselineState `unchanged`, the others `new`. */
+  known?: ReadonlySet<string>;
+  /** Rules to describe (default: all rules mntrace ships). */
+  rules?: readonly RuleModule[];
+}
+
+const SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
+
+export function sarifLevel(severity: Severity): SarifLevel {
+  return severity === 'error' ? 'error' : severity === 'warning' ? 'warning' : 'note';
+}
+
+/** A trace path as a SARIF URI reference: relative to cwd, forward slashes, each segment percent-encoded. */
+export function artifactUri(path: string, cwd = process.cwd()): string {
+  if (path === '-') return 'stdin';
+  const abs = resolve(cwd, path);
+  let rel = relative(cwd, abs);
+  if (rel === '' || (isAbsolute(rel) && !rel.startsWith('..'))) rel = abs; // another drive (Windows)
+  const segments = rel.split(sep).join('/').split('/');
+  const encoded = segments.map((s, i) => (i === 0 && /^[A-Za-z]:$/.test(s) ? s : encodeURIComponent(s))).join('/');
+  return isAbsolute(rel) ? `file:///${encoded.replace(/^\/+/, '')}` : encoded;
+}
+
+function firstSentence(text: string): string {
+  const m = /^(.+?[.!?])(\s|$)/.exec(text);
+  return m ? m[1] : text;
+}
+
+function ruleDescriptor(rule: RuleModule) {
+  const d = rule.meta.docs;
+  const helpText = [
+    d.description,
+    '',
+    `Why: ${d.rationale}`,
+    '',
+    ...(d.commits.length ? ['Kernel commits:', ...d.commits.map((c) => `  - ${c}`), ''] : []),
+    `Kernels: ${d.kernels}`,
+    ...(d.capture ? ['', `To get a certain verdict, capture: ${d.capture}`] : []),
+  ].join('\n');
+  const helpMarkdown = [
+    d.description,
+    '',
+    `**Why it matters.** ${d.rationale}`,
+    '',
+    ...(d.commits.length ? ['**Kernel commits**', '', ...d.commits.map((c) => `- \`${c.split(' ')[0]}\` ${c.slice(c.indexOf(' ') + 1)}`), ''] : []),
+    `**Kernels.** ${d.kernels}`,
+    ...(d.capture ? ['', `**Capture for a certain verdict.** ${d.capture}`] : []),
+    '',
+    `Run \`mntrace rules ${rule.meta.id}\` for details.`,
+  ].join('\n');
+  return {
+    id: rule.meta.id,
+    name: rule.meta.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
+    shortDescription: { text: firstSentence(d.description) },
+    fullDescription: { text: d.description },
+    help: { text: helpText, markdown: helpMarkdown },
+    defaultConfiguration: { level: sarifLevel(rule.meta.defaultSeverity) },
+    properties: {
+      tags: ['mmu_notifier', 'linux-kernel', 'correctness'],
+      precision: 'high',
+      'problem.severity': rule.meta.defaultSeverity === 'info' ? 'recommendation' : rule.meta.defaultSeverity,
+      kernels: d.kernels,
+      commits: d.commits,
+    },
+  };
+}
+
+function physicalLocation(path: string, line: number, cwd: string, snippet?: string) {
+  return {
+    artifactLocation: { uri: artifactUri(path, cwd), uriBaseId: '%SRCROOT%' },
+    region: { startLine: Math.max(1, line), ...(snippet ? { snippet: { text: snippet } } : {}) },
+  };
+}
+
+function result(f: Finding, ruleIndex: number, cwd: string, known: ReadonlySet<string> | undefined) {
+  const [main, ...others] = f.evidence;
+  const fp = stableFingerprint(f);
+  return {
+    ruleId: f.ruleId,
+    ...(ruleIndex >= 0 ? { ruleIndex } : {}),
+    // Inconclusive findings are for information only: never more than a note.
+    level: f.confidence === 'inconclusive' ? 'note' : sarifLevel(f.severity),
+    message: { text: f.message },
+    locations: main ? [{ physicalLocation: physicalLocation(main.path, main.line, cwd, main.text), message: { text: main.role ?? 'event' } }] : [],
+    ...(others.length
+      ? {
+          relatedLocations: others.map((e, i) => ({
+            id: i + 1,
+            physicalLocation: physicalLocation(e.path, e.line, cwd, e.text),
+            message: { text: e.role ?? 'evidence' },
+          })),
+        }
+      : {}),
+    partialFingerprints: { [FINGERPRINT_KEY]: fp },
+    ...(known ? { baselineState: known.has(fp) ? 'unchanged' : 'new' } : {}),
+    properties: {
+      confidence: f.confidence,
+      severity: f.severity,
+      pid: f.pid,
+      comm: f.comm,
+      ...(f.cpu !== undefined ? { cpu: f.cpu } : {}),
+      timestamp: f.timestamp,
+    },
+  };
+}
+
+/** Build the SARIF log object. */
+export function buildSarif(report: Report, opts: SarifOptions = {}) {
+  const cwd = opts.cwd ?? process.cwd();
+  const ruleList = opts.rules ?? allRules;
+  const index = new Map(ruleList.map((r, i) => [r.meta.id, i]));
+  const notifications: Array<Record<string, unknown>> = [];
+  for (const i of report.inputs) {
+    const loc = { locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri(i.path, cwd), uriBaseId: '%SRCROOT%' } } }] };
+    if (i.error) notifications.push({ level: 'error', message: { text: `${i.path} could not be read: ${i.error}` }, ...loc });
+    else if (i.unreadableLines) {
+      notifications.push({ level: 'warning', message: { text: `${i.unreadableLines} line(s) of ${i.path} could not be read (mntrace check --show-unreadable lists them)` }, ...loc });
+    }
+    if (i.lostEvents || i.lostMarkers) notifications.push({ level: 'warning', message: { text: `${i.path}: the capture lost ${i.lostEvents ?? 0} events at ${i.lostMarkers ?? 0} markers; verdicts near them are inconclusive` }, ...loc });
+  }
+  return {
+    $schema: SCHEMA_URI,
+    version: '2.1.0' as const,
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: report.tool.name,
+            version: report.tool.version,
+            semanticVersion: report.tool.version,
+            rules: ruleList.map(ruleDescriptor),
+          },
+        },
+        invocations: [
+          {
+            executionSuccessful: report.inputs.every((i) => !i.error),
+            ...(notifications.length ? { toolExecutionNotifications: notifications } : {}),
+          },
+        ],
+        artifacts: report.inputs.map((i) => ({
+          location: { uri: artifactUri(i.path, cwd), uriBaseId: '%SRCROOT%' },
+          ...(i.bytes !== undefined && (!i.compression || i.compression === 'none') ? { length: i.bytes } : {}),
+          properties: { format: i.format, ...(i.compression && i.compression !== 'none' ? { compression: i.compression } : {}), lines: i.lines, events: i.events, ...(i.ranges ? { ranges: { paired: i.ranges.paired, open: i.ranges.open, failedStarts: i.ranges.failedStarts, orphanEnds: i.ranges.orphanEnds } } : {}) },
+        })),
+        results: report.findings.map((f) => result(f, index.get(f.ruleId) ?? -1, cwd, opts.known)),
+        columnKind: 'utf16CodeUnits' as const,
+        properties: {
+          failOn: report.summary.failOn,
+          failed: report.summary.failed,
+          ranges: { paired: report.summary.ranges.paired, open: report.summary.ranges.open, failedStarts: report.summary.ranges.failedStarts, orphanEnds: report.summary.ranges.orphanEnds },
+        },
+      },
+    ],
+  };
+}
+
+export function renderSarif(report: Report, opts: SarifOptions = {}): string {
+  return JSON.stringify(buildSarif(report, opts), null, 2) + '\n';
+}
