@@ -1,13 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { analyzeTrace, readKprobeEventsFile } from '../analyze';
-import { ConfigError, loadConfig } from '../config/config';
+import { rules } from '../../rules';
+import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
 import { InputError } from '../io/source';
+import { applyBaseline, BaselineError, failsWithBaseline, readBaseline, writeBaseline, type BaselineSplit } from '../report/baseline';
+import { renderChromeTrace } from '../report/chrome-trace';
+import { renderHtml } from '../report/html';
 import { renderJson } from '../report/json';
+import { renderJunit } from '../report/junit';
+import { createProgress } from '../report/progress';
 import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
+import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
+import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
 import { EXIT, reportUnreadable, UsageError } from './common';
 
 interface CheckOptions {
@@ -20,9 +28,13 @@ interface CheckOptions {
   showUnreadable?: boolean;
   color?: boolean;
   quiet?: boolean;
+  baseline?: string;
+  writeBaseline?: string;
 }
 
-const FORMATS = ['text', 'json'];
+const FORMATS = ['text', 'json', 'sarif', 'junit', 'chrome-trace', 'html'];
+/** Timeline formats keep the reconstructed ranges: at most this many paired ones per input (problem ranges are always kept). */
+const RANGE_LIMIT: Record<string, number> = { html: 50_000, 'chrome-trace': 500_000 };
 const FAIL_ON = ['error', 'warning', 'info', 'never'];
 
 export function registerCheckCommand(program: Command): void {
@@ -38,7 +50,9 @@ export function registerCheckCommand(program: Command): void {
     .option('--input-format <name>', 'skip format detection')
     .option('--show-unreadable', 'list every unreadable line on stderr')
     .option('--no-color', 'no colour in text output (NO_COLOR is honoured too)')
-    .option('-q, --quiet', 'no summary on stderr when writing JSON')
+    .option('-q, --quiet', 'no summary on stderr for non-text formats, no progress bar')
+    .option('--baseline <file>', 'findings accepted earlier (by fingerprint, as --write-baseline wrote them) are reported as known and do not fail the run')
+    .option('--write-baseline <file>', 'record every finding of this run as accepted, in <file>; the run then exits 0 unless an input could not be read')
     .action(async (files: string[], opts: CheckOptions) => {
       process.exitCode = await runCheck(files, opts);
     });
@@ -55,32 +69,85 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     throw err;
   }
   const kprobeEvents = opts.kprobeEvents ? readKprobeEventsFile(opts.kprobeEvents) : undefined;
+  let baseline;
+  try {
+    baseline = opts.baseline ? readBaseline(opts.baseline) : undefined;
+  } catch (err) {
+    if (err instanceof BaselineError) throw new UsageError(err.message);
+    throw err;
+  }
+  const failOn = opts.failOn as FailOn;
+  const rangeLimit = RANGE_LIMIT[opts.format];
   const inputs: ReportInput[] = [];
+  const timelines: Array<TimelineInput | undefined> = [];
   const findings: Finding[] = [];
   let inputErrors = 0;
   for (const file of files) {
+    const progress = createProgress(file, { quiet: opts.quiet, color: colorWanted(process.stderr, opts.color) });
+    const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
-      const result = await analyzeTrace(file, { config, kprobeEvents, inputFormat: opts.inputFormat });
+      const result = await analyzeTrace(file, { config, kprobeEvents, inputFormat: opts.inputFormat, onProgress: progress?.onProgress, onRange: collector?.onRange });
+      progress?.done();
       inputs.push(inputFromResult(result));
       findings.push(...result.findings);
+      if (collector) {
+        const tl = timelineInput(result, collector);
+        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${file}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
+        timelines.push(tl);
+      }
       if (opts.showUnreadable) reportUnreadable(result.unreadable, true);
     } catch (err) {
+      progress?.done();
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
       process.stderr.write(`mntrace: ${err.message}\n`);
       inputs.push({ path: file, format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
+      timelines.push(undefined);
     }
   }
-  const report = buildReport(inputs, findings, opts.failOn as FailOn);
-  const text = opts.format === 'json'
-    ? renderJson(report)
-    : renderText(report, makeStyle(!opts.output && colorWanted(process.stdout, opts.color)));
+  // A baseline being written accepts every finding of this run.
+  let split: BaselineSplit | undefined;
+  if (opts.writeBaseline) split = applyBaseline(findings, writeBaseline(opts.writeBaseline, findings));
+  else if (baseline) split = applyBaseline(findings, baseline);
+  const known = split?.known;
+  const report = buildReport(inputs, findings, failOn);
+  if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known));
+  let text: string;
+  switch (opts.format) {
+    case 'json': text = renderJson(report); break;
+    case 'sarif': text = renderSarif(report, { known }); break;
+    case 'junit': text = renderJunit(report, { known, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
+    case 'chrome-trace': text = renderChromeTrace(report, timelines.filter((t): t is TimelineInput => !!t)); break;
+    case 'html': text = renderHtml(report, timelines, { known }); break;
+    default: {
+      const st = makeStyle(!opts.output && colorWanted(process.stdout, opts.color));
+      if (!split) {
+        text = renderText(report, st);
+        break;
+      }
+      // Known findings are listed briefly after the new ones; the verdict counts only the new ones.
+      const shown = buildReport(inputs, split.newFindings, failOn);
+      text = renderText(shown, st);
+      text += baselineText(split, opts.writeBaseline ?? (opts.baseline as string), !!opts.writeBaseline);
+    }
+  }
   if (opts.output) writeFileSync(opts.output, text);
   else process.stdout.write(text);
   if (opts.format !== 'text' && !opts.quiet) {
     const s = report.summary;
-    process.stderr.write(`mntrace: ${inputs.length} input(s), ${s.ranges.paired} ranges paired, ${s.findings.error} error / ${s.findings.warning} warning / ${s.findings.info} info findings\n`);
+    process.stderr.write(`mntrace: ${inputs.length} input(s), ${s.ranges.paired} ranges paired, ${s.findings.error} error / ${s.findings.warning} warning / ${s.findings.info} info findings` +
+      `${split ? ` (${split.knownFindings.length} known from the baseline)` : ''}${opts.output ? ` -> ${opts.output}` : ''}\n`);
   }
+  if (opts.writeBaseline && !opts.quiet) process.stderr.write(`mntrace: wrote a baseline of ${split?.known.size ?? 0} finding(s) to ${opts.writeBaseline}\n`);
   if (inputErrors) return EXIT.usage;
   return report.summary.failed ? EXIT.findings : EXIT.clean;
+}
+
+function baselineText(split: BaselineSplit, file: string, written: boolean): string {
+  const out: string[] = [''];
+  out.push(written
+    ? `baseline ${file}: written; its ${split.knownFindings.length} finding(s) are accepted from now on`
+    : `baseline ${file}: ${split.knownFindings.length} known finding(s) accepted, ${split.newFindings.length} new${split.absent.length ? `, ${split.absent.length} accepted finding(s) no longer found` : ''}`);
+  for (const f of split.knownFindings) out.push(`  known ${f.ruleId} [${f.confidence}] ${f.evidence[0]?.path}:${f.evidence[0]?.line} ${f.comm}-${f.pid}`);
+  return out.join('\n') + '\n';
 }
