@@ -108,6 +108,7 @@ export function rangeCollector(limit = Infinity): { onRange: (r: RangeRecord, o:
   const ranges: TimelineRange[] = [];
   const tgids = new Map<number, number>();
   let dropped = 0;
+  let paired = 0;
   const byId = new Map<string, number>();
   return {
     ranges,
@@ -123,9 +124,12 @@ export function rangeCollector(limit = Infinity): { onRange: (r: RangeRecord, o:
           return;
         }
       }
-      if (outcome === 'paired' && ranges.length >= limit) {
-        dropped++;
-        return;
+      if (outcome === 'paired') {
+        if (paired >= limit) {
+          dropped++;
+          return;
+        }
+        paired++;
       }
       if (outcome === 'failed') byId.set(r.id, ranges.length);
       ranges.push(compactRange(r, outcome));
