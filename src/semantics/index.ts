@@ -69,6 +69,8 @@ export class Semantics {
   private readonly tracepoints = new Map<string, Array<{ group?: string; role: Role; pattern?: RegExp }>>();
   private readonly userEvents: Map<string, EventMapping>;
   private readonly fieldAliases: Record<string, string[]>;
+  /** `alias=` search strings per field name. */
+  private readonly needles: Record<string, string[]> = {};
   private readonly cache = new Map<string, { plain: Resolved | typeof NONE | undefined; bySite: Map<string, Resolved | typeof NONE> | undefined }>();
 
   constructor(readonly catalog: Catalog = loadCatalog(), opts: SemanticsOptions = {}) {
@@ -166,6 +168,7 @@ export class Semantics {
   }
 
   private field(ev: TraceEvent, name: string, r: Resolved): string | undefined {
+    if (ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0) return this.pickDirect(ev.payload, name);
     return this.pick(ev.fields, name, r);
   }
 
@@ -278,29 +281,43 @@ export class Semantics {
   }
 
   private rangeArgs(ev: TraceEvent, r: Resolved, withRange: boolean): RangeArgs {
-    const f = ev.fields;
+    // kprobe fetch-args print `k=v` with no spaces in values: read the few we need straight from the payload.
+    const direct = ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0;
+    const get = (name: string): string | undefined => this.field(ev, name, r);
+    const raw = (key: string): string | undefined => (direct ? valueOf(ev.payload, key + '=') : ev.fields[key]);
     const a: RangeArgs = {};
     if (withRange) {
-      const range = this.pick(f, 'range', r) ?? (r.role === 'range-start' || r.role === 'range-end' ? f.arg1 : undefined);
+      const range = get('range') ?? (r.role === 'range-start' || r.role === 'range-end' ? raw('arg1') : undefined);
       if (range !== undefined) a.range = normalizePointer(range);
     }
-    const mm = this.pick(f, 'mm', r);
+    const mm = get('mm');
     if (mm !== undefined) a.mm = normalizePointer(mm);
-    const start = this.pick(f, 'start', r) ?? f.range_start;
+    const start = get('start') ?? raw('range_start');
     if (start !== undefined) a.start = normalizePointer(start);
-    const end = this.pick(f, 'end', r) ?? f.range_end;
+    const end = get('end') ?? raw('range_end');
     if (end !== undefined) a.end = normalizePointer(end);
-    const flags = parseSmallInt(this.pick(f, 'flags', r) ?? f.range_flags);
+    const flags = parseSmallInt(get('flags') ?? raw('range_flags'));
     if (flags !== undefined) a.flags = flags;
     else {
       // 4.19-5.1 ranges carry `bool blockable` instead of a flags word (mntrace probes names it `blockable`).
-      const blockable = f.blockable;
+      const blockable = raw('blockable');
       if (blockable !== undefined) a.flags = blockable === '0' || blockable === 'false' ? 0 : 1;
     }
-    const event = parseSmallInt(this.pick(f, 'event', r) ?? f.range_event);
+    const event = parseSmallInt(get('event') ?? raw('range_event'));
     if (event !== undefined) a.event = event;
     return a;
   }
+
+  /** A field by our name straight from a simple `k=v k=v` payload, trying each alias. */
+  private pickDirect(payload: string, name: string): string | undefined {
+    const needles = this.needles[name] ?? (this.needles[name] = (this.fieldAliases[name] ?? [name]).map((a) => a + '='));
+    for (let i = 0; i < needles.length; i++) {
+      const v = valueOf(payload, needles[i]);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
 
 }
 
@@ -340,4 +357,18 @@ function isCanonicalHex(v: string): boolean {
     if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
   }
   return true;
+}
+
+/** The value of `needle` (`key=`) where it starts a token of a simple payload, up to the next space. */
+function valueOf(payload: string, needle: string): string | undefined {
+  let i = payload.indexOf(needle);
+  while (i >= 0) {
+    if (i === 0 || payload.charCodeAt(i - 1) === 32) {
+      const from = i + needle.length;
+      const sp = payload.indexOf(' ', from);
+      return sp < 0 ? payload.slice(from) : payload.slice(from, sp);
+    }
+    i = payload.indexOf(needle, i + 1);
+  }
+  return undefined;
 }
