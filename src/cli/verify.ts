@@ -9,7 +9,7 @@
  * after a reviewed change.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import Ajv from 'ajv';
 import type { Command } from 'commander';
 import { analyzeTrace, readKprobeEventsFile } from '../analyze';
@@ -236,8 +236,14 @@ export function diffLines(r: FixtureResult): string[] {
   return out;
 }
 
+/** A fixture's name for people: relative to the working directory when inside it, else its full path. */
+function fixtureName(dir: string, cwd: string): string {
+  const rel = relative(cwd, resolve(dir));
+  return rel === '' ? '.' : rel.startsWith('..') ? resolve(dir) : rel;
+}
+
 function label(r: FixtureResult, cwd: string): string {
-  const dir = relative(cwd, r.dir) || '.';
+  const dir = fixtureName(r.dir, cwd);
   return r.trace ? `${dir} (${relative(r.dir, r.trace)})` : dir;
 }
 
@@ -266,7 +272,7 @@ function renderText(results: FixtureResult[], st: Style, quiet: boolean, cwd: st
 
 export function renderVerifyJunit(results: FixtureResult[], cwd = process.cwd()): string {
   const cases: JunitCase[] = results.map((r) => {
-    const name = relative(cwd, r.dir) || basename(r.dir);
+    const name = fixtureName(r.dir, cwd);
     const c: JunitCase = { name, classname: 'mntrace.verify' };
     const text = diffLines(r).join('\n');
     if (r.status === 'error') c.error = { message: r.error ?? 'fixture could not be run', type: 'FixtureError', text };
