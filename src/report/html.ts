@@ -165,7 +165,7 @@ export function renderHtml(report: Report, timelines: ReadonlyArray<TimelineInpu
 <div class="toolbar"><select id="tl-input"></select><button type="button" id="zoom-in" title="zoom in">+</button><button type="button" id="zoom-out" title="zoom out">&minus;</button><button type="button" id="zoom-reset">reset</button><span id="tl-view" class="muted"></span><span class="legend"><i class="sw paired"></i>paired <i class="sw open"></i>no end <i class="sw failed"></i>failed start <i class="sw eaf"></i>ended after failed start <i class="sw loss"></i>events lost <i class="sw finding"></i>finding</span></div>
 <p class="muted small">Scroll to zoom, drag to pan, hover a range for its details, click it to pin them.</p>
 <div id="timeline" class="timeline"></div>
-<div id="range-detail" class="detail small muted">&nbsp;</div>
+<div id="range-detail" class="detail small muted">Hover a range to see its event type, lines, range pointer, flags and caller.</div>
 </section>
 </main>
 <script type="application/json" id="mntrace-data">${data}</script>
@@ -206,7 +206,7 @@ table.grid td.path{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:
 .detail h3{margin:0 0 6px;font-size:14px}
 .evidence{list-style:none;margin:8px 0 0;padding:0;font:12px/1.5 ui-monospace,Menlo,Consolas,monospace}
 .evidence li{padding:3px 0;border-top:1px dashed var(--line);white-space:pre-wrap;word-break:break-all}
-.evidence .loc{color:var(--info)}.evidence .role{display:inline-block;min-width:120px;color:var(--warn)}
+.evidence .loc{color:var(--info);margin-right:10px}.evidence .role{display:inline-block;min-width:130px;margin-right:10px;color:var(--warn)}
 .toolbar{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:4px}
 .toolbar button{min-width:32px;padding:3px 10px;border:1px solid var(--line);background:#fff;border-radius:5px;cursor:pointer}
 .legend{margin-left:auto;font-size:12px;color:var(--muted)}
@@ -249,6 +249,11 @@ function fmtUs(us) {
   if (a < 1000) return us.toFixed(a < 10 ? 2 : 1) + ' µs';
   if (a < 1e6) return (us / 1000).toFixed(a < 1e4 ? 3 : 2) + ' ms';
   return (us / 1e6).toFixed(a < 1e7 ? 4 : 3) + ' s';
+}
+function fmtTick(t, step, scale) {
+  var u = scale >= 1e6 ? [1e6, ' s'] : scale >= 1e3 ? [1e3, ' ms'] : scale >= 1 ? [1, ' µs'] : [1e-3, ' ns'];
+  var dec = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / u[0]) - 1e-9)));
+  return '+' + (t / u[0]).toFixed(dec) + u[1];
 }
 function plural(n, w) { return n + ' ' + w + (n === 1 ? '' : 's'); }
 
@@ -308,7 +313,7 @@ function renderFindings() {
   var shown = visibleFindings();
   $('finding-count').textContent = shown.length === data.findings.length ? '(' + data.findings.length + ')' : '(' + shown.length + ' of ' + data.findings.length + ')';
   if (!shown.length) {
-    list.appendChild(el('li', 'empty', data.findings.length ? 'No finding matches the filters.' : 'No findings: every range in the capture was used as the kernel requires.'));
+    list.appendChild(el('li', 'empty', data.findings.length ? 'No finding matches the filters.' : 'No findings: mntrace found no misuse of invalidation ranges in this capture.'));
     return;
   }
   shown.forEach(function (f) {
@@ -342,7 +347,6 @@ function selectFinding(k, scroll) {
   f.evidence.forEach(function (e) {
     var li = el('li');
     li.appendChild(el('span', 'loc', e.path + ':' + e.line));
-    li.appendChild(document.createTextNode('  '));
     li.appendChild(el('span', 'role', e.role || 'event'));
     li.appendChild(el('span', 'text', e.text));
     ul.appendChild(li);
@@ -424,7 +428,7 @@ function draw() {
     var x = X(t);
     plot.appendChild(sv('line', { x1: x, x2: x, y1: AXIS_H - 6, y2: H, stroke: '#eceff3' }));
     var tx = sv('text', { x: x + 3, y: AXIS_H - 10 }, 'tick');
-    tx.textContent = '+' + fmtUs(t);
+    tx.textContent = fmtTick(t, step, Math.max(Math.abs(view.a), Math.abs(view.b)));
     plot.appendChild(tx);
   }
   // lost-event windows
@@ -437,11 +441,13 @@ function draw() {
   var drawn = 0;
   rows.forEach(function (row, i) {
     var y = AXIS_H + i * ROW_H;
+    var g = sv('g', {});
     var label = sv('text', { x: 6, y: y + 15 }, 'lbl');
     var name = row.task.comm + '-' + row.task.pid;
     label.textContent = name.length > 24 ? name.slice(0, 23) + '…' : name;
-    label.appendChild(sv('title', {})).textContent = name + (row.task.tgid !== undefined ? ' (tgid ' + row.task.tgid + ')' : '') + ', ' + plural(row.ranges.length, 'range');
-    svg.appendChild(label);
+    g.appendChild(sv('title', {})).textContent = name + (row.task.tgid !== undefined ? ' (tgid ' + row.task.tgid + ')' : '') + ', ' + plural(row.ranges.length, 'range');
+    g.appendChild(label);
+    svg.appendChild(g);
     var lastPx = -1, lastCls = -1;
     row.ranges.forEach(function (r) {
       var end = r[2] === null ? tl.span : r[2];
@@ -482,8 +488,16 @@ function draw() {
 function focusFinding(f) {
   if (f.input !== cur) { tlSel.value = String(f.input); useTimeline(f.input); }
   if (!tl) return;
-  var span = Math.min(view.b - view.a, Math.max(tl.span / 50, 50));
-  view = { a: f.t - span / 2, b: f.t + span / 2 };
+  // Show the ranges the evidence lines belong to, with room around them.
+  var lines = {}, lo = f.t, hi = f.t;
+  f.evidence.forEach(function (e) { lines[e.line] = true; });
+  tl.ranges.forEach(function (r) {
+    if (tl.tasks[r[0]].pid !== f.pid || !(lines[r[5]] || (r[6] !== null && lines[r[6]]))) return;
+    lo = Math.min(lo, r[1]);
+    hi = Math.max(hi, r[2] === null ? r[1] : r[2]);
+  });
+  var w = Math.max(hi - lo, 20);
+  view = { a: lo - w * 0.75, b: hi + w * 0.75 };
   draw();
 }
 function zoom(factor, at) {
