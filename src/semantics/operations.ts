@@ -10,7 +10,8 @@ export type Role =
   | 'oom-reap' | 'oom-reap-begin' | 'oom-reap-end' | 'oom-victim'
   | 'notifier-register' | 'notifier-release'
   | 'interval-insert' | 'interval-remove' | 'interval-read-begin' | 'itree-inv-start' | 'itree-inv-end'
-  | 'kvm-unmap-range' | 'task-exit' | 'sched-switch' | 'alloc' | 'tlb-flush' | 'device-fault';
+  | 'kvm-unmap-range' | 'task-exit' | 'sched-switch' | 'alloc' | 'tlb-flush' | 'device-fault'
+  | 'gup-fast-pin' | 'anon-exclusive-clear' | 'ksm-write-protect';
 
 /** `enum mmu_notifier_event` (include/linux/mmu_notifier.h). */
 export const MMU_NOTIFIER_EVENTS = [
@@ -55,6 +56,16 @@ export interface Operation {
   targetPid?: number;
   /** alloc: the GFP mask text. */
   gfp?: string;
+  /** device-fault, gup-fast-pin, anon-exclusive-clear, ksm-write-protect: the (user or IO virtual) address, when captured. */
+  address?: string;
+  /** device-fault: the device (`0000:00:04.0`) and driver (`arm-smmu-v3`), when the event names them. */
+  device?: string;
+  driver?: string;
+  /** gup-fast-pin, anon-exclusive-clear, ksm-write-protect, alloc (mm_page_alloc): the `struct page *` (or folio) and the pfn, when captured. */
+  page?: string;
+  pfn?: string;
+  /** interval-insert/-remove/-read-begin: the `struct mmu_interval_notifier *`, when captured. */
+  interval?: string;
   /** Extra named values from a tracepoint's payload pattern. */
   extra?: Record<string, string>;
 }
