@@ -14,7 +14,7 @@ const rule: RuleModule = {
         'non-blocking start returned without calling _end on the subscribers that had succeeded: "observing that KVM exits with ' +
         'an elevated notifier count". Since then the core calls invalidate_range_end on every subscriber when any start failed.',
       commits: ['c2655835fd8c (v5.12, backported to 5.10.27): mm/mmu_notifiers: ensure range_end() is paired with range_start()'],
-      kernels: 'a failed start leaves the count raised on kernels before 5.12 (and 5.10 before 5.10.27); other imbalances on any kernel',
+      kernels: 'a failed start leaves the count raised on kernels before 5.12 (and 5.10 before 5.10.27); with --kernel naming a kernel that has c2655835fd8c, a failed start without the subscriber\'s end means the end was not captured (inconclusive); other imbalances on any kernel',
       capture: 'kprobes on the subscriber callbacks (kvm_mmu_notifier_invalidate_range_start/_end with mn=%di range=%si) and on the core start/end with the kretprobe',
     },
     messages: {
@@ -26,12 +26,19 @@ const rule: RuleModule = {
     return {
       subscriberImbalance(imb) {
         const main = imb.ops[0];
+        let { confidence, reason } = imb.verdict;
+        // A failed start: only kernels without c2655835fd8c return without ending the subscribers that succeeded.
+        const failedRet = imb.range?.startReturn?.ret;
+        if (imb.direction === 'start-without-end' && failedRet !== undefined && failedRet !== 0n && context.kernel && hasRangeEndFix(context.kernel)) {
+          confidence = 'inconclusive';
+          reason = `the core start failed (ret=${failedRet}), but kernel ${context.kernel.version} has c2655835fd8c, whose core calls every subscriber's invalidate_range_end before a failed start returns: the end was most likely not captured (or --kernel names another kernel)`;
+        }
         context.report({
-          confidence: imb.verdict.confidence,
+          confidence,
           event: main.ev,
           message: format(imb.direction === 'start-without-end' ? rule.meta.messages.startWithoutEnd : rule.meta.messages.endWithoutStart, {
             kind: imb.subscriberKind ? imb.subscriberKind.toUpperCase() : 'A', subscriber: imb.subscriber, key: imb.key,
-            comm: imb.comm, pid: imb.pid, reason: imb.verdict.reason,
+            comm: imb.comm, pid: imb.pid, reason,
           }),
           evidence: [
             ...imb.ops.map((o) => ({ ev: o.ev, role: o.role === 'subscriber-start' ? 'subscriber start' : 'subscriber end' })),
@@ -45,5 +52,12 @@ const rule: RuleModule = {
     };
   },
 };
+
+/** c2655835fd8c is in v5.12 and in the 5.10 stable series from 5.10.27. */
+function hasRangeEndFix(k: { major: number; minor: number; patch?: number }): boolean {
+  if (k.major !== 5) return k.major > 5;
+  if (k.minor >= 12) return true;
+  return k.minor === 10 && (k.patch ?? 0) >= 27;
+}
 
 export default rule;

@@ -16,6 +16,8 @@ import { Semantics } from './semantics';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
+import { parseKernelVersion } from './probes/kernel-version';
+import type { KernelInfo } from './engine/types';
 
 export interface AnalyzeOptions {
   config?: Config & { baseDir?: string };
@@ -26,6 +28,8 @@ export interface AnalyzeOptions {
   keepUnreadable?: number;
   onFinding?: (f: Finding) => void;
   onProgress?: (info: SourceInfo) => void;
+  /** The kernel release the trace was captured on (`uname -r`, e.g. `6.1.0-56-amd64`): rules whose verdict depends on it use it. */
+  kernel?: string;
   /**
    * Opt-in: every reconstructed range as its outcome becomes known (for timelines).
    * A failed start whose end came anyway is passed twice: `failed`, then `end-after-failed` with `end` set.
@@ -79,10 +83,17 @@ export function readKprobeEventsFile(path: string): KprobeDefinition[] {
   return definitions;
 }
 
+/** `--kernel` text to the rules' KernelInfo; throws KernelVersionError on text that is not a release. */
+export function kernelInfo(release: string): KernelInfo {
+  const v = parseKernelVersion(release);
+  return { version: v.raw, major: v.major, minor: v.minor, patch: v.patch };
+}
+
 export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const cfg = opts.config;
   const kprobeDefinitions = [...(opts.kprobeEvents ?? [])];
   if (cfg?.kprobeEvents) kprobeDefinitions.push(...readKprobeEventsFile(resolve(cfg.baseDir ?? '.', cfg.kprobeEvents)));
+  const kernel = opts.kernel !== undefined ? kernelInfo(opts.kernel) : undefined;
   const semantics = new Semantics(undefined, { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields });
   const engine = new Engine({
     semantics,
@@ -94,7 +105,7 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
     if (!severity) continue;
     const setting = cfg?.rules?.[rule.meta.id];
     const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
-    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx), rule.meta.operations);
+    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(kernel ? Object.assign(ctx, { kernel }) : ctx), rule.meta.operations);
   }
   const onRange = opts.onRange;
   if (onRange) {

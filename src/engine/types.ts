@@ -140,11 +140,23 @@ export interface CoverageView {
   kprobeIrqsOnSeen(): boolean;
 }
 
+/** The kernel the trace was captured on, when the user said (`--kernel 6.1.0-56-amd64`). */
+export interface KernelInfo {
+  /** As given, e.g. `6.1.0-56-amd64`. */
+  version: string;
+  major: number;
+  minor: number;
+  /** The stable patch level (`5.10.27` -> 27), 0 when not given. */
+  patch?: number;
+}
+
 export interface RuleContext {
   id: string;
   severity: Severity;
   options: Record<string, unknown>;
   coverage: CoverageView;
+  /** Unknown unless the user gave it: rules must then say which versions their verdict holds for. */
+  kernel?: KernelInfo;
   report(d: ReportDescriptor): void;
 }
 
