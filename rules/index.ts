@@ -7,6 +7,8 @@ import failedBlockableStart from './failed-blockable-start';
 import nonblockOutsideOomReaper from './nonblock-outside-oom-reaper';
 import blockingStartInAtomic from './blocking-start-in-atomic';
 import subscriberImbalance from './subscriber-imbalance';
+import intervalOpInInvalidate from './interval-op-in-invalidate';
+import reclaimAllocInInvalidate from './reclaim-alloc-in-invalidate';
 
 export const rules: readonly RuleModule[] = [
   unpairedStart,
@@ -16,6 +18,8 @@ export const rules: readonly RuleModule[] = [
   nonblockOutsideOomReaper,
   blockingStartInAtomic,
   subscriberImbalance,
+  intervalOpInInvalidate,
+  reclaimAllocInInvalidate,
 ];
 
 export function ruleById(id: string): RuleModule | undefined {
