@@ -7,6 +7,7 @@ import failedBlockableStart from './failed-blockable-start';
 import nonblockOutsideOomReaper from './nonblock-outside-oom-reaper';
 import blockingStartInAtomic from './blocking-start-in-atomic';
 import subscriberImbalance from './subscriber-imbalance';
+import deviceFaultStorm from './device-fault-storm';
 import secondaryTlbWithoutMm from './secondary-tlb-without-mm';
 import intervalOpInInvalidate from './interval-op-in-invalidate';
 import reclaimAllocInInvalidate from './reclaim-alloc-in-invalidate';
@@ -22,6 +23,7 @@ export const rules: readonly RuleModule[] = [
   intervalOpInInvalidate,
   reclaimAllocInInvalidate,
   secondaryTlbWithoutMm,
+  deviceFaultStorm,
 ];
 
 export function ruleById(id: string): RuleModule | undefined {
