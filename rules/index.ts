@@ -7,6 +7,7 @@ import failedBlockableStart from './failed-blockable-start';
 import nonblockOutsideOomReaper from './nonblock-outside-oom-reaper';
 import blockingStartInAtomic from './blocking-start-in-atomic';
 import subscriberImbalance from './subscriber-imbalance';
+import gupFastAnonExclusiveRace from './gup-fast-anon-exclusive-race';
 import deviceFaultStorm from './device-fault-storm';
 import secondaryTlbWithoutMm from './secondary-tlb-without-mm';
 import intervalOpInInvalidate from './interval-op-in-invalidate';
@@ -24,6 +25,7 @@ export const rules: readonly RuleModule[] = [
   reclaimAllocInInvalidate,
   secondaryTlbWithoutMm,
   deviceFaultStorm,
+  gupFastAnonExclusiveRace,
 ];
 
 export function ruleById(id: string): RuleModule | undefined {
