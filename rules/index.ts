@@ -7,11 +7,12 @@ import failedBlockableStart from './failed-blockable-start';
 import nonblockOutsideOomReaper from './nonblock-outside-oom-reaper';
 import blockingStartInAtomic from './blocking-start-in-atomic';
 import subscriberImbalance from './subscriber-imbalance';
-import gupFastAnonExclusiveRace from './gup-fast-anon-exclusive-race';
-import deviceFaultStorm from './device-fault-storm';
-import secondaryTlbWithoutMm from './secondary-tlb-without-mm';
 import intervalOpInInvalidate from './interval-op-in-invalidate';
 import reclaimAllocInInvalidate from './reclaim-alloc-in-invalidate';
+import secondaryTlbWithoutMm from './secondary-tlb-without-mm';
+import deviceFaultStorm from './device-fault-storm';
+import gupFastAnonExclusiveRace from './gup-fast-anon-exclusive-race';
+import slowInvalidation from './slow-invalidation';
 
 export const rules: readonly RuleModule[] = [
   unpairedStart,
@@ -26,6 +27,7 @@ export const rules: readonly RuleModule[] = [
   secondaryTlbWithoutMm,
   deviceFaultStorm,
   gupFastAnonExclusiveRace,
+  slowInvalidation,
 ];
 
 export function ruleById(id: string): RuleModule | undefined {
