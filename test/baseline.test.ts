@@ -101,18 +101,19 @@ function info(bytesRead: number, compression: SourceInfo['compression'] = 'gzip'
 
 describe('progress bar', () => {
   const big = join(REAL, 'reclaim.trace.txt.gz'); // 1.5 MB gzip (36 MB of text)
+  const compressedMin = { minCompressedBytes: 1024 * 1024 };
 
   it('draws bytes, MB/s and ETA on a TTY after the delay, and clears itself', () => {
     const tty = new FakeTty();
     let t = 0;
-    const p = createProgress(big, { stream: tty, now: () => t });
+    const p = createProgress(big, { stream: tty, now: () => t, ...compressedMin });
     assert.ok(p);
     p.onProgress(info(100_000));
     assert.equal(tty.out.length, 0, 'nothing in the first quarter second');
     t = 500;
     p.onProgress(info(750_000));
     assert.equal(tty.out.length, 1);
-    assert.match(tty.out[0], /^\r.*reclaim\.trace\.txt\.gz .* 4\d% 0\.7\/1\.5 MB 1\.4 MB\/s ETA 1s\u001b\[K$/);
+    assert.match(tty.out[0], /^\r.*reclaim\.trace\.txt\.gz .* 4\d% 0\.7\/1\.5 MB \(7 MB unpacked\) 1\.4 MB\/s ETA 1s\u001b\[K$/);
     t = 550;
     p.onProgress(info(800_000));
     assert.equal(tty.out.length, 1, 'at most one redraw per 100 ms');
@@ -123,12 +124,13 @@ describe('progress bar', () => {
 
   it('stays quiet: --quiet, not a TTY, stdin, small inputs, small uncompressed inputs', () => {
     const tty = new FakeTty();
-    assert.equal(createProgress(big, { stream: tty, quiet: true }), undefined);
+    assert.equal(createProgress(big, { stream: tty, quiet: true, ...compressedMin }), undefined);
     assert.equal(createProgress(big, { stream: { write: () => true } }), undefined);
     assert.equal(createProgress('-', { stream: tty }), undefined);
     assert.equal(createProgress(join(REAL, 'process_mrelease.trace.txt.gz'), { stream: tty }), undefined);
+    assert.equal(createProgress(big, { stream: tty }), undefined, '1.5 MB of gzip is under the default 2 MiB');
     let t = 0;
-    const p = createProgress(big, { stream: tty, now: () => t });
+    const p = createProgress(big, { stream: tty, now: () => t, ...compressedMin });
     t = 1000;
     p?.onProgress(info(10, 'none')); // 1.5 MB of plain text is quick: no bar
     assert.equal(tty.out.length, 0);

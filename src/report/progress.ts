@@ -19,7 +19,7 @@ export interface ProgressOptions {
   color?: boolean;
   /** Smallest plain input that gets a bar (default 4 MiB). */
   minBytes?: number;
-  /** Smallest compressed input that gets a bar (default 512 KiB). */
+  /** Smallest compressed input that gets a bar (default 2 MiB: it reads as 20-50 MB of text). */
   minCompressedBytes?: number;
   /** Wait this long before drawing (ms, default 250). */
   delayMs?: number;
@@ -44,9 +44,10 @@ function fmtEta(s: number): string {
 }
 
 /** The bar's text for `done` of `total` bytes at `rate` bytes/s (exported for tests). */
-export function progressLine(label: string, done: number, total: number, rate: number, width: number, color: boolean): string {
+export function progressLine(label: string, done: number, total: number, rate: number, width: number, color: boolean, unpacked?: number): string {
   const frac = total > 0 ? Math.min(1, done / total) : 0;
-  const stats = ` ${String(Math.floor(frac * 100)).padStart(3)}% ${(done / MB).toFixed(1)}/${(total / MB).toFixed(1)} MB ${(rate / MB).toFixed(1)} MB/s ETA ${fmtEta(rate > 0 ? (total - done) / rate : Infinity)}`;
+  const text = unpacked !== undefined ? ` (${(unpacked / MB).toFixed(0)} MB unpacked)` : '';
+  const stats = ` ${String(Math.floor(frac * 100)).padStart(3)}% ${(done / MB).toFixed(1)}/${(total / MB).toFixed(1)} MB${text} ${(rate / MB).toFixed(1)} MB/s ETA ${fmtEta(rate > 0 ? (total - done) / rate : Infinity)}`;
   const room = Math.max(10, width - stats.length - 4);
   const barWidth = Math.min(30, Math.max(10, Math.floor(room / 3)));
   const labelRoom = Math.max(0, room - barWidth - 1);
@@ -69,7 +70,7 @@ export function createProgress(path: string, opts: ProgressOptions = {}): Progre
     return undefined;
   }
   const minPlain = opts.minBytes ?? 4 * MB;
-  const minCompressed = opts.minCompressedBytes ?? MB / 2;
+  const minCompressed = opts.minCompressedBytes ?? 2 * MB;
   if (total < Math.min(minPlain, minCompressed)) return undefined;
   const now = opts.now ?? (() => Date.now());
   const began = now();
@@ -89,7 +90,8 @@ export function createProgress(path: string, opts: ProgressOptions = {}): Progre
       if (t - began < delay || t - lastDraw < interval) return;
       lastDraw = t;
       const rate = info.bytesRead / Math.max(0.001, (t - began) / 1000);
-      const line = progressLine(path, info.bytesRead, total, rate, stream.columns ?? 80, !!opts.color);
+      // Compressed input is read ahead in 1 MiB chunks: the unpacked text size shows the progress in between.
+      const line = progressLine(path, info.bytesRead, total, rate, stream.columns || 80, !!opts.color, info.compression === 'none' ? undefined : info.bytesText);
       stream.write(`\r${line}\u001b[K`);
       drawn = true;
     },
