@@ -13,9 +13,10 @@ const rule: RuleModule = {
       rationale:
         'Direct reclaim unmaps pages with try_to_unmap_one(), which itself starts invalidation ranges and calls every subscriber\'s ' +
         'invalidate_range_start. An allocation that may reclaim from inside a callback can therefore recurse into the same subscriber ' +
-        '(and its locks), and the kernel teaches lockdep exactly that: fs_reclaim_acquire() takes and releases ' +
-        '__mmu_notifier_invalidate_range_start_map for any mask with __GFP_DIRECT_RECLAIM, and the start holds that map around the ' +
-        'callbacks, so lockdep reports the inversion (the "kmalloc(GFP_KERNEL) inside the invalidation callback" report in the ' +
+        '(and its locks), and the kernel teaches lockdep exactly that: from about 5.11 fs_reclaim_acquire() takes and releases ' +
+        '__mmu_notifier_invalidate_range_start_map for any mask with __GFP_DIRECT_RECLAIM (from about 5.4 lockdep was primed for ' +
+        'GFP_KERNEL), and the start holds that map around the callbacks, so lockdep reports the inversion (the ' +
+        '"kmalloc(GFP_KERNEL) inside the invalidation callback" report in the ' +
         'review of seed 001). Callbacks must allocate with GFP_NOWAIT/GFP_ATOMIC or preallocate. Only allocations inside the ' +
         'calls count: between the start\'s return and the end\'s entry the caller runs its own code (mremap allocates page tables ' +
         'there) and may reclaim. Inside the end call (subscribers\' invalidate_range_end) the same recursion applies, but lockdep ' +
