@@ -8,6 +8,7 @@ import type { UnreadableRecord } from './model/event';
 import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
 import { InputError } from './io/source';
+import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
 import type { Finding, RangeRecord } from './engine/types';
@@ -55,6 +56,10 @@ export interface InputSummary {
   continuationLines: number;
   /** The ring buffer overwrote older events (header entries-in-buffer < entries-written). */
   overwritten: boolean;
+  /** Ring-buffer stats saved with a capture directory (per CPU overrun and dropped events). */
+  bufferStats?: CpuBufferStats[];
+  /** The trace file read, when the input was a capture directory. */
+  trace?: string;
   entries?: { inBuffer: number; written: number };
 }
 
@@ -93,7 +98,12 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
   const cfg = opts.config;
   const kprobeDefinitions = [...(opts.kprobeEvents ?? [])];
   if (cfg?.kprobeEvents) kprobeDefinitions.push(...readKprobeEventsFile(resolve(cfg.baseDir ?? '.', cfg.kprobeEvents)));
-  const kernel = opts.kernel !== undefined ? kernelInfo(opts.kernel) : undefined;
+  // A capture directory (mntrace probes --format script): its trace, kprobe definitions, buffer stats and kernel release.
+  const capture = isDirectory(path) ? readCaptureDir(path) : undefined;
+  if (capture) kprobeDefinitions.push(...capture.kprobeDefinitions);
+  const tracePath = capture?.trace ?? path;
+  const release = opts.kernel ?? capture?.kernelRelease;
+  const kernel = release !== undefined ? kernelInfo(release) : undefined;
   const semantics = new Semantics(undefined, { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields });
   const engine = new Engine({
     semantics,
@@ -117,10 +127,11 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
       endAfterFailedStart: (r) => onRange(r, 'end-after-failed'),
     }));
   }
+  if (capture) engine.bufferStats(capture.stats);
   const unreadable: UnreadableRecord[] = [];
   const keep = opts.keepUnreadable ?? 1000;
   const read: ReadResult = await readTrace(
-    path,
+    tracePath,
     (r) => {
       if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
       engine.push(r);
@@ -143,7 +154,8 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
       lostMarkers: read.info.lostMarkers,
       orphanStacks: read.info.orphanStacks,
       continuationLines: read.info.continuationLines,
-      overwritten: cov.overwritten,
+      overwritten: cov.overwritten || (capture?.stats.some((st) => st.overrun > 0) ?? false),
+      ...(capture ? { trace: capture.trace, bufferStats: capture.stats } : {}),
       ...(cov.entriesInBuffer !== undefined && cov.entriesWritten !== undefined
         ? { entries: { inBuffer: cov.entriesInBuffer, written: cov.entriesWritten } }
         : {}),

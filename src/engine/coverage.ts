@@ -150,6 +150,22 @@ export class Coverage {
     }
   }
 
+  /**
+   * Per-CPU ring-buffer stats saved with the capture: an overrun means the
+   * oldest events of that CPU were overwritten (a loss before its first
+   * event); dropped events are the newest ones (a loss after its last event).
+   * Call before the events (overruns) and again at the end (drops): see Engine.
+   */
+  bufferOverrun(cpu: number, count: number): void {
+    this.addLoss({ cpu, from: undefined, count, why: 'overwritten', line: 0 });
+  }
+
+  bufferDropped(cpu: number, count: number): void {
+    const c = this.cpuState.get(cpu);
+    const w: LossWindow = { cpu, from: c ? lastOf(c) : undefined, count, why: 'lost-events', line: Number.MAX_SAFE_INTEGER };
+    this.losses.push(w);
+  }
+
   private addLoss(w: LossWindow): void {
     this.losses.push(w);
     this.openLosses.push(w);

@@ -153,8 +153,19 @@ export class Engine {
     }
   }
 
+  private droppedAtEnd: Array<{ cpu: number; count: number }> = [];
+
+  /** Ring-buffer stats saved with the capture (see Coverage.bufferOverrun): call before the first record. */
+  bufferStats(stats: ReadonlyArray<{ cpu: number; overrun: number; dropped: number }>): void {
+    for (const s of stats) {
+      if (s.overrun > 0) this.coverage.bufferOverrun(s.cpu, s.overrun);
+      if (s.dropped > 0) this.droppedAtEnd.push({ cpu: s.cpu, count: s.dropped });
+    }
+  }
+
   /** The capture is over: judge what is still open, then let rules finish. */
   finish(): void {
+    for (const d of this.droppedAtEnd) this.coverage.bufferDropped(d.cpu, d.count);
     for (const task of this.tasks.values()) {
       this.checkSubscribersDue(task, undefined);
       for (const [key, ops] of task.subscriberOpen) {

@@ -23,6 +23,8 @@ export interface ReportInput {
   lostEvents?: number;
   lostMarkers?: number;
   overwritten?: boolean;
+  trace?: string;
+  bufferStats?: Array<{ cpu: number; overrun: number; dropped: number; entries?: number }>;
   entries?: { inBuffer: number; written: number };
   error?: string;
   ranges?: RangeCounts;

@@ -65,6 +65,10 @@ function inputSummary(i: ReportInput, st: Style): string[] {
   const cov: string[] = [];
   if (i.overwritten && i.entries) cov.push(st.yellow(`ring buffer overwrote the oldest events (entries ${i.entries.inBuffer}/${i.entries.written})`));
   if (i.lostEvents || i.lostMarkers) cov.push(st.yellow(`${i.lostEvents} events lost at ${i.lostMarkers} markers`));
+  for (const b of i.bufferStats ?? []) {
+    if (b.overrun) cov.push(st.yellow(`cpu ${b.cpu}: ring buffer overwrote ${b.overrun} events (stats)`));
+    if (b.dropped) cov.push(st.yellow(`cpu ${b.cpu}: ${b.dropped} events dropped (stats)`));
+  }
   if (i.truncated) cov.push(st.yellow('the file ends mid-line (truncated)'));
   for (const c of i.cpus ?? []) {
     if (c.cpu < 0) continue;
