@@ -4,6 +4,8 @@ import { EXIT, UsageError } from './common';
 import { registerCheckCommand } from './check';
 import { registerEventsCommand } from './events';
 import { registerProbesCommand } from './probes';
+import { registerRulesCommand } from './rules';
+import { registerVerifyCommand } from './verify';
 import { version } from '../version';
 
 export function buildProgram(): Command {
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerCheckCommand(program);
   registerEventsCommand(program);
   registerProbesCommand(program);
+  registerRulesCommand(program);
+  registerVerifyCommand(program);
   return program;
 }
 
