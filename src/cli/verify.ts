@@ -39,7 +39,7 @@ export interface Expected {
   $schema?: string;
   description?: string;
   trace?: string;
-  options?: { kprobeEvents?: string; inputFormat?: string; config?: string };
+  options?: { kprobeEvents?: string; inputFormat?: string; config?: string; kernel?: string };
   findings: ExpectedFinding[];
   counts?: Partial<Record<CountKey, number>>;
 }
@@ -183,11 +183,11 @@ export async function verifyFixture(dir: string, update = false): Promise<Fixtur
     const o = expected.options ?? {};
     const config = o.config ? loadConfig(resolve(dir, o.config)) : undefined;
     const kprobeEvents = o.kprobeEvents ? readKprobeEventsFile(resolve(dir, o.kprobeEvents)) : undefined;
-    const result = await analyzeTrace(trace, { config, kprobeEvents, inputFormat: o.inputFormat });
+    const result = await analyzeTrace(trace, { config, kprobeEvents, inputFormat: o.inputFormat, ...(o.kernel ? { kernel: o.kernel } : {}) });
     findings = result.findings;
     counts = result.counts;
   } catch (err) {
-    if (err instanceof InputError || err instanceof ConfigError) return { ...base, error: err.message };
+    if (err instanceof InputError || err instanceof ConfigError || (err as Error).name === 'KernelVersionError') return { ...base, error: (err as Error).message };
     throw err;
   }
   if (update) {
