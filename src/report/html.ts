@@ -263,7 +263,7 @@ var verdict = $('verdict');
 verdict.textContent = s.failed ? 'FAIL' : 'OK';
 verdict.className = 'pill ' + (s.failed ? 'fail' : 'ok');
 $('toolinfo').textContent = data.tool.name + ' ' + data.tool.version + ' · fail on: ' + s.failOn + ' · ' +
-  (s.failed ? plural(data.failing, 'finding') + ' fail the run' : (data.findings.length ? 'nothing fails the run' : 'no findings'));
+  (s.failed ? plural(data.failing, 'finding') + (data.failing === 1 ? ' fails' : ' fail') + ' the run' : (data.findings.length ? 'nothing fails the run' : 'no findings'));
 if (data.inputs.length) document.title = 'mntrace: ' + data.inputs.map(function (i) { return i.path.replace(/^.*[\\/]/, ''); }).join(', ');
 function card(label, value, cls) {
   var c = el('div', 'card' + (cls ? ' ' + cls : ''));
@@ -460,7 +460,10 @@ function draw() {
       }
       lastPx = px; lastCls = r[3];
       var inset = Math.min(r[11], 3) * 2;
-      var rect = sv('rect', { x: x0, y: y + 3 + inset, width: w, height: ROW_H - 6 - inset * 2, 'data-r': r[5] }, 'r' + r[3]);
+      // A range with no end runs to the end of the capture: a strip along the top, so the row's later ranges stay visible.
+      var rect = r[3] === 1
+        ? sv('rect', { x: x0, y: y + 2, width: w, height: 5, 'data-r': r[5] }, 'r1')
+        : sv('rect', { x: x0, y: y + 3 + inset, width: w, height: ROW_H - 6 - inset * 2, 'data-r': r[5] }, 'r' + r[3]);
       rect.addEventListener('mouseenter', function () { if (pinned === null) $('range-detail').textContent = rangeText(r); });
       rect.addEventListener('click', function (ev) { ev.stopPropagation(); pinned = r; $('range-detail').textContent = rangeText(r); });
       plot.appendChild(rect);
