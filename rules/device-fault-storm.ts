@@ -55,7 +55,7 @@ const rule: RuleModule = {
       capture:
         'iommu:io_page_fault (or map another event to the device-fault role in the config, e.g. ' +
         '"events": {"arm_smmu_fault": {"role": "device-fault", "fields": {"address": "iova"}}}), plus kprobes on the secondary-TLB ' +
-        'hook and the subscribers\' invalidate_range callbacks',
+        'hook (__mmu_notifier_invalidate_range before about 6.6, __mmu_notifier_arch_invalidate_secondary_tlbs after)',
     },
     messages: {
       storm: '{{device}} faulted {{inWindow}} times on {{address}} within {{window}} ({{count}} faults from line {{firstLine}} to line {{lastLine}}, {{span}}) with no secondary-TLB invalidation covering it: {{verdict}}',
@@ -74,7 +74,7 @@ const rule: RuleModule = {
       },
     },
     defaultOptions: { threshold: 100, windowMs: 1000, pageSize: 4096, events: [] },
-    operations: ['device-fault', 'secondary-tlb', 'subscriber-secondary-tlb'],
+    operations: ['device-fault', 'secondary-tlb'],
   },
   create(context) {
     const threshold = context.options.threshold as number;
@@ -90,6 +90,7 @@ const rule: RuleModule = {
         switch (op.role) {
           case 'device-fault':
             return fault(op);
+          // Subscribers' own invalidate_range callbacks (kvm_mn_inv_range) are not needed: each follows a core hook or end.
           case 'secondary-tlb':
           case 'subscriber-secondary-tlb':
           case 'range-end':

@@ -43,7 +43,7 @@ const rule: RuleModule = {
       held: '{{comm}}-{{pid}} called {{call}} while holding invalidation range {{key}} open on {{mmText}} (started line {{line}}, not yet ended): {{call}} waits until the invalidation ends, and only this task\'s own end ends it if the interval overlaps [{{span}}).',
       itree: '{{comm}}-{{pid}} called {{call}} while its own invalidation of this mm\'s interval tree is in progress (mn_itree_inv_start_range at line {{line}}, no mn_itree_inv_end yet): {{call}} waits for invalidate_seq to move on, which only this task\'s mn_itree_inv_end does.',
     },
-    operations: ['interval-insert', 'interval-remove', 'interval-read-begin', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb', 'subscriber-secondary-tlb'],
+    operations: ['interval-insert', 'interval-remove', 'interval-read-begin', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb'],
   },
   create(context) {
     const tracker = new InsideInvalidationTracker<null>((c, where) => placed(c.op, where));

@@ -53,7 +53,7 @@ const rule: RuleModule = {
       },
     },
     defaultOptions: {},
-    operations: ['alloc', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb', 'subscriber-secondary-tlb'],
+    operations: ['alloc', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb'],
   },
   create(context) {
     const override = context.options.directReclaimBit as string | undefined;
