@@ -26,12 +26,12 @@ const rule: RuleModule = {
         'callbacks run) they wait for the very task that is waiting: a self-deadlock. Both also take and release ' +
         '__mmu_notifier_invalidate_range_start_map, so lockdep reports them inside a start callback. mmu_interval_notifier_insert() ' +
         'may take mmap_lock (might_lock, mmu_notifier_register) which invalidation callers often hold. The merged API says of ' +
-        'remove: "It cannot be called from any ops callback"; seed 001 is the review (Jan 2020) that rejected making insert/remove ' +
-        'safe to call from invalidate(). Between the start\'s return and the end the task holds the range open: a remove or ' +
+        'remove: "It cannot be called from any ops callback"; seed 001 is the review (Jan 2020) of a patch that tried to make ' +
+        'insert/remove safe to call from invalidate(), and the merged API still forbids it. Between the start\'s return and the end the task holds the range open: a remove or ' +
         'read_begin there still waits for the task\'s own end if the interval overlaps the range (likely).',
       commits: [
         '99cb252f5e68 (v5.5): mm/mmu_notifier: add an interval tree notifier (mmu_interval_notifier_insert/remove, mmu_interval_read_begin)',
-        'v5 review "mm/mmu_notifier: make interval notifier updates safe" (Jan 2020, not merged): calling them from invalidate() stays forbidden',
+        'review of "[PATCH v5 1/2] mm/mmu_notifier: make interval notifier updates safe" (Jan 2020, seed 001): calling them from invalidate() stays forbidden',
       ],
       kernels: '5.5+ (interval notifiers; before 5.5 there is nothing to call)',
       capture:

@@ -14,7 +14,7 @@ const rule: RuleModule = {
       description: 'An invalidation range whose start-to-end time exceeds `thresholdMs` (default 10 ms).',
       rationale:
         'While a range is open every subscriber holds off the range: KVM keeps mmu_invalidate_in_progress raised, so vCPU page ' +
-        'faults on it retry (and, while the count is non-zero, every fault of the VM re-checks the sequence), and GPU/IOMMU ' +
+        'faults on it retry, and GPU/IOMMU ' +
         'drivers stall device faults until invalidate_range_end. A range open for many milliseconds shows up as guest or device ' +
         'latency. The finding splits the time into the start call (the subscribers\' invalidate_range_start callbacks; needs the ' +
         'kretprobe) and the time the caller held the range (zapping, copying, waiting for locks or being preempted). Ranges ' +
