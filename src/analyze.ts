@@ -103,7 +103,12 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
   if (capture) kprobeDefinitions.push(...capture.kprobeDefinitions);
   const tracePath = capture?.trace ?? path;
   const release = opts.kernel ?? capture?.kernelRelease;
-  const kernel = release !== undefined ? kernelInfo(release) : undefined;
+  let kernel: KernelInfo | undefined;
+  try {
+    kernel = release !== undefined ? kernelInfo(release) : undefined;
+  } catch (err) {
+    throw new InputError(`${opts.kernel !== undefined ? '--kernel' : `${path}/uname.txt`}: ${(err as Error).message}`);
+  }
   const semantics = new Semantics(undefined, { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields });
   const engine = new Engine({
     semantics,

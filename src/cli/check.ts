@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { analyzeTrace, readKprobeEventsFile } from '../analyze';
+import { analyzeTrace, kernelInfo, readKprobeEventsFile } from '../analyze';
 import { rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
@@ -25,6 +25,7 @@ interface CheckOptions {
   config?: string;
   kprobeEvents?: string;
   inputFormat?: string;
+  kernel?: string;
   showUnreadable?: boolean;
   color?: boolean;
   quiet?: boolean;
@@ -48,6 +49,7 @@ export function registerCheckCommand(program: Command): void {
     .option('-c, --config <file>', 'JSON config: event mappings, field names, rule severities and options')
     .option('--kprobe-events <file>', 'the kprobe_events used for the capture (maps address-only kprobes, as in trace-cmd report and perf script)')
     .option('--input-format <name>', 'skip format detection')
+    .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
     .option('--show-unreadable', 'list every unreadable line on stderr')
     .option('--no-color', 'no colour in text output (NO_COLOR is honoured too)')
     .option('-q, --quiet', 'no summary on stderr for non-text formats, no progress bar')
@@ -69,6 +71,13 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     throw err;
   }
   const kprobeEvents = opts.kprobeEvents ? readKprobeEventsFile(opts.kprobeEvents) : undefined;
+  if (opts.kernel !== undefined) {
+    try {
+      kernelInfo(opts.kernel);
+    } catch (err) {
+      throw new UsageError(`--kernel: ${(err as Error).message}`);
+    }
+  }
   let baseline;
   try {
     baseline = opts.baseline ? readBaseline(opts.baseline) : undefined;
@@ -86,7 +95,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     const progress = createProgress(file, { quiet: opts.quiet, color: colorWanted(process.stderr, opts.color) });
     const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
-      const result = await analyzeTrace(file, { config, kprobeEvents, inputFormat: opts.inputFormat, onProgress: progress?.onProgress, onRange: collector?.onRange });
+      const result = await analyzeTrace(file, { config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange });
       progress?.done();
       inputs.push(inputFromResult(result));
       findings.push(...result.findings);
