@@ -34,6 +34,8 @@ const MAX_HELD = 256;
 const BRACKET = 0x5b;
 
 interface NameEntry {
+  /** Second hash of the name's bytes. */
+  h2: number;
   latin1: string;
   utf8: string;
   name: string;
@@ -245,10 +247,12 @@ export class FtraceParser implements TraceParser {
     if (nameFrom >= end || b[nameFrom] === 60 /* < */) return false;
     let n = nameFrom;
     let h = 0x811c9dc5;
+    let h2 = 0x9747b28c;
     while (n < end) {
       const c = b[n];
       if (c === 58 || c === 32) break;
       h = Math.imul(h ^ c, 0x01000193);
+      h2 = Math.imul(h2 + c, 0x5bd1e995) ^ (h2 >>> 15);
       n++;
     }
     if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return false;
@@ -258,7 +262,7 @@ export class FtraceParser implements TraceParser {
     let entry: NameEntry;
     let wanted: boolean;
     if (n + 2 < end && b[n + 2] === 40 /* ( */) {
-      entry = this.nameEntry(b, nameFrom, n, h);
+      entry = this.nameEntry(b, nameFrom, n, h, h2);
       payload = b.toString('utf8', n + 2, end);
       const site = splitProbeSite(payload);
       if (site) {
@@ -267,7 +271,7 @@ export class FtraceParser implements TraceParser {
       }
       wanted = this.filter!.wants(entry.name, undefined, probe);
     } else {
-      entry = this.nameEntry(b, nameFrom, n, h);
+      entry = this.nameEntry(b, nameFrom, n, h, h2);
       wanted = entry.wanted;
     }
     if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return false;
@@ -303,23 +307,20 @@ export class FtraceParser implements TraceParser {
     return true;
   }
 
-  /** An event name and whether the filter wants it (as a tracepoint), by the FNV-1a hash of its bytes, verified byte for byte. */
-  private nameEntry(b: Buffer, from: number, to: number, h: number): NameEntry {
+  /**
+   * An event name and whether the filter wants it (as a tracepoint), by two
+   * independent 32-bit hashes of its bytes and its length. A capture has a few
+   * hundred distinct names at most, so two names colliding in all three (about
+   * n^2 / 2^65) does not happen in practice; the first sighting of each
+   * (hash, length) decodes and checks the name.
+   */
+  private nameEntry(b: Buffer, from: number, to: number, h: number, h2: number): NameEntry {
+    const len = to - from;
     const cached = this.names.get(h);
-    if (cached !== undefined && cached.latin1.length === to - from) {
-      const name = cached.latin1;
-      let same = true;
-      for (let x = 0; x < name.length; x++) {
-        if (name.charCodeAt(x) !== b[from + x]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return cached;
-    }
+    if (cached !== undefined && cached.h2 === h2 && cached.latin1.length === len) return cached;
     const utf8 = b.toString('utf8', from, to);
-    const entry: NameEntry = { latin1: b.toString('latin1', from, to), utf8, name: utf8, wanted: this.filter!.wants(utf8, undefined, undefined) };
-    if (this.names.size < 4096) this.names.set(h, entry);
+    const entry: NameEntry = { latin1: b.toString('latin1', from, to), utf8, name: utf8, h2, wanted: this.filter!.wants(utf8, undefined, undefined) };
+    if (this.names.size < 4096 && cached === undefined) this.names.set(h, entry);
     return entry;
   }
 

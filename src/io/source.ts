@@ -210,29 +210,36 @@ async function plainFile(path: string): Promise<boolean> {
 async function readPlainFile(path: string, splitter: LineSplitter, info: SourceInfo, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined): Promise<void> {
   const fh = await open(path, 'r');
   try {
-    let buf = Buffer.allocUnsafe(4 << 20);
-    let len = 0;
-    for (;;) {
-      if (len === buf.length) {
-        // One line longer than the buffer: grow it (only such a line costs memory).
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, len);
-        buf = bigger;
+    // Double buffering: the next read runs (on libuv's thread pool) while this buffer's lines are processed.
+    const size = 4 << 20;
+    let cur = Buffer.allocUnsafe(size);
+    let next = Buffer.allocUnsafe(size);
+    let len = (await fh.read(cur, 0, size, null)).bytesRead;
+    while (len > 0) {
+      info.bytesRead += len;
+      info.bytesText += len;
+      const last = cur.lastIndexOf(10, len - 1);
+      const tail = last < 0 ? len : len - last - 1;
+      if (tail >= next.length) {
+        // One line longer than a buffer: grow (only such a line costs memory).
+        const bigger = Buffer.allocUnsafe(Math.max(next.length * 2, tail * 2));
+        next = bigger;
       }
-      const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
-      if (bytesRead === 0) break;
-      info.bytesRead += bytesRead;
-      info.bytesText += bytesRead;
-      len += bytesRead;
+      cur.copy(next, 0, len - tail, len);
+      const reading = fh.read(next, tail, next.length - tail, null);
       if (byteSink && !splitter.byteSink) splitter.byteSink = byteSink();
-      const used = splitter.pushRange(buf, len);
-      if (used > 0) {
-        buf.copyWithin(0, used, len);
-        len -= used;
-      }
+      if (last >= 0) splitter.pushRange(cur, last + 1);
       if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
+      const got = (await reading).bytesRead;
+      if (got === 0) {
+        if (tail > 0) splitter.pushFinal(Buffer.from(next.subarray(0, tail)));
+        break;
+      }
+      const swap = cur;
+      cur = next;
+      next = swap.length >= cur.length ? swap : Buffer.allocUnsafe(cur.length);
+      len = tail + got;
     }
-    if (len > 0) splitter.pushFinal(buf.subarray(0, len));
     info.lines = splitter.lineNo;
   } finally {
     await fh.close();
