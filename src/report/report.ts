@@ -5,6 +5,7 @@
  */
 import type { AnalysisResult } from '../analyze';
 import type { RangeCounts, SubscriberSummary } from '../engine/engine';
+import type { LatencySummary } from '../engine/latency';
 import { SEVERITY_RANK, type Finding, type Severity } from '../engine/types';
 import { toolName, version } from '../version';
 
@@ -28,6 +29,8 @@ export interface ReportInput {
   entries?: { inBuffer: number; written: number };
   error?: string;
   ranges?: RangeCounts;
+  /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */
+  latency?: { byEventType: Record<string, LatencySummary>; byCaller: Record<string, LatencySummary> };
   subscribers?: SubscriberSummary[];
   cpus?: Array<{ cpu: number; first?: string; last?: string; events: number; lostMarkers: number; lostEvents: number }>;
 }
@@ -64,6 +67,7 @@ export function inputFromResult(r: AnalysisResult): ReportInput {
     ...r.input,
     unreadable: r.unreadable.map((u) => ({ line: u.src.line, reason: u.reason, text: u.text })),
     ranges: r.counts,
+    latency: r.latency,
     subscribers: r.subscribers,
     cpus: r.cpus.map((c) => ({
       cpu: c.cpu, events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,

@@ -7,6 +7,7 @@ import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
 import { failsRun } from './report';
 import type { Style } from './style';
+import { formatDuration } from '../model/time';
 
 export function renderText(report: Report, st: Style): string {
   const out: string[] = [];
@@ -58,6 +59,14 @@ function inputSummary(i: ReportInput, st: Style): string[] {
       ` (${r.starts} starts, ${r.nonBlockingStarts} non-blocking${r.endsAfterFailedStart ? `, ${r.endsAfterFailedStart} ends after failed starts` : ''})`);
     const types = Object.entries(r.startsByEventType).map(([t, n]) => `${t.replace('MMU_NOTIFY_', '')} ${n}`).join(', ');
     if (types) out.push(st.dim(`    starts by event: ${types}`));
+  }
+  const lat = i.latency;
+  if (lat && Object.keys(lat.byEventType).length) {
+    const fmt = (x: { count: number; p50Ns: number; p99Ns: number; maxNs: number }) =>
+      `n=${x.count} p50 ${formatDuration(x.p50Ns)} p99 ${formatDuration(x.p99Ns)} max ${formatDuration(x.maxNs)}`;
+    out.push(st.dim(`    latency by event: ${Object.entries(lat.byEventType).map(([k, x]) => `${k.replace('MMU_NOTIFY_', '')} ${fmt(x)}`).join('; ')}`));
+    const callers = Object.entries(lat.byCaller).slice(0, 3);
+    if (callers.length) out.push(st.dim(`    latency by caller (top ${callers.length}): ${callers.map(([k, x]) => `${k} ${fmt(x)}`).join('; ')}`));
   }
   for (const s of i.subscribers ?? []) {
     out.push(`    subscriber ${s.kind ?? ''} ${s.subscriber}: ${s.starts} starts, ${s.ends} ends, in progress at end: ${s.inProgressAtEnd}`);
