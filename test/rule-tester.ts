@@ -31,6 +31,8 @@ export interface TraceCase {
   /** Extra config (rule options, engine thresholds). */
   config?: Config;
   inputFormat?: string;
+  /** The kernel the trace came from (`--kernel`), for version-dependent rules. */
+  kernel?: string;
 }
 
 export interface InvalidCase extends TraceCase {
@@ -45,15 +47,15 @@ export async function findingsFor(ruleId: string, c: TraceCase): Promise<Finding
     const ruleSettings: NonNullable<Config['rules']> = {};
     for (const r of rules) if (r.meta.id !== ruleId) ruleSettings[r.meta.id] = 'off';
     const config = parseConfig({ ...c.config, rules: { ...ruleSettings, ...(c.config?.rules ?? {}) } }, `case "${c.name}"`);
-    const result = await analyzeTrace(file, { config, inputFormat: c.inputFormat });
+    const result = await analyzeTrace(file, { config, inputFormat: c.inputFormat, kernel: c.kernel });
     return result.findings.filter((f) => f.ruleId === ruleId);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function runRuleTests(ruleId: string, cases: { valid: TraceCase[]; invalid: InvalidCase[] }): void {
-  describe(`rule ${ruleId}`, () => {
+export function runRuleTests(ruleId: string, cases: { valid: TraceCase[]; invalid: InvalidCase[] }, title = `rule ${ruleId}`): void {
+  describe(title, () => {
     for (const c of cases.valid) {
       it(`valid: ${c.name}`, async () => {
         const found = await findingsFor(ruleId, c);

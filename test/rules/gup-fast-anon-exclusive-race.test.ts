@@ -1,5 +1,5 @@
 import { runRuleTests } from '../rule-tester';
-import { runKernelRuleTests } from '../kernel-rule-tester';
+
 import { at, baseline as b, set, trace } from '../real-lines';
 
 /**
@@ -55,11 +55,11 @@ runRuleTests('gup-fast-anon-exclusive-race', {
   ],
 });
 
-runKernelRuleTests('gup-fast-anon-exclusive-race', {
+runRuleTests('gup-fast-anon-exclusive-race', {
   valid: [],
   invalid: [
     { name: 'kernel 5.19 lacks the barriers: likely', kernel: '5.19.0-2-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'likely', message: ['Kernel 5.19.0-2-amd64 has PG_anon_exclusive', 'not 088b8aa537'] }] },
     { name: 'kernel 6.1 has the fix: inconclusive', kernel: '6.1.0-56-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'inconclusive', message: ['has 088b8aa537 (v6.0)', 'backs off'] }] },
     { name: 'kernel 5.15 predates PG_anon_exclusive: inconclusive', kernel: '5.15.0-91-generic', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'inconclusive', message: ['predates PG_anon_exclusive'] }] },
   ],
-});
+}, 'rule gup-fast-anon-exclusive-race (with --kernel)');

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runRuleTests } from '../rule-tester';
-import { runKernelRuleTests } from '../kernel-rule-tester';
+
 import { at, baseline as b, set, trace } from '../real-lines';
 import { directReclaimBit, gfpAllowsDirectReclaim } from '../../rules/support/gfp';
 
@@ -102,7 +102,7 @@ runRuleTests('reclaim-alloc-in-invalidate', {
   ],
 });
 
-runKernelRuleTests('reclaim-alloc-in-invalidate', {
+runRuleTests('reclaim-alloc-in-invalidate', {
   valid: [
     { name: '0xcc0 on 4.19: bit 0x400 was __GFP_RETRY_MAYFAIL then, direct reclaim was 0x200000', kernel: '4.19.0-26-amd64', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end) },
   ],
@@ -110,7 +110,7 @@ runKernelRuleTests('reclaim-alloc-in-invalidate', {
     { name: '0xcc0 on 6.1: certain', kernel: '6.1.0-56-amd64', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['0x400 (kernel 6.1'] }] },
     { name: '0x6000c0 on 4.19 (GFP_KERNEL then)', kernel: '4.19.0-26-amd64', trace: trace(b.start, numeric('0x6000c0'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['0x200000 (kernel 4.19'] }] },
   ],
-});
+}, 'rule reclaim-alloc-in-invalidate (with --kernel)');
 
 describe('gfp masks', () => {
   it('names that allow direct reclaim, and those that do not', () => {
