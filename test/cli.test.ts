@@ -117,6 +117,20 @@ describe('mntrace check', () => {
   });
 });
 
+describe('CSV column names', () => {
+  it('--csv-columns maps an export with other column names; a bad role is a usage error', () => {
+    const text = readFileSync(join(ROOT, 'fixtures', 'csv', 'baseline.derived.csv'), 'utf8').replace(/^[^\n]*/, 'timestamp_ns,cpu,upid,utid,thread_name,name,args');
+    const file = tmpTrace(text);
+    const res = run(['check', '--format', 'json', '--input-format', 'csv', '--csv-columns', 'ts=timestamp_ns,pid=upid,tid=utid,comm=thread_name,event=name', file]);
+    assert.equal(res.code, 0, res.stderr);
+    const report = parseReport(res.stdout);
+    assert.equal(report.inputs[0].ranges.paired, 3);
+    const bad = run(['check', '--input-format', 'csv', '--csv-columns', 'time=x', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown role "time"/);
+  });
+});
+
 describe('mntrace events', () => {
   it('prints one JSON object per event with stable field names', () => {
     const res = run(['events', join(REAL, 'process_mrelease.trace.txt.gz')]);

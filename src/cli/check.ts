@@ -16,7 +16,7 @@ import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
-import { EXIT, reportUnreadable, UsageError } from './common';
+import { applyCsvColumns, EXIT, reportUnreadable, UsageError } from './common';
 
 interface CheckOptions {
   format: string;
@@ -25,6 +25,7 @@ interface CheckOptions {
   config?: string;
   kprobeEvents?: string;
   inputFormat?: string;
+  csvColumns?: string;
   kernel?: string;
   showUnreadable?: boolean;
   color?: boolean;
@@ -49,6 +50,7 @@ export function registerCheckCommand(program: Command): void {
     .option('-c, --config <file>', 'JSON config: event mappings, field names, rule severities and options')
     .option('--kprobe-events <file>', 'the kprobe_events used for the capture (maps address-only kprobes, as in trace-cmd report and perf script)')
     .option('--input-format <name>', 'skip format detection')
+    .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
     .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
     .option('--show-unreadable', 'list every unreadable line on stderr')
     .option('--no-color', 'no colour in text output (NO_COLOR is honoured too)')
@@ -70,6 +72,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+  applyCsvColumns(opts.csvColumns);
   const kprobeEvents = opts.kprobeEvents ? readKprobeEventsFile(opts.kprobeEvents) : undefined;
   if (opts.kernel !== undefined) {
     try {

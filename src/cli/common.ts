@@ -1,4 +1,5 @@
 import type { UnreadableRecord } from '../model/event';
+import { CSV_DEFAULT_COLUMNS, setCsvColumns } from '../../parsers/csv';
 
 /** A mistake in how mntrace was called: exit code 2 with a message that says what to do. */
 export class UsageError extends Error {
@@ -19,4 +20,24 @@ export function reportUnreadable(records: readonly UnreadableRecord[], all: bool
   if (shown.length < records.length) {
     process.stderr.write(`... and ${records.length - shown.length} more unreadable lines (use --show-unreadable to list them all)\n`);
   }
+}
+
+/**
+ * `--csv-columns ts=timestamp_ns,event=name`: the CSV parser's column names for
+ * our roles (ts, cpu, pid, tid, comm, event, args), for exports that do not use the defaults.
+ */
+export function applyCsvColumns(spec: string | undefined): void {
+  if (spec === undefined) return;
+  const map: Record<string, string> = {};
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    const role = part.slice(0, eq).trim();
+    const column = part.slice(eq + 1).trim();
+    if (eq <= 0 || column === '') throw new UsageError(`--csv-columns: "${part}" is not role=column (e.g. ts=timestamp_ns,event=name)`);
+    if (!(CSV_DEFAULT_COLUMNS as readonly string[]).includes(role)) {
+      throw new UsageError(`--csv-columns: unknown role "${role}" (roles: ${CSV_DEFAULT_COLUMNS.join(', ')})`);
+    }
+    map[role] = column;
+  }
+  setCsvColumns(map);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { TraceEvent, TraceRecord } from '../model/event';
 import { readTrace } from '../io/read-trace';
-import { reportUnreadable, UsageError } from './common';
+import { applyCsvColumns, reportUnreadable, UsageError } from './common';
 
 /** The stable JSON shape of one event (`mntrace events`). */
 export function eventToJson(ev: TraceEvent): Record<string, unknown> {
@@ -45,10 +45,12 @@ export function registerEventsCommand(program: Command): void {
     .description('print the normalised events of a trace as JSON lines (one object per event)')
     .argument('<file>', 'trace file, or - for stdin (gzip is recognised)')
     .option('--input-format <name>', 'skip detection and read the input as this format')
+    .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
     .option('--all', 'also print coverage records (header, lost events, buffer started) and unreadable lines')
     .option('--show-unreadable', 'list every unreadable line on stderr (default: the first 10)')
-    .action(async (file: string, opts: { inputFormat?: string; all?: boolean; showUnreadable?: boolean }) => {
+    .action(async (file: string, opts: { inputFormat?: string; csvColumns?: string; all?: boolean; showUnreadable?: boolean }) => {
       if (!file) throw new UsageError('events needs a trace file');
+      applyCsvColumns(opts.csvColumns);
       const out = new JsonLinesWriter();
       const unreadable: TraceRecord[] = [];
       const result = await readTrace(file, (r) => {
