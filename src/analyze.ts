@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { UnreadableRecord } from './model/event';
+import type { TraceRecord, UnreadableRecord } from './model/event';
+import { readMerged } from './io/merge';
 import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
 import { InputError } from './io/source';
@@ -60,6 +61,8 @@ export interface InputSummary {
   bufferStats?: CpuBufferStats[];
   /** The trace file read, when the input was a capture directory. */
   trace?: string;
+  /** The files merged by timestamp into this one input (per-CPU files). */
+  merged?: string[];
   entries?: { inBuffer: number; written: number };
 }
 
@@ -94,12 +97,24 @@ export function kernelInfo(release: string): KernelInfo {
   return { version: v.raw, major: v.major, minor: v.minor, patch: v.patch };
 }
 
-export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+export function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  return analyze(path, opts, undefined);
+}
+
+/**
+ * Several files that are one capture (per-CPU `per_cpu/cpuN/trace` files, or
+ * per-CPU reports): merged by timestamp into one analysis.
+ */
+export function analyzeMerged(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  return analyze(paths[0], opts, paths);
+}
+
+async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | undefined): Promise<AnalysisResult> {
   const cfg = opts.config;
   const kprobeDefinitions = [...(opts.kprobeEvents ?? [])];
   if (cfg?.kprobeEvents) kprobeDefinitions.push(...readKprobeEventsFile(resolve(cfg.baseDir ?? '.', cfg.kprobeEvents)));
   // A capture directory (mntrace probes --format script): its trace, kprobe definitions, buffer stats and kernel release.
-  const capture = isDirectory(path) ? readCaptureDir(path) : undefined;
+  const capture = !merged && isDirectory(path) ? readCaptureDir(path) : undefined;
   if (capture) kprobeDefinitions.push(...capture.kprobeDefinitions);
   const tracePath = capture?.trace ?? path;
   const release = opts.kernel ?? capture?.kernelRelease;
@@ -135,20 +150,20 @@ export async function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Pro
   if (capture) engine.bufferStats(capture.stats);
   const unreadable: UnreadableRecord[] = [];
   const keep = opts.keepUnreadable ?? 1000;
-  const read: ReadResult = await readTrace(
-    tracePath,
-    (r) => {
-      if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
-      engine.push(r);
-    },
-    { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter },
-  );
+  const onRecord = (r: TraceRecord) => {
+    if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
+    engine.push(r);
+  };
+  const read: ReadResult = merged
+    ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
+    : await readTrace(tracePath, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter });
   engine.finish();
   const cov = engine.coverage;
   return {
     input: {
-      path,
+      path: merged ? (merged.length <= 4 ? merged.join(' + ') : `${merged[0]} + ${merged.length - 1} more`) : path,
       format: read.format,
+      ...(merged ? { merged } : {}),
       compression: read.source.compression,
       bytes: read.source.bytesRead,
       lines: read.info.lines,

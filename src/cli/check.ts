@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { analyzeTrace, kernelInfo, readKprobeEventsFile } from '../analyze';
+import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile } from '../analyze';
 import { rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
@@ -26,6 +26,7 @@ interface CheckOptions {
   kprobeEvents?: string;
   inputFormat?: string;
   csvColumns?: string;
+  merge?: boolean;
   kernel?: string;
   showUnreadable?: boolean;
   color?: boolean;
@@ -50,6 +51,7 @@ export function registerCheckCommand(program: Command): void {
     .option('-c, --config <file>', 'JSON config: event mappings, field names, rule severities and options')
     .option('--kprobe-events <file>', 'the kprobe_events used for the capture (maps address-only kprobes, as in trace-cmd report and perf script)')
     .option('--input-format <name>', 'skip format detection')
+    .option('--merge', 'the files are parts of one capture (per_cpu/cpuN/trace): merge them by timestamp into one analysis')
     .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
     .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
     .option('--show-unreadable', 'list every unreadable line on stderr')
@@ -94,11 +96,15 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   const timelines: Array<TimelineInput | undefined> = [];
   const findings: Finding[] = [];
   let inputErrors = 0;
-  for (const file of files) {
-    const progress = createProgress(file, { quiet: opts.quiet, color: colorWanted(process.stderr, opts.color) });
+  // --merge: all files are one capture (per-CPU files), analysed as one input.
+  const groups: string[][] = opts.merge ? [files] : files.map((f) => [f]);
+  for (const group of groups) {
+    const file = group[0];
+    const progress = group.length === 1 ? createProgress(file, { quiet: opts.quiet, color: colorWanted(process.stderr, opts.color) }) : undefined;
     const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
-      const result = await analyzeTrace(file, { config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange });
+      const analyzeOpts = { config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange };
+      const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);
       progress?.done();
       inputs.push(inputFromResult(result));
       findings.push(...result.findings);

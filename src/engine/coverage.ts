@@ -87,8 +87,11 @@ export class Coverage {
 
   /** Records the ring buffer overwrote its oldest events (`entries-in-buffer < entries-written`). */
   get overwritten(): boolean {
-    return this.entriesInBuffer !== undefined && this.entriesWritten !== undefined && this.entriesInBuffer < this.entriesWritten;
+    return this.overwrittenSeen;
   }
+
+  /** Any header (one per file when per-CPU files are merged) said the buffer overwrote events. */
+  private overwrittenSeen = false;
 
   /** An event: full (with its Timestamp) or filtered out (parts only). */
   tick(cpuNo: number | undefined, sec: number, nsec: number, digits: number, line: number, ts?: Timestamp): void {
@@ -132,6 +135,7 @@ export class Coverage {
       case 'header':
         if (r.entriesInBuffer !== undefined) this.entriesInBuffer = r.entriesInBuffer;
         if (r.entriesWritten !== undefined) this.entriesWritten = r.entriesWritten;
+        if (r.entriesInBuffer !== undefined && r.entriesWritten !== undefined && r.entriesInBuffer < r.entriesWritten) this.overwrittenSeen = true;
         if (r.cpus !== undefined) this.headerCpus = r.cpus;
         break;
       case 'lost': {

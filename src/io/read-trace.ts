@@ -15,6 +15,8 @@ export interface ReadOptions {
   onProgress?: (info: SourceInfo) => void;
   /** Build only the events the consumer needs (parsers that support it). */
   filter?: EventFilter;
+  /** Called between chunks; a returned promise holds reading until it settles (back-pressure for merging). */
+  pause?: () => Promise<void> | undefined;
 }
 
 export interface ReadResult {
@@ -59,6 +61,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     },
     opts.onProgress,
     () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
+    opts.pause,
   );
   if (!parser) {
     if (held.every((h) => h[0].trim() === '')) {

@@ -160,11 +160,11 @@ export interface ByteLineSink {
  * chunk plus one partial line in memory. Decompresses gzip transparently.
  * Once `byteSink()` returns a sink, complete lines go to it as bytes instead.
  */
-export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined): Promise<SourceInfo> {
+export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined, pause?: () => Promise<void> | undefined): Promise<SourceInfo> {
   const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   const splitter = new LineSplitter(onLine);
   if (path !== '-' && (await plainFile(path))) {
-    await readPlainFile(path, splitter, info, onProgress, byteSink);
+    await readPlainFile(path, splitter, info, onProgress, byteSink, pause);
     return info;
   }
   const { stream, compression } = await openByteStream(path, (n) => { info.bytesRead += n; });
@@ -175,6 +175,8 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
       if (byteSink && !splitter.byteSink) splitter.byteSink = byteSink();
       splitter.push(chunk);
       if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
+      const wait = pause?.();
+      if (wait) await wait;
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -207,7 +209,7 @@ async function plainFile(path: string): Promise<boolean> {
   }
 }
 
-async function readPlainFile(path: string, splitter: LineSplitter, info: SourceInfo, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined): Promise<void> {
+async function readPlainFile(path: string, splitter: LineSplitter, info: SourceInfo, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined, pause?: () => Promise<void> | undefined): Promise<void> {
   const fh = await open(path, 'r');
   try {
     // Double buffering: the next read runs (on libuv's thread pool) while this buffer's lines are processed.
@@ -230,6 +232,8 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
       if (byteSink && !splitter.byteSink) splitter.byteSink = byteSink();
       if (last >= 0) splitter.pushRange(cur, last + 1);
       if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
+      const wait = pause?.();
+      if (wait) await wait;
       const got = (await reading).bytesRead;
       if (got === 0) {
         if (tail > 0) splitter.pushFinal(Buffer.from(next.subarray(0, tail)));

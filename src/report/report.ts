@@ -25,6 +25,7 @@ export interface ReportInput {
   lostMarkers?: number;
   overwritten?: boolean;
   trace?: string;
+  merged?: string[];
   bufferStats?: Array<{ cpu: number; overrun: number; dropped: number; entries?: number }>;
   entries?: { inBuffer: number; written: number };
   error?: string;

@@ -1,0 +1,115 @@
+/**
+ * Several inputs that are one capture (per-CPU files: per_cpu/cpuN/trace, or
+ * trace-cmd's per-CPU reports) merged by timestamp into one record stream.
+ *
+ * Each file is read by its own parser at the same time; records wait in a
+ * bounded queue per file, and the one with the earliest timestamp goes out
+ * next (records without a timestamp — headers, lost-event markers — go out in
+ * their file's order, right after the event before them). A file whose queue
+ * is full pauses until the others catch up, so memory stays bounded. Every
+ * event is built in full here (no event filter): the merge orders everything.
+ */
+import type { Timestamp, TraceRecord } from '../model/event';
+import { emptyParseInfo } from '../model/event';
+import { compareTimestamps } from '../model/time';
+import { readTrace, type ReadResult } from './read-trace';
+import type { SourceInfo } from './source';
+
+const HIGH = 20000;
+const LOW = 5000;
+
+interface Lane {
+  path: string;
+  queue: TraceRecord[];
+  head: number;
+  done: boolean;
+  resume?: () => void;
+}
+
+function keyOf(r: TraceRecord): Timestamp | undefined {
+  return r.kind === 'event' ? r.ts : undefined;
+}
+
+export async function readMerged(
+  paths: string[],
+  onRecord: (r: TraceRecord) => void,
+  opts: { format?: string; onProgress?: (info: SourceInfo) => void } = {},
+): Promise<ReadResult> {
+  const lanes: Lane[] = paths.map((path) => ({ path, queue: [], head: 0, done: false }));
+  const size = (l: Lane) => l.queue.length - l.head;
+
+  /** Emit records while every unfinished lane has one waiting (so the minimum is known). */
+  const drain = () => {
+    for (;;) {
+      let best: Lane | undefined;
+      let bestKey: Timestamp | undefined;
+      for (const l of lanes) {
+        if (size(l) === 0) {
+          if (!l.done) return settle();
+          continue;
+        }
+        const r = l.queue[l.head];
+        const k = keyOf(r);
+        if (k === undefined) {
+          // No timestamp: it belongs right after its file's previous record.
+          best = l;
+          bestKey = undefined;
+          break;
+        }
+        if (!best || (bestKey !== undefined && compareTimestamps(k, bestKey) < 0)) {
+          best = l;
+          bestKey = k;
+        }
+      }
+      if (!best) return settle();
+      onRecord(best.queue[best.head++]);
+      if (best.head > 4096) {
+        best.queue.splice(0, best.head);
+        best.head = 0;
+      }
+    }
+  };
+  /** Wake lanes whose queue has room again. */
+  const settle = () => {
+    for (const l of lanes) {
+      if (l.resume && size(l) < LOW) {
+        const r = l.resume;
+        l.resume = undefined;
+        r();
+      }
+    }
+  };
+
+  const results = await Promise.all(
+    lanes.map(async (lane) => {
+      try {
+        return await readTrace(lane.path, (r) => lane.queue.push(r), {
+          format: opts.format,
+          pause: () => {
+            drain();
+            if (size(lane) < HIGH) return undefined;
+            return new Promise<void>((resolve) => {
+              lane.resume = resolve;
+            });
+          },
+        });
+      } finally {
+        lane.done = true;
+        drain();
+      }
+    }),
+  );
+  drain();
+  const info = emptyParseInfo();
+  const source: SourceInfo = { path: paths.join(' + '), compression: results[0]?.source.compression ?? 'none', bytesRead: 0, bytesText: 0, lines: 0 };
+  for (const r of results) {
+    for (const k of ['lines', 'events', 'consumed', 'unreadable', 'lostMarkers', 'lostEvents', 'orphanStacks', 'continuationLines'] as const) info[k] += r.info[k];
+    info.truncated ||= r.info.truncated;
+    source.bytesRead += r.source.bytesRead;
+    source.bytesText += r.source.bytesText;
+    source.lines += r.source.lines;
+  }
+  opts.onProgress?.(source);
+  const formats = [...new Set(results.map((r) => r.format))];
+  return { path: source.path, format: formats.join('+'), source, info };
+}
