@@ -38,6 +38,10 @@ export interface AnalyzeOptions {
    * The engine keeps no ranges itself; whatever the caller keeps is the caller's memory.
    */
   onRange?: (range: RangeRecord, outcome: RangeOutcome) => void;
+  /** Live input (`--follow`): report ranges left open as soon as they are overdue (see EngineOptions.live). */
+  live?: boolean;
+  /** Stop reading early (Ctrl-C): what was read so far is analysed and summarised. */
+  signal?: AbortSignal;
 }
 
 export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
@@ -129,6 +133,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     semantics,
     likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
     onFinding: opts.onFinding,
+    live: opts.live,
   });
   for (const rule of rules) {
     const severity = ruleSeverity(rule.meta.id, cfg);
@@ -156,7 +161,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   };
   const read: ReadResult = merged
     ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
-    : await readTrace(tracePath, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter });
+    : await readTrace(tracePath, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter, signal: opts.signal, live: opts.live });
   engine.finish();
   const cov = engine.coverage;
   return {

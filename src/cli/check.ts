@@ -27,6 +27,7 @@ interface CheckOptions {
   inputFormat?: string;
   csvColumns?: string;
   merge?: boolean;
+  follow?: boolean;
   kernel?: string;
   showUnreadable?: boolean;
   color?: boolean;
@@ -51,6 +52,7 @@ export function registerCheckCommand(program: Command): void {
     .option('-c, --config <file>', 'JSON config: event mappings, field names, rule severities and options')
     .option('--kprobe-events <file>', 'the kprobe_events used for the capture (maps address-only kprobes, as in trace-cmd report and perf script)')
     .option('--input-format <name>', 'skip format detection')
+    .option('--follow', 'live input (e.g. - fed from trace_pipe): print each finding as soon as it is known (a range open longer than engine.likelyAfterMs while its task runs on is reported then), the summary at end of input or Ctrl-C')
     .option('--merge', 'the files are parts of one capture (per_cpu/cpuN/trace): merge them by timestamp into one analysis')
     .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
     .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
@@ -96,6 +98,17 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   const timelines: Array<TimelineInput | undefined> = [];
   const findings: Finding[] = [];
   let inputErrors = 0;
+  // --follow: findings go out as they are made; Ctrl-C ends the input and still prints the summary.
+  const follow = new AbortController();
+  const onSigint = () => {
+    process.stderr.write('\nmntrace: stopped; summarising what was read\n');
+    follow.abort();
+  };
+  const printLive = (f: Finding) => {
+    const line = opts.format === 'json' ? JSON.stringify(f) : `${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`;
+    process.stdout.write(line + '\n');
+  };
+  if (opts.follow) process.once('SIGINT', onSigint);
   // --merge: all files are one capture (per-CPU files), analysed as one input.
   const groups: string[][] = opts.merge ? [files] : files.map((f) => [f]);
   for (const group of groups) {
@@ -103,7 +116,10 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     const progress = group.length === 1 ? createProgress(file, { quiet: opts.quiet, color: colorWanted(process.stderr, opts.color) }) : undefined;
     const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
-      const analyzeOpts = { config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange };
+      const analyzeOpts = {
+        config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange,
+        ...(opts.follow ? { live: true, signal: follow.signal, onFinding: printLive } : {}),
+      };
       const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);
       progress?.done();
       inputs.push(inputFromResult(result));
@@ -123,6 +139,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       timelines.push(undefined);
     }
   }
+  process.off('SIGINT', onSigint);
   // A baseline being written accepts every finding of this run.
   let split: BaselineSplit | undefined;
   if (opts.writeBaseline) split = applyBaseline(findings, writeBaseline(opts.writeBaseline, findings));
@@ -132,7 +149,8 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known));
   let text: string;
   switch (opts.format) {
-    case 'json': text = renderJson(report); break;
+    // --follow with JSON: the findings went out as JSON lines; the report is the last line.
+    case 'json': text = opts.follow ? JSON.stringify(report) + '\n' : renderJson(report); break;
     case 'sarif': text = renderSarif(report, { known }); break;
     case 'junit': text = renderJunit(report, { known, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
     case 'chrome-trace': text = renderChromeTrace(report, timelines.filter((t): t is TimelineInput => !!t)); break;

@@ -28,6 +28,12 @@ export interface EngineOptions {
   likelyAfterNs: number;
   /** Called for each finding as soon as it is made (live output). */
   onFinding?: (f: Finding) => void;
+  /**
+   * Live input (`--follow`): a range still open `likelyAfterNs` after its start,
+   * while its task runs on with no events lost, is reported then (as likely),
+   * not only at the end of the input.
+   */
+  live?: boolean;
 }
 
 /** Stack frames that mark the OOM reaper path (KERNEL.md section 3). */
@@ -128,6 +134,7 @@ export class Engine {
         t.lastSeenNsec = nsec;
         t.lastSeenDigits = digits;
         t.lastSeenLine = line;
+        if (this.opts.live && t.openRanges.length) this.reportOverdue(t, sec, nsec, stubEvent(t, timestampFromParts(sec, nsec, digits), line));
       }
     },
   };
@@ -136,6 +143,7 @@ export class Engine {
     this.coverage.record(r);
     if (r.kind !== 'event') return;
     const task = this.task(r);
+    if (this.opts.live && task.openRanges.length) this.reportOverdue(task, r.ts.sec, r.ts.nsec, r);
     const op = this.opts.semantics.resolve(r);
     if (!op) return;
     for (const rule of this.rules) rule.handlers.operation?.(op, task);
@@ -177,6 +185,7 @@ export class Engine {
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
         const range = task.openRanges[i];
         this.resolveStart(range, task);
+        if (this.reportedEarly.has(range)) continue;
         this.leftOpen(range, this.endOfCaptureVerdict(task, range.start.ev, 'end'));
       }
       task.openRanges.length = 0;
@@ -291,6 +300,8 @@ export class Engine {
     this.resolveStart(range, task);
     range.end = op;
     this.counts.paired++;
+    // Reported live as left open, yet it ended: count it as paired only (the live finding stands, as printed).
+    if (this.reportedEarly.has(range)) this.counts.open--;
     const ns = diffNs(range.start.ev.ts, op.ev.ts);
     this.latencyByEventType.add(eventTypeName(range.start.args.event) ?? 'unknown', ns);
     this.latencyByCaller.add(range.caller?.caller ?? range.startReturn?.returnSite ?? 'unknown', ns);
@@ -301,7 +312,29 @@ export class Engine {
     for (const rule of this.rules) rule.handlers.pairClosed?.(range);
   }
 
+  /** Live input: report the task's ranges open longer than the threshold while it runs on (once each). */
+  private reportOverdue(task: TaskState, sec: number, nsec: number, now: TraceEvent): void {
+    for (const range of task.openRanges) {
+      if (this.reportedEarly.has(range)) continue;
+      const since = range.start.ev.ts;
+      const ranFor = (sec - since.sec) * 1e9 + (nsec - since.nsec);
+      if (ranFor <= this.opts.likelyAfterNs || this.coverage.lossBetween(since, now.ts)) continue;
+      this.reportedEarly.add(range);
+      this.resolveStart(range, task);
+      this.leftOpen(range, {
+        confidence: 'likely',
+        reason: `the task has run on for ${formatDuration(ranFor)} (line ${now.src.line}) with no end and no events lost (reported live; the range is still open)`,
+        evidence: [now],
+      });
+    }
+  }
+
+  /** Ranges already reported by reportOverdue (not reported again at the end). */
+  private readonly reportedEarly = new WeakSet<RangeRecord>();
+
   private leftOpen(range: RangeRecord, verdict: Verdict): void {
+    // Live input may have reported it already (reportOverdue); count and report each range once.
+    if (this.reportedEarly.has(range) && verdict.reason.indexOf('reported live') < 0) return;
     this.counts.open++;
     for (const rule of this.rules) rule.handlers.pairLeftOpen?.(range, verdict);
   }

@@ -17,6 +17,10 @@ export interface ReadOptions {
   filter?: EventFilter;
   /** Called between chunks; a returned promise holds reading until it settles (back-pressure for merging). */
   pause?: () => Promise<void> | undefined;
+  /** Stop reading (live input, Ctrl-C): what was read so far is analysed. */
+  signal?: AbortSignal;
+  /** Live input: choose the format from the first chunk instead of waiting for SNIFF_LINES lines. */
+  live?: boolean;
 }
 
 export interface ReadResult {
@@ -61,7 +65,11 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     },
     opts.onProgress,
     () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
-    opts.pause,
+    () => {
+      if (opts.live && !parser && held.some((h) => h[0].trim() !== '') && detectFormat(held.map((h) => h[0]))) decide();
+      return opts.pause?.();
+    },
+    opts.signal,
   );
   if (!parser) {
     if (held.every((h) => h[0].trim() === '')) {

@@ -160,7 +160,7 @@ export interface ByteLineSink {
  * chunk plus one partial line in memory. Decompresses gzip transparently.
  * Once `byteSink()` returns a sink, complete lines go to it as bytes instead.
  */
-export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined, pause?: () => Promise<void> | undefined): Promise<SourceInfo> {
+export async function readLines(path: string, onLine: LineHandler, onProgress?: (info: SourceInfo) => void, byteSink?: () => ByteLineSink | undefined, pause?: () => Promise<void> | undefined, signal?: AbortSignal): Promise<SourceInfo> {
   const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   const splitter = new LineSplitter(onLine);
   if (path !== '-' && (await plainFile(path))) {
@@ -169,6 +169,9 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
   }
   const { stream, compression } = await openByteStream(path, (n) => { info.bytesRead += n; });
   info.compression = compression;
+  // Stopping early (Ctrl-C on live input): end the stream, keep what was read.
+  const onAbort = () => stream.destroy();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       info.bytesText += chunk.length;
@@ -180,12 +183,19 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (signal?.aborted) {
+      splitter.end();
+      info.lines = splitter.lineNo;
+      return info;
+    }
     if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
       splitter.end();
       info.lines = splitter.lineNo;
       throw new InputError(`${path}: compressed data is corrupt or cut off after ${info.lines} lines (${e.message})`);
     }
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   splitter.end();
   info.lines = splitter.lineNo;

@@ -1,0 +1,49 @@
+/**
+ * `mntrace check --follow -` on a pipe fed slowly, as from trace_pipe: a leaked
+ * range is reported while the pipe is still open; the summary comes at EOF.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { at, baseline as b } from './real-lines';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'mntrace.js');
+
+describe('check --follow', () => {
+  it('reports a leaked range before the pipe closes, then summarises at EOF', async () => {
+    const cfg = join(mkdtempSync(join(tmpdir(), 'mntrace-follow-')), 'config.json');
+    writeFileSync(cfg, JSON.stringify({ engine: { likelyAfterMs: 50 } }));
+    const child = spawn(process.execPath, [BIN, 'check', '--follow', '--config', cfg, '-'], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const seen = new Promise<string>((resolve) => {
+      child.stdout.on('data', (d: string) => {
+        out += d;
+        if (/unpaired-start/.test(out)) resolve(out);
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const write = (line: string) => new Promise<void>((resolve) => child.stdin.write(line + '\n', () => resolve()));
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // A start that returned 0, then the task keeps running (real lines, later timestamps), never ending it.
+    await write(b.start);
+    await write(b.kvmStart);
+    await write(b.ret);
+    for (let i = 1; i <= 6; i++) {
+      await pause(50);
+      await write(at(b.later, `6.${String(700000 + i * 20000)}`));
+    }
+    const early = await Promise.race([seen, pause(5000).then(() => 'timeout')]);
+    assert.notEqual(early, 'timeout', `no live finding while the pipe was open; stdout so far: ${out}`);
+    assert.match(early, /error \[likely\] unpaired-start: kvmnotif-147 at 6\.667004: .*reported live/);
+    assert.equal(child.exitCode, null, 'still running: the pipe is open');
+    child.stdin.end();
+    const code = await exited;
+    assert.equal(code, 1);
+    assert.match(out, /Summary/);
+    assert.match(out, /0 paired, 1 open/);
+  });
+});
