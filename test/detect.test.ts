@@ -9,7 +9,7 @@ import { readTrace } from '../src/io/read-trace';
 import { InputError } from '../src/io/source';
 
 const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = '/work/shared';
+const SHARED = resolve(__dirname, '../../../shared');
 
 function firstLines(path: string): string[] {
   let buf = readFileSync(path);

@@ -4,21 +4,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { FuncGraphParser } from '../parsers/funcgraph';
-import { pushText, timestampNs } from '../parsers/shared-text';
-
-const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = '/work/shared';
+import { timestampNs } from '../parsers/shared-text';
+import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
 
 function parse(text: string, file = 'graph.txt') {
-  const records: TraceRecord[] = [];
-  const parser = new FuncGraphParser({ file, sink: (r) => records.push(r) });
-  pushText(parser, text);
-  const events = records.filter((r): r is TraceEvent => r.kind === 'event');
-  const unreadable = records.filter((r): r is UnreadableRecord => r.kind === 'unreadable');
-  return { info: parser.info, records, events, unreadable };
+  const r = parseWith((o) => new FuncGraphParser(o), text, file);
+  return { ...r, };
 }
-const fixture = (rel: string) => readFileSync(join(FIX, rel), 'utf8');
-const at = (events: TraceEvent[], line: number) => events.filter((e) => e.src.line === line);
 const brief = (e: TraceEvent) => [e.name, e.fields.func, e.fields.depth, e.fields.duration_ns];
 /** Lines of function_graph output that are graph records: `func() {` one event, `func();` two, `}` one. */
 function expectedEvents(text: string): number {

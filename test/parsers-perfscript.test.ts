@@ -4,21 +4,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { PerfScriptParser } from '../parsers/perfscript';
-import { pushText } from '../parsers/shared-text';
-
-const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = '/work/shared';
+import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
 
 function parse(text: string, file = 'perf.txt') {
-  const records: TraceRecord[] = [];
-  const parser = new PerfScriptParser({ file, sink: (r) => records.push(r) });
-  pushText(parser, text);
-  const events = records.filter((r): r is TraceEvent => r.kind === 'event');
-  const unreadable = records.filter((r): r is UnreadableRecord => r.kind === 'unreadable');
-  return { info: parser.info, records, events, unreadable };
+  const r = parseWith((o) => new PerfScriptParser(o), text, file);
+  return { ...r, };
 }
-const fixture = (rel: string) => readFileSync(join(FIX, rel), 'utf8');
-const at = (events: TraceEvent[], line: number) => events.filter((e) => e.src.line === line);
 /** Sample lines: not blank, not `#`, not a callchain frame (tab-indented, or perf 3.x's unindented `addr sym (dso)`). */
 const sampleLines = (text: string) =>
   text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('\t') && !/^[0-9a-f]{6,} \S.* \(.*\)$/.test(l)).length;

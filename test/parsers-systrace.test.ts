@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
-import { pushText } from '../parsers/shared-text';
 import { decodeJsStringPart, SystraceParser } from '../parsers/systrace';
-
-const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = '/work/shared';
+import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
 
 function parse(text: string, file = 'trace.html') {
-  const records: TraceRecord[] = [];
-  const parser = new SystraceParser({ file, sink: (r) => records.push(r) });
-  pushText(parser, text);
-  const events = records.filter((r): r is TraceEvent => r.kind === 'event');
-  const unreadable = records.filter((r): r is UnreadableRecord => r.kind === 'unreadable');
-  return { info: parser.info, records, events, unreadable };
+  const r = parseWith((o) => new SystraceParser(o), text, file);
+  return { ...r, };
 }
-const fixture = (rel: string) => readFileSync(join(FIX, rel), 'utf8');
-const at = (events: TraceEvent[], line: number) => events.filter((e) => e.src.line === line);
 /** Lines of a linuxPerfData string (or its saved body) that hold an ftrace event. */
 const eventLines = (text: string) => text.split('\n').filter((l) => /^\s*\S.*-\d+\s+\[\d+\]\s+\d+\.\d+: /.test(l)).length;
 

@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LostEventsRecord, TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
-import { pushText } from '../parsers/shared-text';
 import { TraceCmdParser, type TraceCmdParseInfo } from '../parsers/tracecmd';
-
-const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = '/work/shared';
+import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
 
 function parse(text: string, file = 'report.txt') {
-  const records: TraceRecord[] = [];
-  const parser = new TraceCmdParser({ file, sink: (r) => records.push(r) });
-  pushText(parser, text);
-  const events = records.filter((r): r is TraceEvent => r.kind === 'event');
-  const unreadable = records.filter((r): r is UnreadableRecord => r.kind === 'unreadable');
-  return { info: parser.info as TraceCmdParseInfo, records, events, unreadable };
+  const r = parseWith((o) => new TraceCmdParser(o), text, file);
+  return { ...r, info: r.info as TraceCmdParseInfo, };
 }
-const fixture = (rel: string) => readFileSync(join(FIX, rel), 'utf8');
-const at = (events: TraceEvent[], line: number) => events.filter((e) => e.src.line === line);
 
 describe('trace-cmd report: real baseline slice (trace-cmd 3.1.6, lines 24861-25160)', () => {
   const text = fixture('real/baseline.trace-cmd-report.lines-24861-25160.txt');
