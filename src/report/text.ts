@@ -36,7 +36,10 @@ export function renderText(report: Report, st: Style): string {
   for (const i of report.inputs) out.push(...inputSummary(i, st));
   const s = report.summary;
   const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length;
-  const verdict = s.failed
+  const unread = report.inputs.filter((i) => i.error).length;
+  const verdict = unread
+    ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read (see above): fix the path, or name the format with --input-format, and run again`)
+    : s.failed
     ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
     : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
   out.push(`  findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info — ${verdict}`);
