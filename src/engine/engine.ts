@@ -325,16 +325,16 @@ export class Engine {
         confidence: 'likely',
         reason: `the task has run on for ${formatDuration(ranFor)} (line ${now.src.line}) with no end and no events lost (reported live; the range is still open)`,
         evidence: [now],
-      });
+      }, true);
     }
   }
 
   /** Ranges already reported by reportOverdue (not reported again at the end). */
   private readonly reportedEarly = new WeakSet<RangeRecord>();
 
-  private leftOpen(range: RangeRecord, verdict: Verdict): void {
+  private leftOpen(range: RangeRecord, verdict: Verdict, live = false): void {
     // Live input may have reported it already (reportOverdue); count and report each range once.
-    if (this.reportedEarly.has(range) && verdict.reason.indexOf('reported live') < 0) return;
+    if (!live && this.reportedEarly.has(range)) return;
     this.counts.open++;
     for (const rule of this.rules) rule.handlers.pairLeftOpen?.(range, verdict);
   }
