@@ -32,6 +32,10 @@ const MAX_CONTINUATION = 16;
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
 const BRACKET = 0x5b;
+/** scanBytes results. */
+export const SCAN_OTHER = 0;
+export const SCAN_SKIP = 1;
+export const SCAN_WANTED = 2;
 
 interface NameEntry {
   /** Second hash of the name's bytes. */
@@ -169,11 +173,92 @@ export class FtraceParser implements TraceParser {
     }
   }
 
+  /**
+   * What the fast lane would do with this line, decided from its bytes alone
+   * (a scan worker asks this, and hands on only the lines that need parsing):
+   * SCAN_SKIP for a plain event line the filter does not want (its columns are
+   * then in `scanned`), SCAN_WANTED for a wanted one, SCAN_OTHER for anything
+   * the fast lane does not take. Changes no parser state but the name caches.
+   */
+  scanBytes(b: Buffer, start: number, end: number): number {
+    if (this.filter === undefined || this.latency) return SCAN_OTHER;
+    return this.scan(b, start, end);
+  }
+
+  /** Columns of the last line scanBytes (or the fast lane) read. */
+  readonly scanned = { cpu: 0, pid: 0, sec: 0, nsec: 0, digits: 0 };
+  /** Where the last scan found each column (byte offsets), for building a wanted event. */
+  private readonly at = { comm: 0, commEnd: 0, flagsFrom: -1, flagsTo: -1, tsFrom: 0, tsTo: 0, nameEnd: 0 };
+  private scannedEntry: NameEntry | undefined;
+  private scannedPayload: string | undefined;
+  private scannedProbe: ProbeSite | undefined;
+
+  /**
+   * A header line as the scan worker sees it: the latency format's header
+   * switches the fast lane off (the parser itself only looks inside the
+   * header block; the worker is stricter, so it never skips a line the parser would read).
+   */
+  noteHeaderLine(text: string): void {
+    if (/_------=> CPU#/.test(text)) this.latency = true;
+  }
+
+  /**
+   * A filtered-out event line, accounted for exactly as the fast lane does
+   * (also fed directly with a scan worker's columns).
+   */
+  pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void {
+    this.info.lines++;
+    if (this.stackFrames !== undefined) this.stackFrames = undefined;
+    this.inHeader = false;
+    this.info.events++;
+    this.continuations = 0;
+    this.lastTsByCpu[cpu] = undefined;
+    this.lastTsSecByCpu[cpu] = sec;
+    this.lastTsNsecByCpu[cpu] = nsec;
+    this.lastTsDigitsByCpu[cpu] = digits;
+    this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
+    this.skippedPidByCpu[cpu] = pid;
+    if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
+    this.continuable = DISCARD;
+  }
+
   /** Reads a plain event line from its bytes; returns false (having changed nothing) for anything else. */
   private fromBytes(b: Buffer, start: number, end: number, lineNo: number): boolean {
+    const kind = this.scan(b, start, end);
+    if (kind === SCAN_OTHER) return false;
+    const c = this.scanned;
+    if (kind === SCAN_SKIP) {
+      this.pushSkipped(c.cpu, c.pid, c.sec, c.nsec, c.digits, lineNo);
+      return true;
+    }
+    this.info.lines++;
+    if (this.stackFrames !== undefined) this.stackFrames = undefined;
+    this.inHeader = false;
+    this.info.events++;
+    this.continuations = 0;
+    // A wanted event, built from the same columns (no second tokenising of the text).
+    const at = this.at;
+    const cpu = c.cpu;
+    const ts: Timestamp = { raw: b.toString('latin1', at.tsFrom, at.tsTo), sec: c.sec, nsec: c.nsec, unit: 'seconds' };
+    this.lastTsByCpu[cpu] = ts;
+    this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
+    this.skippedPidByCpu[cpu] = undefined;
+    const n = at.nameEnd;
+    const payload = this.scannedPayload ?? (n + 2 <= end ? b.toString('utf8', n + 2, end) : '');
+    const ev = new ParsedEvent(ts, c.pid, b.toString('utf8', at.comm, at.commEnd), (this.scannedEntry as NameEntry).utf8, payload, { file: this.file, line: lineNo });
+    ev.cpu = cpu;
+    if (at.flagsFrom >= 0) ev.ctx = decodeFlagsCached(b.toString('latin1', at.flagsFrom, at.flagsTo));
+    if (this.scannedProbe) ev.probe = this.scannedProbe;
+    this.hold(ev, cpu);
+    this.continuable = ev;
+    return true;
+  }
+
+  /** The fast lane's reading of a line's columns (see scanBytes). */
+  private scan(b: Buffer, start: number, end: number): number {
     let i = start;
     while (i < end && b[i] === 32) i++;
-    if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return false;
+    if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return SCAN_OTHER;
     // " [NNN] " : the CPU column
     let open = i;
     let cpu = -1;
@@ -196,7 +281,7 @@ export class FtraceParser implements TraceParser {
       }
       open++;
     }
-    if (cpu < 0 || open >= end) return false;
+    if (cpu < 0 || open >= end) return SCAN_OTHER;
     // pid: digits before the spaces before the bracket; a TGID column `(...)` takes the text lane.
     let k = open - 1;
     while (k > i && b[k] === 32) k--;
@@ -208,7 +293,7 @@ export class FtraceParser implements TraceParser {
       mul *= 10;
       k--;
     }
-    if (k === pidEnd || b[k] !== 45 /* - */ || k === i) return false;
+    if (k === pidEnd || b[k] !== 45 /* - */ || k === i) return SCAN_OTHER;
     // flags, then the timestamp `sec.frac:`
     let p = j + 2;
     while (p < end && b[p] === 32) p++;
@@ -223,7 +308,7 @@ export class FtraceParser implements TraceParser {
       while (p < end && b[p] === 32) p++;
       q = p;
       while (q < end && b[q] !== 32) q++;
-      if (b[q - 1] !== 58) return false;
+      if (b[q - 1] !== 58) return SCAN_OTHER;
     }
     let sec = 0;
     let r = p;
@@ -231,7 +316,7 @@ export class FtraceParser implements TraceParser {
       sec = sec * 10 + (b[r] - 48);
       r++;
     }
-    if (r === p || b[r] !== 46 /* . */ || r - p > 15) return false;
+    if (r === p || b[r] !== 46 /* . */ || r - p > 15) return SCAN_OTHER;
     r++;
     const fracFrom = r;
     let frac = 0;
@@ -240,11 +325,11 @@ export class FtraceParser implements TraceParser {
       r++;
     }
     const digits = r - fracFrom;
-    if (r !== q - 1 || digits === 0 || digits > 9) return false;
+    if (r !== q - 1 || digits === 0 || digits > 9) return SCAN_OTHER;
     const nsec = frac * POW10[9 - digits];
     // event name up to `: ` (the function tracer's `a <-b` takes the text lane)
     const nameFrom = q + 1;
-    if (nameFrom >= end || b[nameFrom] === 60 /* < */) return false;
+    if (nameFrom >= end || b[nameFrom] === 60 /* < */) return SCAN_OTHER;
     let n = nameFrom;
     let h = 0x811c9dc5;
     let h2 = 0x9747b28c;
@@ -255,14 +340,13 @@ export class FtraceParser implements TraceParser {
       h2 = Math.imul(h2 + c, 0x5bd1e995) ^ (h2 >>> 15);
       n++;
     }
-    if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return false;
+    if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return SCAN_OTHER;
     // The role of a kprobe line depends on the probed symbol in its `(sym+off/size)` site.
     let payload: string | undefined;
     let probe: ProbeSite | undefined;
-    let entry: NameEntry;
+    const entry = this.nameEntry(b, nameFrom, n, h, h2);
     let wanted: boolean;
     if (n + 2 < end && b[n + 2] === 40 /* ( */) {
-      entry = this.nameEntry(b, nameFrom, n, h, h2);
       payload = b.toString('utf8', n + 2, end);
       const site = splitProbeSite(payload);
       if (site) {
@@ -271,40 +355,28 @@ export class FtraceParser implements TraceParser {
       }
       wanted = this.filter!.wants(entry.name, undefined, probe);
     } else {
-      entry = this.nameEntry(b, nameFrom, n, h, h2);
       wanted = entry.wanted;
     }
-    if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return false;
-    this.info.lines++;
-    if (this.stackFrames !== undefined) this.stackFrames = undefined;
-    this.inHeader = false;
-    this.info.events++;
-    this.continuations = 0;
-    if (!wanted) {
-      // Accounted for exactly as the text lane does for a filtered-out event.
-      this.lastTsByCpu[cpu] = undefined;
-      this.lastTsSecByCpu[cpu] = sec;
-      this.lastTsNsecByCpu[cpu] = nsec;
-      this.lastTsDigitsByCpu[cpu] = digits;
-      this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
-      this.skippedPidByCpu[cpu] = pid;
-      if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
-      this.continuable = DISCARD;
-      return true;
-    }
-    // A wanted event, built from the same columns (no second tokenising of the text).
-    const ts: Timestamp = { raw: b.toString('latin1', p, q - 1), sec, nsec, unit: 'seconds' };
-    this.lastTsByCpu[cpu] = ts;
-    this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
-    this.skippedPidByCpu[cpu] = undefined;
-    if (payload === undefined) payload = n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
-    const ev = new ParsedEvent(ts, pid, b.toString('utf8', i, k), entry.utf8, payload, { file: this.file, line: lineNo });
-    ev.cpu = cpu;
-    if (flagsFrom >= 0) ev.ctx = decodeFlagsCached(b.toString('latin1', flagsFrom, flagsTo));
-    if (probe) ev.probe = probe;
-    this.hold(ev, cpu);
-    this.continuable = ev;
-    return true;
+    if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return SCAN_OTHER;
+    const c = this.scanned;
+    c.cpu = cpu;
+    c.pid = pid;
+    c.sec = sec;
+    c.nsec = nsec;
+    c.digits = digits;
+    if (!wanted) return SCAN_SKIP;
+    const at = this.at;
+    at.comm = i;
+    at.commEnd = k;
+    at.flagsFrom = flagsFrom;
+    at.flagsTo = flagsTo;
+    at.tsFrom = p;
+    at.tsTo = q - 1;
+    at.nameEnd = n;
+    this.scannedEntry = entry;
+    this.scannedPayload = payload;
+    this.scannedProbe = probe;
+    return SCAN_WANTED;
   }
 
   /**
