@@ -14,7 +14,8 @@ import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engin
 import type { CpuCoverage, LossWindow } from './engine/coverage';
 import type { Finding, RangeRecord } from './engine/types';
 import type { LatencySummary } from './engine/latency';
-import { Semantics } from './semantics';
+import { Semantics, type SemanticsOptions } from './semantics';
+import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
@@ -42,6 +43,14 @@ export interface AnalyzeOptions {
   live?: boolean;
   /** Stop reading early (Ctrl-C): what was read so far is analysed and summarised. */
   signal?: AbortSignal;
+  /**
+   * Threads to use: 1 reads and parses on this thread only; 2 (the default
+   * on a machine with two or more cores) reads and scans big files on a
+   * worker thread. The results are the same either way.
+   */
+  threads?: number;
+  /** Tuning and tests: when the worker thread is used (by default for files of 16 MiB and more), its chunk size and share. */
+  parallel?: Omit<ParallelOptions, 'spec'>;
 }
 
 export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
@@ -128,7 +137,8 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   } catch (err) {
     throw new InputError(`${opts.kernel !== undefined ? '--kernel' : `${path}/uname.txt`}: ${(err as Error).message}`);
   }
-  const semantics = new Semantics(undefined, { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields });
+  const semanticsOptions: SemanticsOptions = { kprobeDefinitions, events: cfg?.events, fields: cfg?.fields };
+  const semantics = new Semantics(undefined, semanticsOptions);
   const engine = new Engine({
     semantics,
     likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
@@ -161,7 +171,16 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   };
   const read: ReadResult = merged
     ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
-    : await readTrace(tracePath, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress, filter: engine.filter, signal: opts.signal, live: opts.live });
+    : await readTrace(tracePath, onRecord, {
+      format: opts.inputFormat,
+      onProgress: opts.onProgress,
+      filter: engine.filter,
+      signal: opts.signal,
+      live: opts.live,
+      ...(workerThreadsWanted(opts.threads)
+        ? { parallel: { ...opts.parallel, spec: { semantics: semanticsOptions, roles: [...engine.neededRoles] } } }
+        : {}),
+    });
   engine.finish();
   const cov = engine.coverage;
   return {

@@ -34,6 +34,7 @@ interface CheckOptions {
   quiet?: boolean;
   baseline?: string;
   writeBaseline?: string;
+  threads?: string;
 }
 
 const FORMATS = ['text', 'json', 'sarif', 'junit', 'chrome-trace', 'html'];
@@ -56,6 +57,7 @@ export function registerCheckCommand(program: Command): void {
     .option('--merge', 'the files are parts of one capture (per_cpu/cpuN/trace): merge them by timestamp into one analysis')
     .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
     .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
+    .option('--threads <n>', 'threads to use: 1 reads and parses on one thread; 2 (the default with two or more cores) reads and scans files of 16 MiB or more on a second thread (same results)')
     .option('--show-unreadable', 'list every unreadable line on stderr')
     .option('--no-color', 'no colour in text output (NO_COLOR is honoured too)')
     .option('-q, --quiet', 'no summary on stderr for non-text formats, no progress bar')
@@ -77,6 +79,11 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     throw err;
   }
   applyCsvColumns(opts.csvColumns);
+  let threads: number | undefined;
+  if (opts.threads !== undefined) {
+    threads = Number(opts.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads: expected a whole number of 1 or more, got '${opts.threads}'`);
+  }
   const kprobeEvents = opts.kprobeEvents ? readKprobeEventsFile(opts.kprobeEvents) : undefined;
   if (opts.kernel !== undefined) {
     try {
@@ -117,7 +124,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
       const analyzeOpts = {
-        config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, onProgress: progress?.onProgress, onRange: collector?.onRange,
+        config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, threads, onProgress: progress?.onProgress, onRange: collector?.onRange,
         ...(opts.follow ? { live: true, signal: follow.signal, onFinding: printLive } : {}),
       };
       const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);

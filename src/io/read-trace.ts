@@ -5,7 +5,9 @@
 import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
-import { InputError, readLines, type ByteLineSink, type SourceInfo } from './source';
+import { statSync } from 'node:fs';
+import { InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
+import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 
 export interface ReadOptions {
   /** Force a format instead of sniffing. */
@@ -21,6 +23,12 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Live input: choose the format from the first chunk instead of waiting for SNIFF_LINES lines. */
   live?: boolean;
+  /**
+   * Read and scan a big file on a worker thread (see worker-source.ts): what
+   * the worker needs to make the same decisions as `filter`. Used for regular
+   * files of at least `minBytes` (default WORKER_MIN_BYTES), not for live input.
+   */
+  parallel?: ParallelOptions;
 }
 
 export interface ReadResult {
@@ -53,24 +61,27 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     for (const [t, n, term] of held) parser.push(t, n, term);
     held.length = 0;
   };
-  const source = await readLines(
-    path,
-    (text, lineNo, terminated) => {
-      if (parser) {
-        parser.push(text, lineNo, terminated);
-        return;
-      }
-      held.push([text, lineNo, terminated]);
-      if (held.length >= SNIFF_LINES) decide();
-    },
-    opts.onProgress,
-    () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
-    () => {
-      if (opts.live && !parser && held.some((h) => h[0].trim() !== '') && detectFormat(held.map((h) => h[0]))) decide();
-      return opts.pause?.();
-    },
-    opts.signal,
-  );
+  const onLine: LineHandler = (text, lineNo, terminated) => {
+    if (parser) {
+      parser.push(text, lineNo, terminated);
+      return;
+    }
+    held.push([text, lineNo, terminated]);
+    if (held.length >= SNIFF_LINES) decide();
+  };
+  const source = useWorker(path, opts)
+    ? await readLinesInWorker(path, opts.format, opts.parallel!, onLine, () => (parser && 'pushSkipped' in parser ? (parser as unknown as SkipLineSink) : undefined), opts.onProgress, opts.signal)
+    : await readLines(
+        path,
+        onLine,
+        opts.onProgress,
+        () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
+        () => {
+          if (opts.live && !parser && held.some((h) => h[0].trim() !== '') && detectFormat(held.map((h) => h[0]))) decide();
+          return opts.pause?.();
+        },
+        opts.signal,
+      );
   if (!parser) {
     if (held.every((h) => h[0].trim() === '')) {
       parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter });
@@ -80,4 +91,15 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   const p = parser as TraceParser;
   p.end();
   return { path, format: p.format, source, info: p.info };
+}
+
+/** A regular file big enough for the scan worker, read as a whole (not live, not paced by a merge). */
+function useWorker(path: string, opts: ReadOptions): boolean {
+  if (!opts.parallel || !opts.filter || opts.live || opts.pause || path === '-') return false;
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size >= (opts.parallel.minBytes ?? WORKER_MIN_BYTES);
+  } catch {
+    return false; // readLines reports the error
+  }
 }

@@ -41,6 +41,10 @@ export interface SourceInfo {
   /** Bytes of decompressed text. */
   bytesText: number;
   lines: number;
+  /** Read and scanned on a worker thread (worker-source.ts). */
+  parallel?: boolean;
+  /** Of those lines, the events the worker read and the analysis did not need in full. */
+  skippedByWorker?: number;
 }
 
 /** Open a path (or `-` for stdin) as a byte stream, decompressing by magic bytes. */
@@ -227,9 +231,9 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
     let cur = Buffer.allocUnsafe(size);
     let next = Buffer.allocUnsafe(size);
     let len = (await fh.read(cur, 0, size, null)).bytesRead;
+    info.bytesRead += len;
+    info.bytesText += len;
     while (len > 0) {
-      info.bytesRead += len;
-      info.bytesText += len;
       const last = cur.lastIndexOf(10, len - 1);
       const tail = last < 0 ? len : len - last - 1;
       if (tail >= next.length) {
@@ -249,6 +253,8 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
         if (tail > 0) splitter.pushFinal(Buffer.from(next.subarray(0, tail)));
         break;
       }
+      info.bytesRead += got;
+      info.bytesText += got;
       const swap = cur;
       cur = next;
       next = swap.length >= cur.length ? swap : Buffer.allocUnsafe(cur.length);

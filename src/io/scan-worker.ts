@@ -1,0 +1,202 @@
+/**
+ * The scan worker: the second core's share of `check` on a big file.
+ *
+ * It reads the file (decompressing it when needed), splits it into lines and,
+ * once the input is known to be ftrace text, reads each line's columns with
+ * the ftrace parser's own fast lane (FtraceParser.scanBytes). A line the
+ * analysis does not need in full (the same EventFilter decision the main
+ * thread's parser would make) goes back as five numbers: CPU, task,
+ * timestamp parts; every other line goes back as bytes, for the main thread
+ * to parse exactly as it would have. When the main thread runs out of work,
+ * the worker leaves more of the scanning to it (a line sent as bytes is read
+ * by the parser's own fast lane, with the same result). Chunks of the file move between the
+ * threads without copying (transferred ArrayBuffers), and at most
+ * MAX_IN_FLIGHT chunks are waiting at any time, so memory stays bounded
+ * whatever the file size.
+ *
+ * Record layout (RECORD_SLOTS doubles per line, in line order):
+ *   line to parse:  [0, start, end, 0]            (offsets into the chunk, CR stripped)
+ *   skipped event:  [1 + digits + 16 * cpu, pid, sec, nsec]
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
+import { FtraceParser, SCAN_SKIP } from '../../parsers/ftrace';
+import type { EventFilter } from '../../parsers/types';
+import { Semantics } from '../semantics';
+import type { Role } from '../semantics/operations';
+import { openByteStream, sniffCompression, type Compression } from './source';
+import { MAX_IN_FLIGHT, RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
+
+const data = workerData as ScanWorkerData;
+const port = parentPort!;
+const ctl = new Int32Array(data.ctl);
+
+const semantics = new Semantics(undefined, data.spec.semantics);
+const roles = new Set<Role>(data.spec.roles);
+const filter: EventFilter = {
+  wants: (name, group, probe) => {
+    const role = semantics.roleOf(name, group, probe);
+    return role !== undefined && roles.has(role);
+  },
+  skipped: () => {},
+};
+
+/** The fast lane, used only to read columns: its sink never sees a record. */
+let scanner: FtraceParser | undefined;
+let decided = false;
+const held: string[] = [];
+if (data.format !== undefined) decide(formatByName(data.format) === ftraceFormat);
+
+function decide(ftrace: boolean): void {
+  decided = true;
+  held.length = 0;
+  if (ftrace) scanner = new FtraceParser({ file: data.path, sink: () => {}, filter });
+}
+
+let compression: Compression = 'none';
+let bytesRead = 0;
+let bytesText = 0;
+let posted = 0;
+/**
+ * Of every 8 lines, how many this worker scans; the rest go to the main
+ * thread as plain lines, where the parser's fast lane reads them the same way.
+ */
+let share = data.share;
+let buf = Buffer.allocUnsafeSlow(data.chunkBytes);
+let fill = 0;
+
+/** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
+function emit(): void {
+  if (fill === 0) return;
+  const last = buf.lastIndexOf(10, fill - 1);
+  if (last < 0) {
+    // One line longer than the buffer: grow (only such a line costs memory).
+    if (fill === buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(buf.length * 2);
+      buf.copy(bigger, 0, 0, fill);
+      buf = bigger;
+    }
+    return;
+  }
+  let rec = new Float64Array(RECORD_SLOTS * 16384);
+  let n = 0;
+  let from = 0;
+  while (from <= last) {
+    const nl = buf.indexOf(10, from);
+    const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
+    if ((n + 1) * RECORD_SLOTS > rec.length) {
+      const more = new Float64Array(rec.length * 2);
+      more.set(rec);
+      rec = more;
+    }
+    const o = n * RECORD_SLOTS;
+    n++;
+    let skip = false;
+    if (scanner !== undefined && (n & 7) < share) {
+      if (buf[from] === 35 /* # */) scanner.noteHeaderLine(buf.toString('latin1', from, end));
+      else if (scanner.scanBytes(buf, from, end) === SCAN_SKIP) {
+        const c = scanner.scanned;
+        rec[o] = 1 + c.digits + 16 * c.cpu;
+        rec[o + 1] = c.pid;
+        rec[o + 2] = c.sec;
+        rec[o + 3] = c.nsec;
+        skip = true;
+      }
+    } else if (!decided) {
+      // The same first lines the main thread sniffs, so both threads pick the same format.
+      held.push(buf.toString('utf8', from, end));
+      if (held.length >= SNIFF_LINES) decide(detectFormat(held) === ftraceFormat);
+    }
+    if (!skip) {
+      rec[o] = 0;
+      rec[o + 1] = from;
+      rec[o + 2] = end;
+    }
+    from = nl + 1;
+  }
+  // Balance the two threads: when the main thread has finished every chunk sent so far,
+  // it is waiting for this one, so it scans more lines itself from now on (and fewer when it falls behind).
+  const waiting = posted - Atomics.load(ctl, 0);
+  if (waiting === 0 && share > 1) share--;
+  else if (waiting >= 2 && share < 8) share++;
+  const tail = fill - last - 1;
+  const next = Buffer.allocUnsafeSlow(Math.max(data.chunkBytes, tail * 2));
+  buf.copy(next, 0, last + 1, fill);
+  const chunk = buf.buffer as ArrayBuffer;
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, bytesRead, bytesText, compression };
+  port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
+  posted++;
+  buf = next;
+  fill = tail;
+  // Back-pressure: wait while the main thread is MAX_IN_FLIGHT chunks behind.
+  for (;;) {
+    const done = Atomics.load(ctl, 0);
+    if (posted - done < MAX_IN_FLIGHT) break;
+    Atomics.wait(ctl, 0, done, 1000);
+  }
+}
+
+/** The end of input (or of what could be read): the bytes after the last newline are a final line without its newline. */
+function finish(error?: NodeJS.ErrnoException): void {
+  emit();
+  let final: string | undefined;
+  if (fill > 0) {
+    final = buf.toString('utf8', 0, fill);
+    if (final.endsWith('\r')) final = final.slice(0, -1);
+  }
+  const msg: WorkerMessage = { type: 'end', final, bytesRead, bytesText, compression };
+  if (error) msg.error = { message: error.message, code: error.code };
+  port.postMessage(msg);
+}
+
+function append(chunk: Buffer): void {
+  let at = 0;
+  while (at < chunk.length) {
+    const room = buf.length - fill;
+    const take = Math.min(room, chunk.length - at);
+    chunk.copy(buf, fill, at, at + take);
+    fill += take;
+    at += take;
+    bytesText += take;
+    if (fill === buf.length) emit();
+  }
+}
+
+async function main(): Promise<void> {
+  const fd = openSync(data.path, 'r');
+  const head = Buffer.alloc(8);
+  const got = readSync(fd, head, 0, 8, 0);
+  compression = sniffCompression(head.subarray(0, got));
+  if (compression === 'none') {
+    // Read straight into the chunk that will be handed over: no copy.
+    try {
+      for (;;) {
+        if (fill === buf.length) emit();
+        const n = readSync(fd, buf, fill, buf.length - fill, null);
+        if (n === 0) break;
+        fill += n;
+        bytesRead += n;
+        bytesText += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    finish();
+    return;
+  }
+  closeSync(fd);
+  const { stream } = await openByteStream(data.path, (n) => { bytesRead += n; });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) append(chunk);
+  } catch (err) {
+    // Whatever was read before the damage is analysed, as on the main thread.
+    finish(err as NodeJS.ErrnoException);
+    return;
+  }
+  finish();
+}
+
+main().catch((err: NodeJS.ErrnoException) => {
+  port.postMessage({ type: 'end', bytesRead, bytesText, compression, error: { message: err.message, code: err.code } } satisfies WorkerMessage);
+});

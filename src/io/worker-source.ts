@@ -1,0 +1,155 @@
+/**
+ * Lines of a big trace file read on a second core (see scan-worker.ts): the
+ * worker reads, decompresses, splits and classifies; this thread parses the
+ * lines the analysis needs and accounts for the rest from five numbers each.
+ * Callbacks see exactly what readLines would give them, in the same order.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SemanticsOptions } from '../semantics';
+import type { Role } from '../semantics/operations';
+import { InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
+
+/** Bytes per chunk handed between the threads. */
+export const CHUNK_BYTES = 4 << 20;
+/** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
+export const MAX_IN_FLIGHT = 4;
+/** Doubles per line in a chunk's records. */
+export const RECORD_SLOTS = 4;
+/** Files smaller than this are read on the main thread (starting a worker costs more than it saves). */
+export const WORKER_MIN_BYTES = 16 << 20;
+
+/** What the worker needs to make the same filter decisions as the main thread's parser. */
+export interface ScanSpec {
+  semantics: SemanticsOptions;
+  /** Roles the analysis needs in full (Engine.neededRoles). */
+  roles: Role[];
+}
+
+/** How to run the worker. `chunkBytes` and `share` exist for tests (chunk boundaries, mixed scanning). */
+export interface ParallelOptions {
+  spec: ScanSpec;
+  /** Files from this size use the worker (default WORKER_MIN_BYTES). */
+  minBytes?: number;
+  /** Bytes per chunk (default CHUNK_BYTES). */
+  chunkBytes?: number;
+  /** Of every 8 lines, how many the worker scans to begin with (default 8; it adapts as it goes). */
+  share?: number;
+}
+
+export interface ScanWorkerData {
+  path: string;
+  chunkBytes: number;
+  share: number;
+  /** The format named by the user (--input-format), if any. */
+  format?: string;
+  spec: ScanSpec;
+  /** Int32Array[1]: chunks the main thread has finished. */
+  ctl: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; bytesRead: number; bytesText: number; compression: Compression }
+  | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
+
+/** A line sink that also takes lines the worker read as skippable events (FtraceParser). */
+export interface SkipLineSink extends ByteLineSink {
+  pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void;
+}
+
+/** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
+export function workerThreadsWanted(threads: number | undefined): boolean {
+  return (threads ?? Math.min(2, availableParallelism())) > 1;
+}
+
+/**
+ * readLines, with the reading and line scanning on a worker thread. `byteSink`
+ * is asked again after each text line until it returns a sink (the parser is
+ * chosen after the first lines); skipped-event records only come once the
+ * worker has seen those same lines and chosen ftrace itself.
+ */
+export function readLinesInWorker(
+  path: string,
+  format: string | undefined,
+  parallel: ParallelOptions,
+  onLine: LineHandler,
+  byteSink: () => SkipLineSink | undefined,
+  onProgress?: (info: SourceInfo) => void,
+  signal?: AbortSignal,
+): Promise<SourceInfo> {
+  const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0, parallel: true, skippedByWorker: 0 };
+  const ctl = new Int32Array(new SharedArrayBuffer(4));
+  const workerData: ScanWorkerData = {
+    path,
+    format,
+    spec: parallel.spec,
+    chunkBytes: parallel.chunkBytes ?? CHUNK_BYTES,
+    share: parallel.share ?? 8,
+    ctl: ctl.buffer as SharedArrayBuffer,
+  };
+  const worker = new Worker(join(__dirname, 'scan-worker.js'), { workerData });
+  let lineNo = 0;
+  let skipped = 0;
+  let sink = byteSink();
+  return new Promise<SourceInfo>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      info.lines = lineNo;
+      if (err === undefined) resolve(info);
+      else reject(err);
+    };
+    // Stopping early (Ctrl-C): keep what was read.
+    const onAbort = () => settle(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('error', (err) => settle(err));
+    worker.on('exit', (code) => settle(code === 0 ? undefined : new Error(`scan worker stopped (exit code ${code})`)));
+    worker.on('message', (m: WorkerMessage) => {
+      if (settled) return;
+      try {
+        info.bytesRead = m.bytesRead;
+        info.bytesText = m.bytesText;
+        info.compression = m.compression;
+        if (m.type === 'chunk') {
+          const buf = Buffer.from(m.chunk);
+          const rec = new Float64Array(m.records);
+          const end = m.count * RECORD_SLOTS;
+          for (let o = 0; o < end; o += RECORD_SLOTS) {
+            const a = rec[o];
+            lineNo++;
+            if (a !== 0) {
+              const x = a - 1;
+              skipped++;
+              (sink as SkipLineSink).pushSkipped(x >>> 4, rec[o + 1], rec[o + 2], rec[o + 3], x & 15, lineNo);
+            } else if (sink !== undefined) {
+              sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+            } else {
+              onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
+              sink = byteSink();
+            }
+          }
+          info.skippedByWorker = skipped;
+          Atomics.add(ctl, 0, 1);
+          Atomics.notify(ctl, 0);
+          if (onProgress) {
+            info.lines = lineNo;
+            onProgress(info);
+          }
+          return;
+        }
+        if (m.final !== undefined) onLine(m.final, ++lineNo, false);
+        const e = m.error;
+        if (e === undefined) settle(undefined);
+        else if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
+          settle(new InputError(`${path}: compressed data is corrupt or cut off after ${lineNo} lines (${e.message})`));
+        } else settle(new InputError(`cannot read ${path}: ${e.message}`));
+      } catch (err) {
+        settle(err);
+      }
+    });
+  });
+}
