@@ -45,6 +45,18 @@ interface Resolved {
   subscriberKind?: string;
   pattern?: RegExp;
   fieldRenames?: Record<string, string>;
+  /** The payload layouts this event's kprobe hits were last seen with (see PayloadLayout), most recent first. */
+  layouts?: PayloadLayout[];
+}
+
+/** Per name, the role of each probe site (by probed symbol; '' for an address-only site). */
+interface CacheEntry {
+  plain: Resolved | typeof NONE | undefined;
+  bySite: Map<string, Resolved | typeof NONE> | undefined;
+  byReturnSite: Map<string, Resolved | typeof NONE> | undefined;
+  /** The last probe site looked up and its answer (parsers share one ProbeSite object per distinct site). */
+  lastProbe: ProbeSite | undefined;
+  lastSite: Resolved | typeof NONE | undefined;
 }
 
 const NONE: unique symbol = Symbol('none');
@@ -69,9 +81,8 @@ export class Semantics {
   private readonly tracepoints = new Map<string, Array<{ group?: string; role: Role; pattern?: RegExp }>>();
   private readonly userEvents: Map<string, EventMapping>;
   private readonly fieldAliases: Record<string, string[]>;
-  /** `alias=` search strings per field name. */
-  private readonly needles: Record<string, string[]> = {};
-  private readonly cache = new Map<string, { plain: Resolved | typeof NONE | undefined; bySite: Map<string, Resolved | typeof NONE> | undefined }>();
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly reader: FieldReader;
 
   constructor(readonly catalog: Catalog = loadCatalog(), opts: SemanticsOptions = {}) {
     for (const p of catalog.probes) this.byProbe.set(probeKey(p.symbol, p.return), { role: p.role, subscriber: p.subscriber });
@@ -90,6 +101,7 @@ export class Semantics {
     this.fieldAliases = {};
     for (const [k, v] of Object.entries(catalog.fields)) this.fieldAliases[k] = [...(opts.fields?.[k] ?? []), ...v];
     for (const [k, v] of Object.entries(opts.fields ?? {})) if (!this.fieldAliases[k]) this.fieldAliases[k] = v;
+    this.reader = new FieldReader(this.fieldAliases);
   }
 
   /** The kernel operation an event stands for, or undefined for events the rules do not need. */
@@ -108,21 +120,26 @@ export class Semantics {
     const nameKey = group === undefined ? name : `${group}:${name}`;
     let entry = this.cache.get(nameKey);
     if (entry === undefined) {
-      entry = { plain: undefined, bySite: undefined };
+      entry = { plain: undefined, bySite: undefined, byReturnSite: undefined, lastProbe: undefined, lastSite: undefined };
       this.cache.set(nameKey, entry);
     }
     let r: Resolved | typeof NONE | undefined;
     if (probe === undefined) {
       r = entry.plain;
       if (r === undefined) r = entry.plain = this.classify(name, group, probe) ?? NONE;
+    } else if (probe === entry.lastProbe) {
+      r = entry.lastSite;
     } else {
-      const siteKey = probe.symbol !== undefined ? (probe.isReturn ? `${probe.symbol}%return` : probe.symbol) : probe.isReturn ? '@%return' : '@';
-      if (entry.bySite === undefined) entry.bySite = new Map();
-      r = entry.bySite.get(siteKey);
+      // classify() depends on the site's symbol and direction only. A symbol is never empty: '' stands for an address.
+      const sites = probe.isReturn ? (entry.byReturnSite ??= new Map()) : (entry.bySite ??= new Map());
+      const siteKey = probe.symbol ?? '';
+      r = sites.get(siteKey);
       if (r === undefined) {
         r = this.classify(name, group, probe) ?? NONE;
-        entry.bySite.set(siteKey, r);
+        sites.set(siteKey, r);
       }
+      entry.lastProbe = probe;
+      entry.lastSite = r;
     }
     return r === NONE ? undefined : r;
   }
@@ -167,46 +184,28 @@ export class Semantics {
     return undefined;
   }
 
-  private field(ev: TraceEvent, name: string, r: Resolved): string | undefined {
-    if (ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0) return this.pickDirect(ev.payload, name);
-    return this.pick(ev.fields, name, r);
-  }
-
-  /** A field by our name: the event's rename first, then each alias in order. */
-  private pick(f: Record<string, string>, name: string, r: Resolved): string | undefined {
-    if (r.fieldRenames !== undefined) {
-      const renamed = r.fieldRenames[name];
-      if (renamed !== undefined && f[renamed] !== undefined) return f[renamed];
-    }
-    const aliases = this.fieldAliases[name];
-    if (aliases === undefined) return f[name];
-    for (let i = 0; i < aliases.length; i++) {
-      const v = f[aliases[i]];
-      if (v !== undefined) return v;
-    }
-    return undefined;
-  }
-
   private extract(ev: TraceEvent, r: Resolved): Operation {
+    const f = this.reader;
+    f.begin(ev, r);
     const op: Operation = { role: r.role, ev, args: {} };
     switch (r.role) {
       case 'range-start':
       case 'range-end':
       case 'subscriber-start':
       case 'subscriber-end':
-        op.args = this.rangeArgs(ev, r, true);
+        op.args = rangeArgs(f, r.role, true);
         if (r.role === 'range-start' && op.args.flags !== undefined) op.blockable = (op.args.flags & 1) === 1;
         if (r.role === 'range-end') {
-          const oe = this.field(ev, 'onlyEnd', r);
+          const oe = f.field(F.onlyEnd);
           if (oe !== undefined) op.onlyEnd = oe !== '0' && oe !== 'false';
         }
         if (r.role === 'subscriber-start' || r.role === 'subscriber-end') {
-          op.subscriber = normalizePointer(this.field(ev, 'subscriber', r));
+          op.subscriber = normalizePointer(f.field(F.subscriber));
           op.subscriberKind = r.subscriberKind;
         }
         break;
       case 'range-start-return': {
-        const raw = this.field(ev, 'ret', r) ?? ev.fields.arg1;
+        const raw = f.field(F.ret) ?? ev.fields.arg1;
         op.ret = toReturnValue(raw);
         const site = ev.probe?.returnTo?.symbol;
         if (site) op.returnSite = site;
@@ -214,52 +213,52 @@ export class Semantics {
       }
       case 'secondary-tlb':
       case 'subscriber-secondary-tlb':
-        op.args = this.rangeArgs(ev, r, false);
+        op.args = rangeArgs(f, r.role, false);
         if (r.role === 'subscriber-secondary-tlb') {
-          op.subscriber = normalizePointer(this.field(ev, 'subscriber', r));
+          op.subscriber = normalizePointer(f.field(F.subscriber));
           op.subscriberKind = r.subscriberKind;
         }
         break;
       case 'oom-reap':
       case 'notifier-register':
       case 'notifier-release':
-        op.args = { mm: normalizePointer(this.field(ev, 'mm', r) ?? ev.fields.arg1) };
+        op.args = { mm: normalizePointer(f.field(F.mm) ?? ev.fields.arg1) };
         break;
       case 'oom-reap-begin':
       case 'oom-reap-end':
       case 'oom-victim': {
-        const pid = this.field(ev, 'pid', r);
+        const pid = f.field(F.pid);
         if (pid !== undefined && /^\d+$/.test(pid)) op.targetPid = Number(pid);
         break;
       }
       case 'task-exit': {
-        const pid = this.field(ev, 'pid', r);
+        const pid = f.field(F.pid);
         op.targetPid = pid !== undefined && /^\d+$/.test(pid) ? Number(pid) : ev.pid;
         break;
       }
       case 'alloc':
-        op.gfp = this.field(ev, 'gfp', r);
+        op.gfp = f.field(F.gfp);
         break;
       case 'interval-insert':
       case 'interval-remove':
       case 'interval-read-begin':
-        op.args = this.rangeArgs(ev, r, false);
-        op.interval = normalizePointer(this.field(ev, 'interval', r) ?? ev.fields.arg1);
+        op.args = rangeArgs(f, r.role, false);
+        op.interval = normalizePointer(f.field(F.interval) ?? ev.fields.arg1);
         break;
       case 'itree-inv-start':
-        op.args = this.rangeArgs(ev, r, true);
+        op.args = rangeArgs(f, r.role, true);
         break;
       case 'device-fault':
-        op.address = normalizePointer(this.field(ev, 'address', r));
-        op.device = this.field(ev, 'device', r);
+        op.address = normalizePointer(f.field(F.address));
+        op.device = f.field(F.device);
         break;
       case 'gup-fast-pin':
       case 'anon-exclusive-clear':
       case 'ksm-write-protect': {
-        op.page = normalizePointer(this.field(ev, 'page', r) ?? ev.fields.arg1);
-        op.pfn = normalizePointer(this.field(ev, 'pfn', r));
-        op.address = normalizePointer(this.field(ev, 'address', r));
-        const mm = this.field(ev, 'mm', r);
+        op.page = normalizePointer(f.field(F.page) ?? ev.fields.arg1);
+        op.pfn = normalizePointer(f.field(F.pfn));
+        op.address = normalizePointer(f.field(F.address));
+        const mm = f.field(F.mm);
         if (mm !== undefined) op.args = { mm: normalizePointer(mm) };
         break;
       }
@@ -279,46 +278,214 @@ export class Semantics {
     }
     return op;
   }
+}
 
-  private rangeArgs(ev: TraceEvent, r: Resolved, withRange: boolean): RangeArgs {
-    // kprobe fetch-args print `k=v` with no spaces in values: read the few we need straight from the payload.
-    const direct = ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0;
-    const get = (name: string): string | undefined => this.field(ev, name, r);
-    const raw = (key: string): string | undefined => (direct ? valueOf(ev.payload, key + '=') : ev.fields[key]);
-    const a: RangeArgs = {};
-    if (withRange) {
-      const range = get('range') ?? (r.role === 'range-start' || r.role === 'range-end' ? raw('arg1') : undefined);
-      if (range !== undefined) a.range = normalizePointer(range);
-    }
-    const mm = get('mm');
-    if (mm !== undefined) a.mm = normalizePointer(mm);
-    const start = get('start') ?? raw('range_start');
-    if (start !== undefined) a.start = normalizePointer(start);
-    const end = get('end') ?? raw('range_end');
-    if (end !== undefined) a.end = normalizePointer(end);
-    const flags = parseSmallInt(get('flags') ?? raw('range_flags'));
-    if (flags !== undefined) a.flags = flags;
-    else {
-      // 4.19-5.1 ranges carry `bool blockable` instead of a flags word (mntrace probes names it `blockable`).
-      const blockable = raw('blockable');
-      if (blockable !== undefined) a.flags = blockable === '0' || blockable === 'false' ? 0 : 1;
-    }
-    const event = parseSmallInt(get('event') ?? raw('range_event'));
-    if (event !== undefined) a.event = event;
-    return a;
+/** The fields extract() reads, by our names (each looked up through its aliases and the event's renames). */
+const FIELD_NAMES = ['range', 'mm', 'start', 'end', 'flags', 'event', 'onlyEnd', 'ret', 'subscriber', 'pid', 'gfp', 'address', 'device', 'page', 'pfn', 'interval'] as const;
+/** Payload keys extract() reads as printed (older probe definitions' names). */
+const RAW_KEYS = ['arg1', 'range_start', 'range_end', 'range_flags', 'blockable', 'range_event'] as const;
+/** Their indexes: `F.range`, `K.range_start`. */
+const F = indexes(FIELD_NAMES);
+const K = indexes(RAW_KEYS);
+
+function indexes<T extends string>(names: readonly T[]): Record<T, number> {
+  const o = {} as Record<T, number>;
+  names.forEach((n, i) => (o[n] = i));
+  return o;
+}
+
+function rangeArgs(f: FieldReader, role: Role, withRange: boolean): RangeArgs {
+  const a: RangeArgs = {};
+  if (withRange) {
+    const range = f.field(F.range) ?? (role === 'range-start' || role === 'range-end' ? f.raw(K.arg1) : undefined);
+    if (range !== undefined) a.range = normalizePointer(range);
+  }
+  const mm = f.field(F.mm);
+  if (mm !== undefined) a.mm = normalizePointer(mm);
+  const start = f.field(F.start) ?? f.raw(K.range_start);
+  if (start !== undefined) a.start = normalizePointer(start);
+  const end = f.field(F.end) ?? f.raw(K.range_end);
+  if (end !== undefined) a.end = normalizePointer(end);
+  const flags = parseSmallInt(f.field(F.flags) ?? f.raw(K.range_flags));
+  if (flags !== undefined) a.flags = flags;
+  else {
+    // 4.19-5.1 ranges carry `bool blockable` instead of a flags word (mntrace probes names it `blockable`).
+    const blockable = f.raw(K.blockable);
+    if (blockable !== undefined) a.flags = blockable === '0' || blockable === 'false' ? 0 : 1;
+  }
+  const event = parseSmallInt(f.field(F.event) ?? f.raw(K.range_event));
+  if (event !== undefined) a.event = event;
+  return a;
+}
+
+/**
+ * Where one event's payload tokens (split at single spaces) are, for payloads
+ * whose keys repeat in the same order on every hit: kprobe fetch-args print
+ * `k=v k=v ...` with the keys of the probe definition. Which token holds which
+ * field is worked out once per layout; each later payload is only checked to
+ * have the same key at the start of each token.
+ */
+class PayloadLayout {
+  /** Per token, `key=` (the token's text up to its first `=`), or '' for a token without `=`. */
+  readonly needles: string[];
+  /** The token holding each of our fields (FIELD_NAMES order: the first token keyed by its first alias present), -1 for none. */
+  readonly fieldTokens: Int32Array;
+  /** The first token with each of RAW_KEYS as its key, -1 for none. */
+  readonly keyTokens: Int32Array;
+
+  constructor(payload: string, aliases: Record<string, string[]>) {
+    this.needles = payload.split(' ').map((t) => {
+      const eq = t.indexOf('=');
+      return eq < 0 ? '' : t.slice(0, eq + 1);
+    });
+    const first = (key: string): number => this.needles.indexOf(key + '=');
+    this.keyTokens = Int32Array.from(RAW_KEYS, first);
+    this.fieldTokens = Int32Array.from(FIELD_NAMES, (name) => {
+      for (const a of aliases[name] ?? [name]) {
+        const t = first(a);
+        if (t >= 0) return t;
+      }
+      return -1;
+    });
   }
 
-  /** A field by our name straight from a simple `k=v k=v` payload, trying each alias. */
-  private pickDirect(payload: string, name: string): string | undefined {
-    const needles = this.needles[name] ?? (this.needles[name] = (this.fieldAliases[name] ?? [name]).map((a) => a + '='));
+  /** Whether `payload` has this layout; if so, record where each token's value is. */
+  match(payload: string, from: Int32Array, to: Int32Array): boolean {
+    const needles = this.needles;
+    const n = payload.length;
+    let pos = 0;
     for (let i = 0; i < needles.length; i++) {
-      const v = valueOf(payload, needles[i]);
+      if (pos > n) return false;
+      const needle = needles[i];
+      let sp: number;
+      if (needle !== '') {
+        if (!startsAt(payload, needle, pos)) return false;
+        sp = payload.indexOf(' ', pos + needle.length);
+        if (sp < 0) sp = n;
+      } else {
+        sp = payload.indexOf(' ', pos);
+        if (sp < 0) sp = n;
+        const eq = payload.indexOf('=', pos);
+        if (eq >= 0 && eq < sp) return false;
+      }
+      from[i] = pos + needle.length;
+      to[i] = sp;
+      pos = sp + 1;
+    }
+    return pos === n + 1;
+  }
+}
+
+/** `payload.startsWith(needle, pos)`, which is much slower for the short needles here. */
+function startsAt(payload: string, needle: string, pos: number): boolean {
+  const n = needle.length;
+  if (pos + n > payload.length) return false;
+  for (let i = 0; i < n; i++) if (payload.charCodeAt(pos + i) !== needle.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Layouts kept per event (a probe redefined with other fetch-args between captures, say). */
+const MAX_LAYOUTS = 4;
+
+/**
+ * Reads fields by our names from one event at a time (after begin()), with
+ * no allocation per event beyond the values returned. kprobe payloads
+ * without quotes (`k=v` tokens, values without spaces) are read straight
+ * from the payload text: a field is the value of the first token that starts
+ * with one of its aliases and `=`, trying the aliases in order. Other events
+ * go through their parsed `fields`, with the event's renames first.
+ */
+class FieldReader {
+  private ev: TraceEvent | undefined;
+  private r: Resolved | undefined;
+  private direct = false;
+  /** The layout the current payload matched (direct reads only). */
+  private layout: PayloadLayout | undefined;
+  private from = new Int32Array(32);
+  private to = new Int32Array(32);
+  /** `alias=` search strings per field name (direct reads without a layout). */
+  private readonly needles: Record<string, string[]> = {};
+  /**
+   * Layouts give the same answers as searching the text only when no alias
+   * contains a space or `=` (a user's config could say so): else never used.
+   */
+  private readonly layoutsExact: boolean;
+
+  constructor(private readonly aliases: Record<string, string[]>) {
+    this.layoutsExact = Object.values(aliases).every((list) => list.every((a) => a.indexOf(' ') < 0 && a.indexOf('=') < 0));
+  }
+
+  begin(ev: TraceEvent, r: Resolved): void {
+    this.ev = ev;
+    this.r = r;
+    this.direct = ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0;
+    this.layout = this.direct && this.layoutsExact ? this.layoutOf(ev.payload, r) : undefined;
+  }
+
+  /** One of our fields (`F.range`). */
+  field(id: number): string | undefined {
+    const ev = this.ev as TraceEvent;
+    const layout = this.layout;
+    if (layout !== undefined) {
+      const t = layout.fieldTokens[id];
+      return t < 0 ? undefined : ev.payload.slice(this.from[t], this.to[t]);
+    }
+    const name = FIELD_NAMES[id];
+    if (this.direct) {
+      const needles = this.needles[name] ?? (this.needles[name] = (this.aliases[name] ?? [name]).map((a) => a + '='));
+      for (let i = 0; i < needles.length; i++) {
+        const v = valueOf(ev.payload, needles[i]);
+        if (v !== undefined) return v;
+      }
+      return undefined;
+    }
+    return this.pick(ev.fields, name);
+  }
+
+  /** A payload key as printed (`K.range_start`; no aliases, no renames). */
+  raw(id: number): string | undefined {
+    const ev = this.ev as TraceEvent;
+    const layout = this.layout;
+    if (layout !== undefined) {
+      const t = layout.keyTokens[id];
+      return t < 0 ? undefined : ev.payload.slice(this.from[t], this.to[t]);
+    }
+    const key = RAW_KEYS[id];
+    return this.direct ? valueOf(ev.payload, key + '=') : ev.fields[key];
+  }
+
+  /** A field from parsed fields: the event's rename first, then each alias in order. */
+  private pick(f: Record<string, string>, name: string): string | undefined {
+    const renames = (this.r as Resolved).fieldRenames;
+    if (renames !== undefined) {
+      const renamed = renames[name];
+      if (renamed !== undefined && f[renamed] !== undefined) return f[renamed];
+    }
+    const aliases = this.aliases[name];
+    if (aliases === undefined) return f[name];
+    for (let i = 0; i < aliases.length; i++) {
+      const v = f[aliases[i]];
       if (v !== undefined) return v;
     }
     return undefined;
   }
 
-
+  /** The layout `payload` has among those seen for this event (learning it if new). */
+  private layoutOf(payload: string, r: Resolved): PayloadLayout {
+    const layouts = (r.layouts ??= []);
+    for (let i = 0; i < layouts.length; i++) {
+      if (layouts[i].match(payload, this.from, this.to)) return layouts[i];
+    }
+    const l = new PayloadLayout(payload, this.aliases);
+    if (l.needles.length > this.from.length) {
+      this.from = new Int32Array(l.needles.length * 2);
+      this.to = new Int32Array(l.needles.length * 2);
+    }
+    l.match(payload, this.from, this.to);
+    if (layouts.length >= MAX_LAYOUTS) layouts.pop();
+    layouts.unshift(l);
+    return l;
+  }
 }
 
 function probeKey(symbol: string, isReturn: boolean): string {
