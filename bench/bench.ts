@@ -1,14 +1,16 @@
 /**
- * `npm run bench [-- --size 1G --mix reclaim --keep]`
+ * `npm run bench [-- --size 1G --mix reclaim|baseline --runs 3 --keep --dir /tmp]`
  *
  * Generates a synthetic trace of the given size at run time from a real
  * capture, then measures throughput (MB/s) and peak RSS of `mntrace check`
  * side by side with `wc -l` and a hand-written mawk pairing one-liner on the
- * same file, and prints the ratios.
+ * same file (each run --runs times; the best time counts, as the one least
+ * disturbed by whatever else the machine was doing), and prints the ratios.
+ * `mntrace check --threads 1` is measured too: what one core does.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generate, loadTemplate } from './generate';
 
@@ -28,20 +30,30 @@ function parseSize(s: string): number {
 
 interface Measured {
   name: string;
-  seconds: number;
+  /** Wall-clock seconds of each run. */
+  runs: number[];
   peakRssMB?: number;
   output: string;
 }
 
-function measure(name: string, cmd: string[], file: string): Measured {
+const best = (m: Measured) => Math.min(...m.runs);
+const median = (m: Measured) => [...m.runs].sort((a, b) => a - b)[Math.floor(m.runs.length / 2)];
+
+/** Run a command `runs` times on the file (wall clock; peak RSS is the largest seen). */
+function measure(name: string, cmd: string[], file: string, runs: number): Measured {
   const haveTime = existsSync('/usr/bin/time');
   const argv = haveTime ? ['/usr/bin/time', '-f', '__PEAK_KB=%M', ...cmd] : cmd;
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], [...argv.slice(1), file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.error) throw r.error;
-  const peak = /__PEAK_KB=(\d+)/.exec(r.stderr ?? '');
-  return { name, seconds, peakRssMB: peak ? Number(peak[1]) / 1024 : undefined, output: (r.stdout ?? '').trim().split('\n').slice(-1)[0] ?? '' };
+  const m: Measured = { name, runs: [], output: '' };
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(argv[0], [...argv.slice(1), file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    m.runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (r.error) throw r.error;
+    const peak = /__PEAK_KB=(\d+)/.exec(r.stderr ?? '');
+    if (peak) m.peakRssMB = Math.max(m.peakRssMB ?? 0, Number(peak[1]) / 1024);
+    m.output = (r.stdout ?? '').trim().split('\n').slice(-1)[0] ?? '';
+  }
+  return m;
 }
 
 async function main(): Promise<void> {
@@ -62,22 +74,26 @@ async function main(): Promise<void> {
   }
   const bytes = statSync(file).size;
   const mb = bytes / 1e6;
-  const runs: Measured[] = [];
-  runs.push(measure('wc -l', ['wc', '-l'], file));
+  const runs = Number(opt('--runs', '3'));
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${opt('--runs', '3')}`);
+  const results: Measured[] = [];
+  results.push(measure('wc -l', ['wc', '-l'], file, runs));
   const mawk = spawnSync('sh', ['-c', 'command -v mawk'], { encoding: 'utf8' }).stdout.trim();
-  if (mawk) runs.push(measure('mawk pairing one-liner', [mawk, MAWK_PAIRING], file));
+  if (mawk) results.push(measure('mawk pairing one-liner', [mawk, MAWK_PAIRING], file, runs));
   else process.stderr.write('mawk not found (apt-get install mawk): skipping the one-liner\n');
-  runs.push(measure('mntrace check', [process.execPath, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'], file));
-  const ours = runs[runs.length - 1];
-  console.log(`input: ${file} (${mb.toFixed(0)} MB, mix ${mix})`);
-  console.log('| tool | seconds | MB/s | peak RSS MB | mntrace speed ratio |');
-  console.log('|---|---|---|---|---|');
-  for (const r of runs) {
-    const ratio = r === ours ? '1.00' : (r.seconds / ours.seconds).toFixed(2);
-    console.log(`| ${r.name} | ${r.seconds.toFixed(2)} | ${(mb / r.seconds).toFixed(1)} | ${r.peakRssMB?.toFixed(0) ?? 'n/a'} | ${ratio} |`);
+  const check = [process.execPath, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];
+  const single = measure('mntrace check --threads 1', [...check, '--threads', '1'], file, runs);
+  const ours = measure('mntrace check', check, file, runs);
+  results.push(single, ours);
+  console.log(`input: ${file} (${mb.toFixed(0)} MB, mix ${mix}); ${runs} run(s) each, on ${availableParallelism()} core(s)`);
+  console.log('| tool | best s | median s | MB/s (best) | peak RSS MB | mntrace check is faster by |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of results) {
+    const ratio = r === ours ? '1.00' : (best(r) / best(ours)).toFixed(2);
+    console.log(`| ${r.name} | ${best(r).toFixed(2)} | ${median(r).toFixed(2)} | ${(mb / best(r)).toFixed(1)} | ${r.peakRssMB?.toFixed(0) ?? 'n/a'} | ${ratio} |`);
   }
-  console.log('(ratio > 1: mntrace is faster than that tool by that factor)');
-  for (const r of runs) if (r.output) console.log(`${r.name}: ${r.output}`);
+  console.log('(last column: that tool\'s best time / mntrace check\'s best time; above 1, mntrace check is faster)');
+  for (const r of results) if (r.output) console.log(`${r.name}: ${r.output}`);
   if (!keep) unlinkSync(file);
 }
 

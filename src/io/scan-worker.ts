@@ -116,10 +116,8 @@ function emit(): void {
     from = nl + 1;
   }
   // Balance the two threads: when the main thread has finished every chunk sent so far,
-  // it is waiting for this one, so it scans more lines itself from now on (and fewer when it falls behind).
-  const waiting = posted - Atomics.load(ctl, 0);
-  if (waiting === 0 && share > 1) share--;
-  else if (waiting >= 2 && share < 8) share++;
+  // it is waiting for this one, so it scans more lines itself from now on.
+  if (posted === Atomics.load(ctl, 0) && share > 1) share--;
   const tail = fill - last - 1;
   const next = Buffer.allocUnsafeSlow(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
@@ -129,12 +127,15 @@ function emit(): void {
   posted++;
   buf = next;
   fill = tail;
-  // Back-pressure: wait while the main thread is MAX_IN_FLIGHT chunks behind.
+  // Back-pressure: wait while the main thread is MAX_IN_FLIGHT chunks behind (and leave it less scanning).
+  let blocked = false;
   for (;;) {
     const done = Atomics.load(ctl, 0);
     if (posted - done < MAX_IN_FLIGHT) break;
+    blocked = true;
     Atomics.wait(ctl, 0, done, 1000);
   }
+  if (blocked && share < 8) share++;
 }
 
 /** The end of input (or of what could be read): the bytes after the last newline are a final line without its newline. */

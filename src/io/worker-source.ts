@@ -12,9 +12,9 @@ import type { Role } from '../semantics/operations';
 import { InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
 
 /** Bytes per chunk handed between the threads. */
-export const CHUNK_BYTES = 4 << 20;
+export const CHUNK_BYTES = 2 << 20;
 /** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
-export const MAX_IN_FLIGHT = 4;
+export const MAX_IN_FLIGHT = 2;
 /** Doubles per line in a chunk's records. */
 export const RECORD_SLOTS = 4;
 /** Files smaller than this are read on the main thread (starting a worker costs more than it saves). */
@@ -107,7 +107,8 @@ export function readLinesInWorker(
     const onAbort = () => settle(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.on('error', (err) => settle(err));
-    worker.on('exit', (code) => settle(code === 0 ? undefined : new Error(`scan worker stopped (exit code ${code})`)));
+    // Its messages all arrive before 'exit': an exit before the end message means the input was not read to its end.
+    worker.on('exit', (code) => settle(new Error(`${path}: the scan worker stopped before the end of the input (exit code ${code}); run again with --threads 1`)));
     worker.on('message', (m: WorkerMessage) => {
       if (settled) return;
       try {
