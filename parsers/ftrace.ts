@@ -36,6 +36,8 @@ const BRACKET = 0x5b;
 export const SCAN_OTHER = 0;
 export const SCAN_SKIP = 1;
 export const SCAN_WANTED = 2;
+/** Doubles a wanted line's columns take in a scan worker's records (writeScanned, pushScanned). */
+export const SCANNED_SLOTS = 16;
 
 interface NameEntry {
   /** Second hash of the name's bytes. */
@@ -188,7 +190,13 @@ export class FtraceParser implements TraceParser {
   /** Columns of the last line scanBytes (or the fast lane) read. */
   readonly scanned = { cpu: 0, pid: 0, sec: 0, nsec: 0, digits: 0 };
   /** Where the last scan found each column (byte offsets), for building a wanted event. */
-  private readonly at = { comm: 0, commEnd: 0, flagsFrom: -1, flagsTo: -1, tsFrom: 0, tsTo: 0, nameEnd: 0 };
+  private readonly at = {
+    comm: 0, commEnd: 0, flagsFrom: -1, flagsTo: -1, tsFrom: 0, tsTo: 0, nameFrom: 0, nameEnd: 0,
+    /** The name's two hashes (see nameEntry). */
+    h: 0, h2: 0,
+    /** With a probe site: where its `)` is, and where the payload after it starts (else -1). */
+    siteClose: -1, restFrom: -1,
+  };
   private scannedEntry: NameEntry | undefined;
   private scannedPayload: string | undefined;
   private scannedProbe: ProbeSite | undefined;
@@ -231,12 +239,76 @@ export class FtraceParser implements TraceParser {
       this.pushSkipped(c.cpu, c.pid, c.sec, c.nsec, c.digits, lineNo);
       return true;
     }
+    this.pushWanted(b, end, lineNo);
+    return true;
+  }
+
+  /**
+   * Write the columns of the line scanBytes just found SCAN_WANTED into a
+   * scan worker's records (SCANNED_SLOTS doubles from `o`); `siteId` names its
+   * probe site (-1: none), whose text siteText() gives.
+   */
+  writeScanned(rec: Float64Array, o: number, siteId: number): void {
+    const c = this.scanned;
+    const at = this.at;
+    rec[o] = c.cpu;
+    rec[o + 1] = c.pid;
+    rec[o + 2] = c.sec;
+    rec[o + 3] = c.nsec;
+    rec[o + 4] = at.comm;
+    rec[o + 5] = at.commEnd;
+    rec[o + 6] = at.flagsFrom;
+    rec[o + 7] = at.flagsTo;
+    rec[o + 8] = at.tsFrom;
+    rec[o + 9] = at.tsTo;
+    rec[o + 10] = at.nameFrom;
+    rec[o + 11] = at.nameEnd;
+    rec[o + 12] = at.h;
+    rec[o + 13] = at.h2;
+    rec[o + 14] = at.restFrom;
+    rec[o + 15] = siteId;
+  }
+
+  /** The probe site of the line scanBytes just found SCAN_WANTED, as its object (shared, frozen) and text, if any. */
+  scannedSite(b: Buffer): { probe: ProbeSite; text: string } | undefined {
+    if (this.scannedProbe === undefined) return undefined;
+    return { probe: this.scannedProbe, text: b.toString('utf8', this.at.nameEnd + 2, this.at.siteClose + 1) };
+  }
+
+  /**
+   * A wanted event line whose columns a scan worker read (writeScanned):
+   * built exactly as the fast lane builds it, without reading the columns again.
+   * `probe` is its probe site (splitProbeSite of the site text the worker sent).
+   */
+  pushScanned(b: Buffer, end: number, lineNo: number, rec: Float64Array, o: number, probe: ProbeSite | undefined): void {
+    const c = this.scanned;
+    const at = this.at;
+    c.cpu = rec[o];
+    c.pid = rec[o + 1];
+    c.sec = rec[o + 2];
+    c.nsec = rec[o + 3];
+    at.comm = rec[o + 4];
+    at.commEnd = rec[o + 5];
+    at.flagsFrom = rec[o + 6];
+    at.flagsTo = rec[o + 7];
+    at.tsFrom = rec[o + 8];
+    at.tsTo = rec[o + 9];
+    at.nameFrom = rec[o + 10];
+    at.nameEnd = rec[o + 11];
+    this.scannedEntry = this.nameEntry(b, at.nameFrom, at.nameEnd, rec[o + 12], rec[o + 13]);
+    this.scannedProbe = probe;
+    this.scannedPayload = probe !== undefined ? b.toString('utf8', rec[o + 14], end) : undefined;
+    this.pushWanted(b, end, lineNo);
+  }
+
+  /** A wanted event, built from the columns of the last scan (no second tokenising of the text). */
+  private pushWanted(b: Buffer, end: number, lineNo: number): void {
+    const c = this.scanned;
     this.info.lines++;
     if (this.stackFrames !== undefined) this.stackFrames = undefined;
     this.inHeader = false;
     this.info.events++;
     this.continuations = 0;
-    // A wanted event, built from the same columns (no second tokenising of the text).
     const at = this.at;
     const cpu = c.cpu;
     const ts: Timestamp = { raw: b.toString('latin1', at.tsFrom, at.tsTo), sec: c.sec, nsec: c.nsec, unit: 'seconds' };
@@ -251,7 +323,6 @@ export class FtraceParser implements TraceParser {
     if (this.scannedProbe) ev.probe = this.scannedProbe;
     this.hold(ev, cpu);
     this.continuable = ev;
-    return true;
   }
 
   /** The fast lane's reading of a line's columns (see scanBytes). */
@@ -372,7 +443,18 @@ export class FtraceParser implements TraceParser {
     at.flagsTo = flagsTo;
     at.tsFrom = p;
     at.tsTo = q - 1;
+    at.nameFrom = nameFrom;
     at.nameEnd = n;
+    at.h = h;
+    at.h2 = h2;
+    if (probe !== undefined) {
+      // `(site) rest`: a `)` byte is never inside a multi-byte character, so the first one closes the site.
+      at.siteClose = b.indexOf(41, n + 3);
+      at.restFrom = at.siteClose + 1 < end && b[at.siteClose + 1] === 32 ? at.siteClose + 2 : at.siteClose + 1;
+    } else {
+      at.siteClose = -1;
+      at.restFrom = -1;
+    }
     this.scannedEntry = entry;
     this.scannedPayload = payload;
     this.scannedProbe = probe;

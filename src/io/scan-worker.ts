@@ -14,19 +14,21 @@
  * MAX_IN_FLIGHT chunks are waiting at any time, so memory stays bounded
  * whatever the file size.
  *
- * Record layout (RECORD_SLOTS doubles per line, in line order):
+ * Records, one per line in line order:
  *   line to parse:  [0, start, end, 0]            (offsets into the chunk, CR stripped)
  *   skipped event:  [1 + digits + 16 * cpu, pid, sec, nsec]
+ *   wanted event:   [-1, end, ...its columns]     (FtraceParser.writeScanned: the main thread builds the event without reading the line again)
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
-import { FtraceParser, SCAN_SKIP } from '../../parsers/ftrace';
+import { FtraceParser, SCAN_SKIP, SCAN_WANTED } from '../../parsers/ftrace';
+import type { ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { openByteStream, sniffCompression, type Compression } from './source';
-import { MAX_IN_FLIGHT, RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
+import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
 const port = parentPort!;
@@ -66,6 +68,20 @@ let share = data.share;
 let buf = Buffer.allocUnsafeSlow(data.chunkBytes);
 let fill = 0;
 
+/** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
+const sites = new Map<ProbeSite, number>();
+let newSites: string[] = [];
+function siteId(site: { probe: ProbeSite; text: string } | undefined): number {
+  if (site === undefined) return -1;
+  let id = sites.get(site.probe);
+  if (id === undefined) {
+    id = sites.size;
+    sites.set(site.probe, id);
+    newSites.push(site.text);
+  }
+  return id;
+}
+
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
   if (fill === 0) return;
@@ -79,39 +95,51 @@ function emit(): void {
     }
     return;
   }
-  let rec = new Float64Array(RECORD_SLOTS * 16384);
+  let rec = new Float64Array(RECORD_SLOTS * 32768);
   let n = 0;
+  let o = 0;
+  newSites = [];
   let from = 0;
   while (from <= last) {
     const nl = buf.indexOf(10, from);
     const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
-    if ((n + 1) * RECORD_SLOTS > rec.length) {
+    if (o + WANTED_RECORD_SLOTS > rec.length) {
       const more = new Float64Array(rec.length * 2);
       more.set(rec);
       rec = more;
     }
-    const o = n * RECORD_SLOTS;
     n++;
-    let skip = false;
+    let done = false;
     if (scanner !== undefined && (n & 7) < share) {
       if (buf[from] === 35 /* # */) scanner.noteHeaderLine(buf.toString('latin1', from, end));
-      else if (scanner.scanBytes(buf, from, end) === SCAN_SKIP) {
-        const c = scanner.scanned;
-        rec[o] = 1 + c.digits + 16 * c.cpu;
-        rec[o + 1] = c.pid;
-        rec[o + 2] = c.sec;
-        rec[o + 3] = c.nsec;
-        skip = true;
+      else {
+        const kind = scanner.scanBytes(buf, from, end);
+        if (kind === SCAN_SKIP) {
+          const c = scanner.scanned;
+          rec[o] = 1 + c.digits + 16 * c.cpu;
+          rec[o + 1] = c.pid;
+          rec[o + 2] = c.sec;
+          rec[o + 3] = c.nsec;
+          o += RECORD_SLOTS;
+          done = true;
+        } else if (kind === SCAN_WANTED) {
+          rec[o] = -1;
+          rec[o + 1] = end;
+          scanner.writeScanned(rec, o + 2, siteId(scanner.scannedSite(buf)));
+          o += WANTED_RECORD_SLOTS;
+          done = true;
+        }
       }
     } else if (!decided) {
       // The same first lines the main thread sniffs, so both threads pick the same format.
       held.push(buf.toString('utf8', from, end));
       if (held.length >= SNIFF_LINES) decide(detectFormat(held) === ftraceFormat);
     }
-    if (!skip) {
+    if (!done) {
       rec[o] = 0;
       rec[o + 1] = from;
       rec[o + 2] = end;
+      o += RECORD_SLOTS;
     }
     from = nl + 1;
   }
@@ -122,7 +150,7 @@ function emit(): void {
   const next = Buffer.allocUnsafeSlow(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
-  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, bytesRead, bytesText, compression };
   port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
   posted++;
   buf = next;

@@ -7,6 +7,9 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { splitProbeSite } from '../../parsers/common';
+import { SCANNED_SLOTS } from '../../parsers/ftrace';
+import type { ProbeSite } from '../model/event';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
@@ -15,8 +18,9 @@ import { InputError, type ByteLineSink, type Compression, type LineHandler, type
 export const CHUNK_BYTES = 2 << 20;
 /** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
 export const MAX_IN_FLIGHT = 2;
-/** Doubles per line in a chunk's records. */
+/** Doubles per line in a chunk's records (a wanted event's line takes WANTED_RECORD_SLOTS). */
 export const RECORD_SLOTS = 4;
+export const WANTED_RECORD_SLOTS = 2 + SCANNED_SLOTS;
 /** Files smaller than this are read on the main thread (starting a worker costs more than it saves). */
 export const WORKER_MIN_BYTES = 16 << 20;
 
@@ -50,12 +54,13 @@ export interface ScanWorkerData {
 }
 
 export type WorkerMessage =
-  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; bytesRead: number; bytesText: number; compression: Compression }
+  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; bytesRead: number; bytesText: number; compression: Compression }
   | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
-/** A line sink that also takes lines the worker read as skippable events (FtraceParser). */
+/** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
   pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void;
+  pushScanned(b: Buffer, end: number, lineNo: number, rec: Float64Array, o: number, probe: ProbeSite | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -92,6 +97,8 @@ export function readLinesInWorker(
   let lineNo = 0;
   let skipped = 0;
   let sink = byteSink();
+  /** Probe sites by the worker's ids. */
+  const sites: ProbeSite[] = [];
   return new Promise<SourceInfo>((resolve, reject) => {
     let settled = false;
     const settle = (err: unknown) => {
@@ -118,19 +125,27 @@ export function readLinesInWorker(
         if (m.type === 'chunk') {
           const buf = Buffer.from(m.chunk);
           const rec = new Float64Array(m.records);
-          const end = m.count * RECORD_SLOTS;
-          for (let o = 0; o < end; o += RECORD_SLOTS) {
+          for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
+          let o = 0;
+          for (let i = 0; i < m.count; i++) {
             const a = rec[o];
             lineNo++;
-            if (a !== 0) {
+            if (a > 0) {
               const x = a - 1;
               skipped++;
               (sink as SkipLineSink).pushSkipped(x >>> 4, rec[o + 1], rec[o + 2], rec[o + 3], x & 15, lineNo);
-            } else if (sink !== undefined) {
-              sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+              o += RECORD_SLOTS;
+            } else if (a < 0) {
+              const site = rec[o + 17];
+              (sink as SkipLineSink).pushScanned(buf, rec[o + 1], lineNo, rec, o + 2, site >= 0 ? sites[site] : undefined);
+              o += WANTED_RECORD_SLOTS;
             } else {
-              onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
-              sink = byteSink();
+              if (sink !== undefined) sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+              else {
+                onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
+                sink = byteSink();
+              }
+              o += RECORD_SLOTS;
             }
           }
           info.skippedByWorker = skipped;
