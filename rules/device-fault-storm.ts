@@ -86,20 +86,20 @@ const rule: RuleModule = {
     let hookSeen = false;
 
     return {
-      operation(op) {
-        switch (op.role) {
-          case 'device-fault':
-            return fault(op);
-          // Subscribers' own invalidate_range callbacks (kvm_mn_inv_range) are not needed: each follows a core hook or end.
-          case 'secondary-tlb':
-          case 'subscriber-secondary-tlb':
-          case 'range-end':
-            if (op.role === 'range-end' && op.onlyEnd !== false) return; // only an end with only_end=0 runs invalidate_range (before about 6.6)
-            if (op.role !== 'range-end') hookSeen = true;
-            return invalidated(op);
-          default:
-            return;
-        }
+      on: {
+        'device-fault': fault,
+        // Subscribers' own invalidate_range callbacks (kvm_mn_inv_range) are not needed: each follows a core hook or end.
+        'secondary-tlb'(op) {
+          hookSeen = true;
+          invalidated(op);
+        },
+        'subscriber-secondary-tlb'(op) {
+          hookSeen = true;
+          invalidated(op);
+        },
+        'range-end'(op) {
+          if (op.onlyEnd === false) invalidated(op); // only an end with only_end=0 runs invalidate_range (before about 6.6)
+        },
       },
       endOfTrace() {
         for (const s of storms) {

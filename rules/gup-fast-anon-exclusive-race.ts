@@ -1,4 +1,4 @@
-import type { Confidence, KernelInfo, RuleModule } from '../src/engine/types';
+import type { Confidence, KernelInfo, RuleModule, TaskView } from '../src/engine/types';
 import { format } from '../src/engine/types';
 import type { TraceEvent } from '../src/model/event';
 import { compareTimestamps, diffNs } from '../src/model/time';
@@ -87,58 +87,51 @@ const rule: RuleModule = {
     let nextId = 1;
 
     return {
-      operation(op, task) {
-        switch (op.role) {
-          case 'ksm-write-protect':
-          case 'anon-exclusive-clear': {
-            const keys = keysOf(op);
-            if (!keys.length) return;
-            const w = openByPid.get(op.ev.pid);
-            if (w && w.keys.some((k) => keys.includes(k))) {
-              w.ops.push(op);
-              return;
-            }
-            if (w) close(w, op.ev);
-            // The PTE clear of try_to_migrate_one / try_to_unmap_one happens inside a range already open.
-            const enclosing = task.openRanges[task.openRanges.length - 1];
-            openByPid.set(op.ev.pid, {
-              id: nextId++, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
-              rangeStart: enclosing?.start, from: enclosing?.start.ev ?? op.ev,
-            });
-            return;
+      on: {
+        'ksm-write-protect': clear,
+        'anon-exclusive-clear': clear,
+        'range-start'(op) {
+          const w = openByPid.get(op.ev.pid);
+          if (w) {
+            if (w.rangeStart) close(w, op.ev);
+            else w.rangeStart = op; // KSM's write_protect_page starts its range after entry: the PTE clear is inside
           }
-          case 'range-start': {
-            const w = openByPid.get(op.ev.pid);
-            if (w) {
-              if (w.rangeStart) close(w, op.ev);
-              else w.rangeStart = op; // KSM's write_protect_page starts its range after entry: the PTE clear is inside
-            }
-            return;
+        },
+        'range-end'(op) {
+          const w = openByPid.get(op.ev.pid);
+          if (w) {
+            w.rangeEnd = op;
+            close(w, op.ev);
           }
-          case 'range-end': {
-            const w = openByPid.get(op.ev.pid);
-            if (w) {
-              w.rangeEnd = op;
-              close(w, op.ev);
-            }
-            return;
-          }
-          case 'gup-fast-pin':
-            return pin(op);
-          case 'task-exit': {
-            const w = openByPid.get(op.targetPid ?? op.ev.pid);
-            if (w) close(w, op.ev);
-            return;
-          }
-          default:
-            // Any later event of the task past the longest window also closes it.
-            return;
-        }
+        },
+        'gup-fast-pin': pin,
+        'task-exit'(op) {
+          const w = openByPid.get(op.targetPid ?? op.ev.pid);
+          if (w) close(w, op.ev);
+        },
       },
       endOfTrace() {
         for (const w of [...openByPid.values()]) close(w, undefined);
       },
     };
+
+    /** A PTE clear (anon-exclusive clear, KSM write-protect) opens or extends the task's window. */
+    function clear(op: Operation, task: TaskView) {
+      const keys = keysOf(op);
+      if (!keys.length) return;
+      const w = openByPid.get(op.ev.pid);
+      if (w && w.keys.some((k) => keys.includes(k))) {
+        w.ops.push(op);
+        return;
+      }
+      if (w) close(w, op.ev);
+      // The PTE clear of try_to_migrate_one / try_to_unmap_one happens inside a range already open.
+      const enclosing = task.openRanges[task.openRanges.length - 1];
+      openByPid.set(op.ev.pid, {
+        id: nextId++, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
+        rangeStart: enclosing?.start, from: enclosing?.start.ev ?? op.ev,
+      });
+    }
 
     function close(w: ClearWindow, at: TraceEvent | undefined) {
       openByPid.delete(w.pid);

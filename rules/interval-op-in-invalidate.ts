@@ -47,15 +47,12 @@ const rule: RuleModule = {
   },
   create(context) {
     const tracker = new InsideInvalidationTracker<null>((c, where) => placed(c.op, where));
+    const call = (op: Operation, task: TaskView) => {
+      const state = tracker.candidate({ op, data: null });
+      if (state === 'outside') held(op, task);
+    };
     return {
-      operation(op, task) {
-        if (!(op.role in CALLS)) {
-          tracker.operation(op);
-          return;
-        }
-        const state = tracker.candidate({ op, data: null });
-        if (state === 'outside') held(op, task);
-      },
+      on: { ...tracker.on, 'interval-insert': call, 'interval-remove': call, 'interval-read-begin': call },
       endOfTrace() {
         tracker.finish();
       },

@@ -59,14 +59,13 @@ const rule: RuleModule = {
     const override = context.options.directReclaimBit as string | undefined;
     const tracker = new InsideInvalidationTracker<GfpVerdict>((c, where) => report(c.op, c.data, where));
     return {
-      operation(op) {
-        if (op.role !== 'alloc') {
-          tracker.operation(op);
-          return;
-        }
-        const gfp = gfpAllowsDirectReclaim(op.gfp, context.kernel, override);
-        if (!gfp?.direct) return;
-        tracker.candidate({ op, data: gfp });
+      on: {
+        ...tracker.on,
+        alloc(op) {
+          const gfp = gfpAllowsDirectReclaim(op.gfp, context.kernel, override);
+          if (!gfp?.direct) return;
+          tracker.candidate({ op, data: gfp });
+        },
       },
       endOfTrace() {
         tracker.finish();

@@ -64,20 +64,21 @@ const rule: RuleModule = {
     const kthreads = (context.options.kernelThreads as string[]).map((s) => new RegExp(s));
     const currentMm = new Set(context.options.currentMmFrames as string[]);
     return {
-      operation(op) {
-        if (op.role !== 'secondary-tlb') return;
-        const ev = op.ev;
-        const hook = ev.probe?.symbol ?? ev.name;
-        const span = op.args.start !== undefined ? `${op.args.start}-${op.args.end}` : 'the range';
-        if (op.args.mm === '0x0') {
-          return report(ev, 'certain', format(rule.meta.messages.nullMm, { comm: ev.comm, pid: ev.pid, hook, span }));
-        }
-        const frame = ev.stack?.find((f) => currentMm.has(f.symbol));
-        if (!frame) return;
-        const kt = kernelThread(ev, kthreads);
-        const data = { comm: ev.comm, pid: ev.pid, hook, mm: op.args.mm ?? '(not captured)', frame: frame.symbol, basis: kt ?? '' };
-        if (kt) report(ev, 'certain', format(rule.meta.messages.kthread, data));
-        else report(ev, 'likely', format(rule.meta.messages.userTask, data));
+      on: {
+        'secondary-tlb'(op) {
+          const ev = op.ev;
+          const hook = ev.probe?.symbol ?? ev.name;
+          const span = op.args.start !== undefined ? `${op.args.start}-${op.args.end}` : 'the range';
+          if (op.args.mm === '0x0') {
+            return report(ev, 'certain', format(rule.meta.messages.nullMm, { comm: ev.comm, pid: ev.pid, hook, span }));
+          }
+          const frame = ev.stack?.find((f) => currentMm.has(f.symbol));
+          if (!frame) return;
+          const kt = kernelThread(ev, kthreads);
+          const data = { comm: ev.comm, pid: ev.pid, hook, mm: op.args.mm ?? '(not captured)', frame: frame.symbol, basis: kt ?? '' };
+          if (kt) report(ev, 'certain', format(rule.meta.messages.kthread, data));
+          else report(ev, 'likely', format(rule.meta.messages.userTask, data));
+        },
       },
     };
 

@@ -46,15 +46,16 @@ const rule: RuleModule = {
     const includeReleased = context.options.includeReleasedMm as boolean;
     const released = new Set<string>();
     return {
-      operation(op) {
-        const mm = op.args.mm;
-        if (mm === undefined) return;
-        if (op.role === 'notifier-release') {
+      on: {
+        'notifier-release'(op) {
+          const mm = op.args.mm;
+          if (mm === undefined) return;
           if (released.size >= MAX_RELEASED) released.delete(released.values().next().value as string);
           released.add(mm);
-        } else if (op.role === 'notifier-register') {
-          released.delete(mm); // the mm_struct address was reused by a new process
-        }
+        },
+        'notifier-register'(op) {
+          if (op.args.mm !== undefined) released.delete(op.args.mm); // the mm_struct address was reused by a new process
+        },
       },
       pairClosed(range) {
         const end = range.end;

@@ -18,6 +18,7 @@
  */
 import type { StackFrame } from '../../src/model/event';
 import { loadCatalog } from '../../src/semantics';
+import type { OperationHandlers } from '../../src/engine/types';
 import type { Operation } from '../../src/semantics/operations';
 import { compareTimestamps } from '../../src/model/time';
 
@@ -102,96 +103,83 @@ export class InsideInvalidationTracker<T> {
   /** `placed` is called once per candidate that is proven inside an invalidation call (or never can be, for `start-unproven`). */
   constructor(private readonly placed: (c: Candidate<T>, where: Placement) => void) {}
 
-  /** Feed every operation of the engine, in order (from the rule's `operation` handler). */
-  operation(op: Operation): void {
-    switch (op.role) {
-      case 'range-start': {
-        const t = this.task(op.ev.pid);
-        this.closeEndCalls(t);
-        t.frames.push({ side: 'start', opened: op, key: keyOf(op), mm: op.args.mm, pending: [] });
-        return;
-      }
-      case 'itree-inv-start': {
-        const t = this.task(op.ev.pid);
-        this.closeEndCalls(t);
-        t.itree = op;
-        const top = t.frames[t.frames.length - 1];
-        if (top && top.side === 'start') top.itree ??= op;
-        else t.frames.push({ side: 'start', opened: op, key: op.args.range, mm: op.args.mm, pending: [] });
-        return;
-      }
-      case 'range-start-return': {
-        const t = this.tasks.get(op.ev.pid);
-        if (!t) return;
-        this.closeEndCalls(t);
-        const f = t.frames.pop();
-        if (f) this.confirm(f, op);
-        return;
-      }
-      case 'subscriber-start': {
-        const f = this.innermost(op.ev.pid, 'start');
-        if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) this.confirm(f, op);
-        return;
-      }
-      case 'range-end': {
-        const t = this.tasks.get(op.ev.pid);
-        if (!t) return;
-        this.closeEndCalls(t);
-        // A start call still open here never showed its return: its candidates cannot be placed for sure.
-        const key = keyOf(op);
-        let idx = -1;
-        for (let i = t.frames.length - 1; i >= 0; i--) {
-          const f = t.frames[i];
-          if (f.key === undefined || f.key === key || (f.mm !== undefined && f.mm === op.args.mm && f.opened.role === 'itree-inv-start')) {
-            idx = i;
-            break;
-          }
+  /** The operations that move a task in or out of invalidation calls: a rule passes these on as its own `on` handlers. */
+  readonly on: OperationHandlers = {
+    'range-start': (op) => {
+      const t = this.task(op.ev.pid);
+      this.closeEndCalls(t);
+      t.frames.push({ side: 'start', opened: op, key: keyOf(op), mm: op.args.mm, pending: [] });
+    },
+    'itree-inv-start': (op) => {
+      const t = this.task(op.ev.pid);
+      this.closeEndCalls(t);
+      t.itree = op;
+      const top = t.frames[t.frames.length - 1];
+      if (top && top.side === 'start') top.itree ??= op;
+      else t.frames.push({ side: 'start', opened: op, key: op.args.range, mm: op.args.mm, pending: [] });
+    },
+    'range-start-return': (op) => {
+      const t = this.tasks.get(op.ev.pid);
+      if (!t) return;
+      this.closeEndCalls(t);
+      const f = t.frames.pop();
+      if (f) this.confirm(f, op);
+    },
+    'subscriber-start': (op) => {
+      const f = this.innermost(op.ev.pid, 'start');
+      if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) this.confirm(f, op);
+    },
+    'range-end': (op) => {
+      const t = this.tasks.get(op.ev.pid);
+      if (!t) return;
+      this.closeEndCalls(t);
+      // A start call still open here never showed its return: its candidates cannot be placed for sure.
+      const key = keyOf(op);
+      let idx = -1;
+      for (let i = t.frames.length - 1; i >= 0; i--) {
+        const f = t.frames[i];
+        if (f.key === undefined || f.key === key || (f.mm !== undefined && f.mm === op.args.mm && f.opened.role === 'itree-inv-start')) {
+          idx = i;
+          break;
         }
-        if (idx >= 0) {
-          while (t.frames.length > idx) {
-            const f = t.frames.pop() as CallFrame<T>;
-            for (const c of f.pending) this.placed(c, { kind: 'start-unproven', opened: f.opened, closedBy: op });
-          }
+      }
+      if (idx >= 0) {
+        while (t.frames.length > idx) {
+          const f = t.frames.pop() as CallFrame<T>;
+          for (const c of f.pending) this.placed(c, { kind: 'start-unproven', opened: f.opened, closedBy: op });
         }
-        t.frames.push({ side: 'end', opened: op, key, mm: op.args.mm, pending: [] });
-        return;
       }
-      case 'itree-inv-end': {
-        const t = this.tasks.get(op.ev.pid);
-        if (!t) return;
-        t.itree = undefined;
-        const f = this.innermost(op.ev.pid, 'end');
-        if (f) this.confirm(f, op);
-        return;
+      t.frames.push({ side: 'end', opened: op, key, mm: op.args.mm, pending: [] });
+    },
+    'itree-inv-end': (op) => {
+      const t = this.tasks.get(op.ev.pid);
+      if (!t) return;
+      t.itree = undefined;
+      const f = this.innermost(op.ev.pid, 'end');
+      if (f) this.confirm(f, op);
+    },
+    'subscriber-end': (op) => {
+      const f = this.innermost(op.ev.pid, 'end');
+      if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) {
+        (f.ended ??= new Set()).add(op.subscriber ?? '?');
+        this.confirm(f, op);
       }
-      case 'subscriber-end': {
-        const f = this.innermost(op.ev.pid, 'end');
-        if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) {
-          (f.ended ??= new Set()).add(op.subscriber ?? '?');
-          this.confirm(f, op);
-        }
-        return;
-      }
-      case 'subscriber-secondary-tlb': {
-        // Before about 6.6 the end call runs each subscriber's invalidate_range (unless only_end) just before its
-        // invalidate_range_end; after that subscriber's end, an invalidate_range comes from the separate hook.
-        const f = this.innermost(op.ev.pid, 'end');
-        if (f && f.opened.onlyEnd !== true && !f.ended?.has(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
-        return;
-      }
-      case 'secondary-tlb': {
-        // The secondary-TLB hook is a core call of its own: any end call has returned.
-        const t = this.tasks.get(op.ev.pid);
-        if (t) this.closeEndCalls(t);
-        return;
-      }
-      case 'task-exit':
-        this.tasks.delete(op.targetPid ?? op.ev.pid);
-        return;
-      default:
-        return;
-    }
-  }
+    },
+    'subscriber-secondary-tlb': (op) => {
+      // Before about 6.6 the end call runs each subscriber's invalidate_range (unless only_end) just before its
+      // invalidate_range_end; after that subscriber's end, an invalidate_range comes from the separate hook.
+      const f = this.innermost(op.ev.pid, 'end');
+      if (f && f.opened.onlyEnd !== true && !f.ended?.has(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
+    },
+    'secondary-tlb': (op) => {
+      // The secondary-TLB hook is a core call of its own: any end call has returned.
+      const t = this.tasks.get(op.ev.pid);
+      if (t) this.closeEndCalls(t);
+    },
+    'task-exit': (op) => {
+      this.tasks.delete(op.targetPid ?? op.ev.pid);
+    },
+  };
 
   /**
    * A candidate event (an allocation, an interval call). Returns how it stands now:

@@ -11,16 +11,13 @@ import { eventTypeName, type Operation, type Role } from '../semantics/operation
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
-  CallerEvidence, Confidence, Finding, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
+  CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
   SubscriberImbalance, TaskView, Verdict,
 } from './types';
 import { describeEvent } from './describe';
 
-export interface LoadedRule {
-  id: string;
-  severity: Severity;
-  handlers: RuleHandlers;
-}
+/** The handlers a rule may have besides `on`: the engine's own events. */
+type Hook = Exclude<keyof RuleHandlers, 'on'>;
 
 export interface EngineOptions {
   semantics: Semantics;
@@ -98,7 +95,13 @@ export class Engine {
   readonly latencyByEventType = new LatencyTable();
   readonly latencyByCaller = new LatencyTable();
   private readonly tasks = new Map<number, TaskState>();
-  private rules: LoadedRule[] = [];
+  /** Per hook, the rules' handler objects that have it, in rule order. */
+  private readonly hooks: Record<Hook, RuleHandlers[]> = {
+    rangeStart: [], rangeStartResolved: [], pairClosed: [], pairLeftOpen: [], startFailed: [], endAfterFailedStart: [], orphanEnd: [],
+    subscriberImbalance: [], endOfTrace: [],
+  };
+  /** Per role, the rules' `on` handlers for it, in rule order. */
+  private readonly onRole = new Map<Role, OperationHandler[]>();
   private nextRangeId = 1;
   private readonly seenFingerprints = new Set<string>();
 
@@ -114,7 +117,14 @@ export class Engine {
       coverage: this.coverage,
       report: (d) => this.report(id, severity, d),
     };
-    this.rules.push({ id, severity, handlers: create(ctx) });
+    const handlers = create(ctx);
+    for (const hook of Object.keys(this.hooks) as Hook[]) if (handlers[hook] !== undefined) this.hooks[hook].push(handlers);
+    for (const [role, handler] of Object.entries(handlers.on ?? {}) as Array<[Role, OperationHandler | undefined]>) {
+      if (handler === undefined) continue;
+      const list = this.onRole.get(role);
+      if (list) list.push(handler);
+      else this.onRole.set(role, [handler]);
+    }
   }
 
   /** Roles the engine and the enabled rules need in full; other events are only counted (see EventFilter). */
@@ -146,7 +156,8 @@ export class Engine {
     if (this.opts.live && task.openRanges.length) this.reportOverdue(task, r.ts.sec, r.ts.nsec, r);
     const op = this.opts.semantics.resolve(r);
     if (!op) return;
-    for (const rule of this.rules) rule.handlers.operation?.(op, task);
+    const handlers = this.onRole.get(op.role);
+    if (handlers !== undefined) for (let i = 0; i < handlers.length; i++) handlers[i](op, task);
     switch (op.role) {
       case 'range-start': return this.rangeStart(op, task);
       case 'range-start-return': return this.rangeStartReturn(op, task);
@@ -190,7 +201,7 @@ export class Engine {
       }
       task.openRanges.length = 0;
     }
-    for (const rule of this.rules) rule.handlers.endOfTrace?.();
+    for (const h of this.hooks.endOfTrace) h.endOfTrace!();
   }
 
   // ---- core ranges -------------------------------------------------------
@@ -231,7 +242,7 @@ export class Engine {
       depth: task.openRanges.length,
     };
     task.openRanges.push(range);
-    for (const rule of this.rules) rule.handlers.rangeStart?.(range, task);
+    for (const h of this.hooks.rangeStart) h.rangeStart!(range, task);
   }
 
   private rangeStartReturn(op: Operation, task: TaskState): void {
@@ -252,7 +263,7 @@ export class Engine {
       this.counts.failedStarts++;
       task.failed.set(range.key, range);
       this.resolveStart(range, task);
-      for (const rule of this.rules) rule.handlers.startFailed?.(range);
+      for (const h of this.hooks.startFailed) h.startFailed!(range);
       // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
       this.markSubscribersDue(task, range, op);
       this.checkSubscribersDue(task, op);
@@ -277,12 +288,12 @@ export class Engine {
         task.failed.delete(key.key);
         failed.end = op;
         this.counts.endsAfterFailedStart++;
-        for (const rule of this.rules) rule.handlers.endAfterFailedStart?.(failed, op);
+        for (const h of this.hooks.endAfterFailedStart) h.endAfterFailedStart!(failed, op);
         return;
       }
       this.counts.orphanEnds++;
       const verdict = this.orphanEndVerdict(op, task, key.key);
-      for (const rule of this.rules) rule.handlers.orphanEnd?.(op, verdict);
+      for (const h of this.hooks.orphanEnd) h.orphanEnd!(op, verdict);
       return;
     }
     const range = task.openRanges[idx];
@@ -309,7 +320,7 @@ export class Engine {
     task.closed.set(range.key, range);
     if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
     this.markSubscribersDue(task, range, op);
-    for (const rule of this.rules) rule.handlers.pairClosed?.(range);
+    for (const h of this.hooks.pairClosed) h.pairClosed!(range);
   }
 
   /** Live input: report the task's ranges open longer than the threshold while it runs on (once each). */
@@ -336,14 +347,14 @@ export class Engine {
     // Live input may have reported it already (reportOverdue); count and report each range once.
     if (!live && this.reportedEarly.has(range)) return;
     this.counts.open++;
-    for (const rule of this.rules) rule.handlers.pairLeftOpen?.(range, verdict);
+    for (const h of this.hooks.pairLeftOpen) h.pairLeftOpen!(range, verdict);
   }
 
   /** Fill in caller evidence and tell rules the start's outcome is known. Idempotent. */
   private resolveStart(range: RangeRecord, task: TaskState): void {
     if (range.caller) return;
     range.caller = this.callerEvidence(range, task);
-    for (const rule of this.rules) rule.handlers.rangeStartResolved?.(range);
+    for (const h of this.hooks.rangeStartResolved) h.rangeStartResolved!(range);
   }
 
   private callerEvidence(range: RangeRecord, task: TaskState): CallerEvidence {
@@ -515,7 +526,7 @@ export class Engine {
       range,
       verdict,
     };
-    for (const rule of this.rules) rule.handlers.subscriberImbalance?.(imb);
+    for (const h of this.hooks.subscriberImbalance) h.subscriberImbalance!(imb);
   }
 
   private subscriberSummary(op: Operation): SubscriberSummary {

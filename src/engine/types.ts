@@ -91,10 +91,20 @@ export interface SubscriberImbalance {
   verdict: Verdict;
 }
 
+/** A rule's handler for the operations of one role. */
+export type OperationHandler = (op: Operation, task: TaskView) => void;
+
+/**
+ * Operation handlers by role, like ESLint's node-type selectors:
+ * `{ 'secondary-tlb'(op, task) { ... } }`. The engine calls each only for
+ * operations of its role (as a plain function, without `this`).
+ */
+export type OperationHandlers = { [R in Role]?: OperationHandler };
+
 /** Handlers a rule may return from create(). All optional. */
 export interface RuleHandlers {
-  /** Every recognised operation, in per-task order. */
-  operation?(op: Operation, task: TaskView): void;
+  /** Recognised operations of the roles named, in per-task order. */
+  on?: OperationHandlers;
   /** A core start was seen (its return may come later). */
   rangeStart?(range: RangeRecord, task: TaskView): void;
   /** A core start's outcome is known: its return arrived, or its end / the trace's end came without one. */
@@ -184,8 +194,8 @@ export interface RuleMeta {
   defaultOptions?: Record<string, unknown>;
   /**
    * Roles (beyond the engine's own: range start/return/end, subscriber start/end,
-   * OOM reaping, task exit) whose events this rule needs in full through
-   * `operation()`. Events of other roles are only counted, for speed.
+   * OOM reaping, task exit) whose events this rule needs in full through its
+   * `on` handlers. Events of other roles are only counted, for speed.
    */
   operations?: Role[];
 }
