@@ -48,6 +48,15 @@ interface NameEntry {
   /** Wanted as a plain event (a kprobe line asks again with its probe site). */
   wanted: boolean;
 }
+interface SiteEntry {
+  s2: number;
+  /** Bytes from the name's end to the site's `)`. */
+  len: number;
+  name: NameEntry;
+  /** undefined when the parenthesis is not a probe site (`(alloc_bprm+0x32) call_site=...`). */
+  probe: ProbeSite | undefined;
+  wanted: boolean;
+}
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 /** Where continuation lines of a filtered-out event go. */
@@ -82,6 +91,7 @@ export class FtraceParser implements TraceParser {
   private readonly lastTsNsecByCpu: number[] = [];
   private readonly lastTsDigitsByCpu: number[] = [];
   private readonly names = new Map<number, NameEntry>();
+  private readonly sites = new Map<number, SiteEntry>();
   private readonly flagsOk = new Map<number, boolean>();
   private lastFlagsKey = -1;
   /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
@@ -413,18 +423,26 @@ export class FtraceParser implements TraceParser {
     }
     if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return SCAN_OTHER;
     // The role of a kprobe line depends on the probed symbol in its `(sym+off/size)` site.
-    let payload: string | undefined;
     let probe: ProbeSite | undefined;
     const entry = this.nameEntry(b, nameFrom, n, h, h2);
     let wanted: boolean;
+    let siteClose = -1;
     if (n + 2 < end && b[n + 2] === 40 /* ( */) {
-      payload = b.toString('utf8', n + 2, end);
-      const site = splitProbeSite(payload);
-      if (site) {
-        probe = site.probe;
-        payload = site.rest;
+      // Hash the site's bytes up to its `)` (never inside a multi-byte character), with the name's.
+      let x = n + 3;
+      let s1 = h;
+      let s2 = h2;
+      while (x < end) {
+        const c = b[x];
+        if (c === 41 /* ) */) break;
+        s1 = Math.imul(s1 ^ c, 0x01000193);
+        s2 = Math.imul(s2 + c, 0x5bd1e995) ^ (s2 >>> 15);
+        x++;
       }
-      wanted = this.filter!.wants(entry.name, undefined, probe);
+      const site = this.siteEntry(b, n, x < end ? x : -1, end, s1, s2, entry);
+      probe = site.probe;
+      wanted = site.wanted;
+      if (probe !== undefined) siteClose = x;
     } else {
       wanted = entry.wanted;
     }
@@ -447,16 +465,11 @@ export class FtraceParser implements TraceParser {
     at.nameEnd = n;
     at.h = h;
     at.h2 = h2;
-    if (probe !== undefined) {
-      // `(site) rest`: a `)` byte is never inside a multi-byte character, so the first one closes the site.
-      at.siteClose = b.indexOf(41, n + 3);
-      at.restFrom = at.siteClose + 1 < end && b[at.siteClose + 1] === 32 ? at.siteClose + 2 : at.siteClose + 1;
-    } else {
-      at.siteClose = -1;
-      at.restFrom = -1;
-    }
+    at.siteClose = siteClose;
+    // `(site) rest`: the payload proper starts after the site and one space.
+    at.restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
     this.scannedEntry = entry;
-    this.scannedPayload = payload;
+    this.scannedPayload = siteClose < 0 ? undefined : b.toString('utf8', at.restFrom, end);
     this.scannedProbe = probe;
     return SCAN_WANTED;
   }
@@ -475,6 +488,23 @@ export class FtraceParser implements TraceParser {
     const utf8 = b.toString('utf8', from, to);
     const entry: NameEntry = { latin1: b.toString('latin1', from, to), utf8, name: utf8, h2, wanted: this.filter!.wants(utf8, undefined, undefined) };
     if (this.names.size < 4096 && cached === undefined) this.names.set(h, entry);
+    return entry;
+  }
+
+  /**
+   * A kprobe line's site `(sym+off/size)` (parsed by splitProbeSite, so both
+   * lanes agree) and whether the filter wants the event with it, cached by two
+   * hashes of the name and site bytes and the site's length, as nameEntry does
+   * for names. `close` is the site's `)`, or -1 when the line has none.
+   */
+  private siteEntry(b: Buffer, nameEnd: number, close: number, end: number, s1: number, s2: number, name: NameEntry): SiteEntry {
+    const len = close < 0 ? end - nameEnd : close - nameEnd;
+    const cached = this.sites.get(s1);
+    if (cached !== undefined && cached.s2 === s2 && cached.len === len && cached.name === name) return cached;
+    const site = close < 0 ? undefined : splitProbeSite(b.toString('utf8', nameEnd + 2, close + 1));
+    const probe = site?.probe;
+    const entry: SiteEntry = { s2, len, name, probe, wanted: this.filter!.wants(name.name, undefined, probe) };
+    if (close >= 0 && this.sites.size < 4096 && cached === undefined) this.sites.set(s1, entry);
     return entry;
   }
 
