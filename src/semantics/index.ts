@@ -322,8 +322,8 @@ function rangeArgs(f: FieldReader, role: Role, withRange: boolean): RangeArgs {
  * Where one event's payload tokens (split at single spaces) are, for payloads
  * whose keys repeat in the same order on every hit: kprobe fetch-args print
  * `k=v k=v ...` with the keys of the probe definition. Which token holds which
- * field is worked out once per layout; each later payload is only checked to
- * have the same key at the start of each token.
+ * field is worked out once per layout; each later payload is only checked
+ * (by one regular expression) to have the same key at the start of each token.
  */
 class PayloadLayout {
   /** Per token, `key=` (the token's text up to its first `=`), or '' for a token without `=`. */
@@ -332,12 +332,15 @@ class PayloadLayout {
   readonly fieldTokens: Int32Array;
   /** The first token with each of RAW_KEYS as its key, -1 for none. */
   readonly keyTokens: Int32Array;
+  /** Matches exactly the payloads whose tokens have these keys (no more, no fewer tokens). */
+  private readonly pattern: RegExp;
 
   constructor(payload: string, aliases: Record<string, string[]>) {
     this.needles = payload.split(' ').map((t) => {
       const eq = t.indexOf('=');
       return eq < 0 ? '' : t.slice(0, eq + 1);
     });
+    this.pattern = new RegExp(`^${this.needles.map((n) => (n === '' ? '[^ =]*' : `${escapeRegExp(n)}[^ ]*`)).join(' ')}$`);
     const first = (key: string): number => this.needles.indexOf(key + '=');
     this.keyTokens = Int32Array.from(RAW_KEYS, first);
     this.fieldTokens = Int32Array.from(FIELD_NAMES, (name) => {
@@ -351,37 +354,23 @@ class PayloadLayout {
 
   /** Whether `payload` has this layout; if so, record where each token's value is. */
   match(payload: string, from: Int32Array, to: Int32Array): boolean {
+    if (!this.pattern.test(payload)) return false;
     const needles = this.needles;
-    const n = payload.length;
     let pos = 0;
     for (let i = 0; i < needles.length; i++) {
-      if (pos > n) return false;
-      const needle = needles[i];
-      let sp: number;
-      if (needle !== '') {
-        if (!startsAt(payload, needle, pos)) return false;
-        sp = payload.indexOf(' ', pos + needle.length);
-        if (sp < 0) sp = n;
-      } else {
-        sp = payload.indexOf(' ', pos);
-        if (sp < 0) sp = n;
-        const eq = payload.indexOf('=', pos);
-        if (eq >= 0 && eq < sp) return false;
-      }
-      from[i] = pos + needle.length;
+      const value = pos + needles[i].length;
+      let sp = payload.indexOf(' ', value);
+      if (sp < 0) sp = payload.length;
+      from[i] = value;
       to[i] = sp;
       pos = sp + 1;
     }
-    return pos === n + 1;
+    return true;
   }
 }
 
-/** `payload.startsWith(needle, pos)`, which is much slower for the short needles here. */
-function startsAt(payload: string, needle: string, pos: number): boolean {
-  const n = needle.length;
-  if (pos + n > payload.length) return false;
-  for (let i = 0; i < n; i++) if (payload.charCodeAt(pos + i) !== needle.charCodeAt(i)) return false;
-  return true;
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** Layouts kept per event (a probe redefined with other fetch-args between captures, say). */
