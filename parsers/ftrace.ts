@@ -12,7 +12,7 @@
  *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
  *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
  */
-import type { ParseInfo, ProbeSite, Timestamp, StackFrame } from '../src/model/event';
+import type { ContextFlags, ParseInfo, ProbeSite, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
@@ -92,8 +92,10 @@ export class FtraceParser implements TraceParser {
   private readonly lastTsDigitsByCpu: number[] = [];
   private readonly names = new Map<number, NameEntry>();
   private readonly sites = new Map<number, SiteEntry>();
-  private readonly flagsOk = new Map<number, boolean>();
+  private readonly flagsByKey = new Map<number, ContextFlags | null>();
   private lastFlagsKey = -1;
+  private lastFlags: ContextFlags | undefined;
+  private readonly commByPid = new Map<number, string>();
   /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
   private readonly skippedPidByCpu: Array<number | undefined> = [];
 
@@ -210,6 +212,7 @@ export class FtraceParser implements TraceParser {
   private scannedEntry: NameEntry | undefined;
   private scannedPayload: string | undefined;
   private scannedProbe: ProbeSite | undefined;
+  private scannedFlags: ContextFlags | undefined;
 
   /**
    * A header line as the scan worker sees it: the latency format's header
@@ -301,6 +304,7 @@ export class FtraceParser implements TraceParser {
     at.commEnd = rec[o + 5];
     at.flagsFrom = rec[o + 6];
     at.flagsTo = rec[o + 7];
+    this.scannedFlags = at.flagsFrom >= 0 ? this.flagsAt(b, at.flagsFrom, at.flagsTo) : undefined;
     at.tsFrom = rec[o + 8];
     at.tsTo = rec[o + 9];
     at.nameFrom = rec[o + 10];
@@ -327,9 +331,9 @@ export class FtraceParser implements TraceParser {
     this.skippedPidByCpu[cpu] = undefined;
     const n = at.nameEnd;
     const payload = this.scannedPayload ?? (n + 2 <= end ? b.toString('utf8', n + 2, end) : '');
-    const ev = new ParsedEvent(ts, c.pid, b.toString('utf8', at.comm, at.commEnd), (this.scannedEntry as NameEntry).utf8, payload, { file: this.file, line: lineNo });
+    const ev = new ParsedEvent(ts, c.pid, this.commAt(b, at.comm, at.commEnd, c.pid), (this.scannedEntry as NameEntry).utf8, payload, { file: this.file, line: lineNo });
     ev.cpu = cpu;
-    if (at.flagsFrom >= 0) ev.ctx = decodeFlagsCached(b.toString('latin1', at.flagsFrom, at.flagsTo));
+    if (this.scannedFlags !== undefined) ev.ctx = this.scannedFlags;
     if (this.scannedProbe) ev.probe = this.scannedProbe;
     this.hold(ev, cpu);
     this.continuable = ev;
@@ -446,7 +450,11 @@ export class FtraceParser implements TraceParser {
     } else {
       wanted = entry.wanted;
     }
-    if (flagsFrom >= 0 && !this.flagsValid(b, flagsFrom, flagsTo)) return SCAN_OTHER;
+    let flags: ContextFlags | undefined;
+    if (flagsFrom >= 0) {
+      flags = this.flagsAt(b, flagsFrom, flagsTo);
+      if (flags === undefined) return SCAN_OTHER;
+    }
     const c = this.scanned;
     c.cpu = cpu;
     c.pid = pid;
@@ -459,6 +467,7 @@ export class FtraceParser implements TraceParser {
     at.commEnd = k;
     at.flagsFrom = flagsFrom;
     at.flagsTo = flagsTo;
+    this.scannedFlags = flags;
     at.tsFrom = p;
     at.tsTo = q - 1;
     at.nameFrom = nameFrom;
@@ -508,19 +517,47 @@ export class FtraceParser implements TraceParser {
     return entry;
   }
 
-  /** The flags column is valid (decodeFlags accepts it), cached by its bytes. */
-  private flagsValid(b: Buffer, from: number, to: number): boolean {
-    if (to - from > 12) return decodeFlagsCached(b.toString('latin1', from, to)) !== undefined;
-    let key = to - from;
-    for (let x = from; x < to; x++) key = key * 131 + b[x];
-    if (key === this.lastFlagsKey) return true;
-    let ok = this.flagsOk.get(key);
-    if (ok) this.lastFlagsKey = key;
-    if (ok === undefined) {
-      ok = decodeFlagsCached(b.toString('latin1', from, to)) !== undefined;
-      this.flagsOk.set(key, ok);
+  /**
+   * The flags column decoded (undefined when decodeFlags rejects it), cached
+   * by its bytes: up to 6 bytes and their count make an exact key.
+   */
+  private flagsAt(b: Buffer, from: number, to: number): ContextFlags | undefined {
+    const len = to - from;
+    if (len > 6) return decodeFlagsCached(b.toString('latin1', from, to));
+    let key = 0;
+    for (let x = from; x < to; x++) key = key * 256 + b[x];
+    key = key * 8 + len;
+    if (key === this.lastFlagsKey) return this.lastFlags;
+    let f = this.flagsByKey.get(key);
+    if (f === undefined) {
+      f = decodeFlagsCached(b.toString('latin1', from, to)) ?? null;
+      this.flagsByKey.set(key, f);
     }
-    return ok;
+    if (f === null) return undefined;
+    this.lastFlagsKey = key;
+    this.lastFlags = f;
+    return f;
+  }
+
+  /**
+   * The task name, reusing the last one seen for this pid when the bytes are
+   * the same ASCII (a task's name seldom changes; decoding it is the costly part).
+   */
+  private commAt(b: Buffer, from: number, to: number, pid: number): string {
+    const last = this.commByPid.get(pid);
+    if (last !== undefined && last.length === to - from) {
+      let x = 0;
+      while (x < last.length) {
+        const c = b[from + x];
+        if (c >= 128 || last.charCodeAt(x) !== c) break;
+        x++;
+      }
+      if (x === last.length) return last;
+    }
+    const comm = b.toString('utf8', from, to);
+    if (this.commByPid.size >= 65536) this.commByPid.clear();
+    this.commByPid.set(pid, comm);
+    return comm;
   }
 
   end(): void {
