@@ -29,7 +29,8 @@ export class ConfigError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validateConfig = ajv.compile(schema);
+/** Compiled on first use: a run without --config or rule options compiles no schema (startup time). */
+let validateConfig: ReturnType<typeof ajv.compile> | undefined;
 
 /** Human error text naming the key: `rules.unpaired-start.options.foo: must NOT have additional properties`. */
 export function explainAjvErrors(errors: ErrorObject[] | null | undefined, root: string): string {
@@ -44,6 +45,7 @@ export function explainAjvErrors(errors: ErrorObject[] | null | undefined, root:
 }
 
 export function parseConfig(data: unknown, source = 'config'): Config {
+  validateConfig ??= ajv.compile(schema);
   if (!validateConfig(data)) throw new ConfigError(`${source}: ${explainAjvErrors(validateConfig.errors, '')}`);
   const cfg = data as Config;
   for (const [id, setting] of Object.entries(cfg.rules ?? {})) {
@@ -73,11 +75,16 @@ export function loadConfig(path: string): Config & { baseDir: string } {
 
 const optionValidators = new Map<string, ReturnType<typeof ajv.compile>>();
 
-/** Defaults merged with the user's options, validated against the rule's schema. */
+/**
+ * Defaults merged with the user's options, validated against the rule's schema.
+ * Without user options the defaults are returned as they are (a test holds every
+ * rule's defaults to its schema), so a plain run compiles no option schema.
+ */
 export function ruleOptions(id: string, user: Record<string, unknown> | undefined, source = 'config'): Record<string, unknown> {
   const rule = ruleById(id);
   if (!rule) throw new ConfigError(`${source}: no such rule '${id}'`);
   const merged = { ...(rule.meta.defaultOptions ?? {}), ...(user ?? {}) };
+  if (user === undefined) return merged;
   const schemaObj = rule.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} };
   let v = optionValidators.get(id);
   if (!v) {
