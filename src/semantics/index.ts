@@ -200,7 +200,7 @@ export class Semantics {
           if (oe !== undefined) op.onlyEnd = oe !== '0' && oe !== 'false';
         }
         if (r.role === 'subscriber-start' || r.role === 'subscriber-end') {
-          op.subscriber = normalizePointer(f.field(F.subscriber));
+          op.subscriber = f.pointer(F.subscriber);
           op.subscriberKind = r.subscriberKind;
         }
         break;
@@ -215,14 +215,14 @@ export class Semantics {
       case 'subscriber-secondary-tlb':
         op.args = rangeArgs(f, r.role, false);
         if (r.role === 'subscriber-secondary-tlb') {
-          op.subscriber = normalizePointer(f.field(F.subscriber));
+          op.subscriber = f.pointer(F.subscriber);
           op.subscriberKind = r.subscriberKind;
         }
         break;
       case 'oom-reap':
       case 'notifier-register':
       case 'notifier-release':
-        op.args = { mm: normalizePointer(f.field(F.mm) ?? ev.fields.arg1) };
+        op.args = { mm: f.pointer(F.mm) ?? normalizePointer(ev.fields.arg1) };
         break;
       case 'oom-reap-begin':
       case 'oom-reap-end':
@@ -243,23 +243,23 @@ export class Semantics {
       case 'interval-remove':
       case 'interval-read-begin':
         op.args = rangeArgs(f, r.role, false);
-        op.interval = normalizePointer(f.field(F.interval) ?? ev.fields.arg1);
+        op.interval = f.pointer(F.interval) ?? normalizePointer(ev.fields.arg1);
         break;
       case 'itree-inv-start':
         op.args = rangeArgs(f, r.role, true);
         break;
       case 'device-fault':
-        op.address = normalizePointer(f.field(F.address));
+        op.address = f.pointer(F.address);
         op.device = f.field(F.device);
         break;
       case 'gup-fast-pin':
       case 'anon-exclusive-clear':
       case 'ksm-write-protect': {
-        op.page = normalizePointer(f.field(F.page) ?? ev.fields.arg1);
-        op.pfn = normalizePointer(f.field(F.pfn));
-        op.address = normalizePointer(f.field(F.address));
-        const mm = f.field(F.mm);
-        if (mm !== undefined) op.args = { mm: normalizePointer(mm) };
+        op.page = f.pointer(F.page) ?? normalizePointer(ev.fields.arg1);
+        op.pfn = f.pointer(F.pfn);
+        op.address = f.pointer(F.address);
+        const mm = f.pointer(F.mm);
+        if (mm !== undefined) op.args = { mm };
         break;
       }
       default:
@@ -297,15 +297,15 @@ function indexes<T extends string>(names: readonly T[]): Record<T, number> {
 function rangeArgs(f: FieldReader, role: Role, withRange: boolean): RangeArgs {
   const a: RangeArgs = {};
   if (withRange) {
-    const range = f.field(F.range) ?? (role === 'range-start' || role === 'range-end' ? f.raw(K.arg1) : undefined);
-    if (range !== undefined) a.range = normalizePointer(range);
+    const range = f.pointer(F.range) ?? (role === 'range-start' || role === 'range-end' ? f.rawPointer(K.arg1) : undefined);
+    if (range !== undefined) a.range = range;
   }
-  const mm = f.field(F.mm);
-  if (mm !== undefined) a.mm = normalizePointer(mm);
-  const start = f.field(F.start) ?? f.raw(K.range_start);
-  if (start !== undefined) a.start = normalizePointer(start);
-  const end = f.field(F.end) ?? f.raw(K.range_end);
-  if (end !== undefined) a.end = normalizePointer(end);
+  const mm = f.pointer(F.mm);
+  if (mm !== undefined) a.mm = mm;
+  const start = f.pointer(F.start) ?? f.rawPointer(K.range_start);
+  if (start !== undefined) a.start = start;
+  const end = f.pointer(F.end) ?? f.rawPointer(K.range_end);
+  if (end !== undefined) a.end = end;
   const flags = parseSmallInt(f.field(F.flags) ?? f.raw(K.range_flags));
   if (flags !== undefined) a.flags = flags;
   else {
@@ -332,15 +332,24 @@ class PayloadLayout {
   readonly fieldTokens: Int32Array;
   /** The first token with each of RAW_KEYS as its key, -1 for none. */
   readonly keyTokens: Int32Array;
+  /** Per token, 1 where the learning payload's value was a canonical pointer (`0x` + lower-case hex, no leading zero). */
+  readonly hexTokens: Uint8Array;
   /** Matches exactly the payloads whose tokens have these keys (no more, no fewer tokens). */
   private readonly pattern: RegExp;
+  /** The same, with canonical pointers in the hexTokens (usually true on every hit: `:x64` fetch-args print them so). */
+  private readonly strict: RegExp | undefined;
 
   constructor(payload: string, aliases: Record<string, string[]>) {
-    this.needles = payload.split(' ').map((t) => {
+    const tokens = payload.split(' ');
+    this.needles = tokens.map((t) => {
       const eq = t.indexOf('=');
       return eq < 0 ? '' : t.slice(0, eq + 1);
     });
-    this.pattern = new RegExp(`^${this.needles.map((n) => (n === '' ? '[^ =]*' : `${escapeRegExp(n)}[^ ]*`)).join(' ')}$`);
+    this.hexTokens = Uint8Array.from(tokens, (t, i) => (this.needles[i] !== '' && isCanonicalHex(t.slice(this.needles[i].length)) ? 1 : 0));
+    const token = (strict: boolean) => (n: string, i: number): string =>
+      n === '' ? '[^ =]*' : escapeRegExp(n) + (strict && this.hexTokens[i] === 1 ? CANONICAL_HEX : '[^ ]*');
+    this.pattern = new RegExp(`^${this.needles.map(token(false)).join(' ')}$`);
+    this.strict = this.hexTokens.includes(1) ? new RegExp(`^${this.needles.map(token(true)).join(' ')}$`) : undefined;
     const first = (key: string): number => this.needles.indexOf(key + '=');
     this.keyTokens = Int32Array.from(RAW_KEYS, first);
     this.fieldTokens = Int32Array.from(FIELD_NAMES, (name) => {
@@ -352,9 +361,16 @@ class PayloadLayout {
     });
   }
 
-  /** Whether `payload` has this layout; if so, record where each token's value is. */
-  match(payload: string, from: Int32Array, to: Int32Array): boolean {
-    if (!this.pattern.test(payload)) return false;
+  /**
+   * Whether `payload` has this layout: NO_MATCH, MATCH, or MATCH_CANONICAL
+   * (the hexTokens' values are canonical pointers); on a match, record where
+   * each token's value is.
+   */
+  match(payload: string, from: Int32Array, to: Int32Array): number {
+    let result: number;
+    if (this.strict !== undefined && this.strict.test(payload)) result = MATCH_CANONICAL;
+    else if (this.pattern.test(payload)) result = MATCH;
+    else return NO_MATCH;
     const needles = this.needles;
     let pos = 0;
     for (let i = 0; i < needles.length; i++) {
@@ -365,9 +381,15 @@ class PayloadLayout {
       to[i] = sp;
       pos = sp + 1;
     }
-    return true;
+    return result;
   }
 }
+
+const NO_MATCH = 0;
+const MATCH = 1;
+const MATCH_CANONICAL = 2;
+/** A canonical pointer, as a regular expression source (see isCanonicalHex). */
+const CANONICAL_HEX = '0x(?:0|[1-9a-f][0-9a-f]{0,15})';
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -383,6 +405,8 @@ const MAX_LAYOUTS = 4;
  * from the payload text: a field is the value of the first token that starts
  * with one of its aliases and `=`, trying the aliases in order. Other events
  * go through their parsed `fields`, with the event's renames first.
+ * pointer() gives a field normalised (normalizePointer), with no check of its
+ * own where the layout's strict pattern has shown the value canonical.
  */
 class FieldReader {
   private ev: TraceEvent | undefined;
@@ -390,6 +414,8 @@ class FieldReader {
   private direct = false;
   /** The layout the current payload matched (direct reads only). */
   private layout: PayloadLayout | undefined;
+  /** The payload matched its layout's canonical pointers too. */
+  private canonical = false;
   private from = new Int32Array(32);
   private to = new Int32Array(32);
   /** `alias=` search strings per field name (direct reads without a layout). */
@@ -431,6 +457,26 @@ class FieldReader {
     return this.pick(ev.fields, name);
   }
 
+  /** One of our fields as a pointer (normalizePointer), already known canonical when the layout's pattern said so. */
+  pointer(id: number): string | undefined {
+    const layout = this.layout;
+    if (layout !== undefined) return this.pointerAt(layout, layout.fieldTokens[id]);
+    return normalizePointer(this.field(id));
+  }
+
+  /** A payload key as printed, as a pointer. */
+  rawPointer(id: number): string | undefined {
+    const layout = this.layout;
+    if (layout !== undefined) return this.pointerAt(layout, layout.keyTokens[id]);
+    return normalizePointer(this.raw(id));
+  }
+
+  private pointerAt(layout: PayloadLayout, t: number): string | undefined {
+    if (t < 0) return undefined;
+    const v = (this.ev as TraceEvent).payload.slice(this.from[t], this.to[t]);
+    return this.canonical && layout.hexTokens[t] === 1 ? v : normalizePointer(v);
+  }
+
   /** A payload key as printed (`K.range_start`; no aliases, no renames). */
   raw(id: number): string | undefined {
     const ev = this.ev as TraceEvent;
@@ -463,14 +509,18 @@ class FieldReader {
   private layoutOf(payload: string, r: Resolved): PayloadLayout {
     const layouts = (r.layouts ??= []);
     for (let i = 0; i < layouts.length; i++) {
-      if (layouts[i].match(payload, this.from, this.to)) return layouts[i];
+      const m = layouts[i].match(payload, this.from, this.to);
+      if (m !== NO_MATCH) {
+        this.canonical = m === MATCH_CANONICAL;
+        return layouts[i];
+      }
     }
     const l = new PayloadLayout(payload, this.aliases);
     if (l.needles.length > this.from.length) {
       this.from = new Int32Array(l.needles.length * 2);
       this.to = new Int32Array(l.needles.length * 2);
     }
-    l.match(payload, this.from, this.to);
+    this.canonical = l.match(payload, this.from, this.to) === MATCH_CANONICAL;
     if (layouts.length >= MAX_LAYOUTS) layouts.pop();
     layouts.unshift(l);
     return l;
@@ -503,7 +553,7 @@ export function toReturnValue(raw: string | undefined): bigint | undefined {
   return BigInt.asIntN(64, n);
 }
 
-/** Already `0x` + lower-case hex with no leading zero (what `:x64` fetch args print)? */
+/** Already `0x` + lower-case hex with no leading zero (what `:x64` fetch args print)? CANONICAL_HEX is the same as a pattern. */
 function isCanonicalHex(v: string): boolean {
   const n = v.length;
   if (n < 3 || n > 18 || v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 120) return false;
