@@ -5,7 +5,7 @@
 import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 
@@ -98,7 +98,9 @@ function useWorker(path: string, opts: ReadOptions): boolean {
   if (!opts.parallel || !opts.filter || opts.live || opts.pause || path === '-') return false;
   try {
     const st = statSync(path);
-    return st.isFile() && st.size >= (opts.parallel.minBytes ?? WORKER_MIN_BYTES);
+    if (!st.isFile() || st.size < (opts.parallel.minBytes ?? WORKER_MIN_BYTES)) return false;
+    accessSync(path, constants.R_OK);
+    return true;
   } catch {
     return false; // readLines reports the error
   }

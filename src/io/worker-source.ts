@@ -114,7 +114,7 @@ export function readLinesInWorker(
     // Stopping early (Ctrl-C): keep what was read.
     const onAbort = () => settle(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('error', (err) => settle(err));
+    worker.on('error', (err) => settle(new Error(`${path}: the scan worker failed (${err.message}); run again with --threads 1`)));
     // Its messages all arrive before 'exit': an exit before the end message means the input was not read to its end.
     worker.on('exit', (code) => settle(new Error(`${path}: the scan worker stopped before the end of the input (exit code ${code}); run again with --threads 1`)));
     worker.on('message', (m: WorkerMessage) => {
