@@ -85,7 +85,7 @@ interface CallFrame<T> {
   /** Start calls: mn_itree_inv_start_range seen inside (the interval notifiers' invalidate() run after it). */
   itree?: Operation;
   /** End calls: subscribers whose invalidate_range_end already ran in this call (their invalidate_range came before it). */
-  ended?: Set<string>;
+  ended?: string[];
 }
 
 interface TaskCalls<T> {
@@ -161,7 +161,7 @@ export class InsideInvalidationTracker<T> {
     'subscriber-end': (op) => {
       const f = this.innermost(op.ev.pid, 'end');
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) {
-        (f.ended ??= new Set()).add(op.subscriber ?? '?');
+        (f.ended ??= []).push(op.subscriber ?? '?');
         this.confirm(f, op);
       }
     },
@@ -169,7 +169,7 @@ export class InsideInvalidationTracker<T> {
       // Before about 6.6 the end call runs each subscriber's invalidate_range (unless only_end) just before its
       // invalidate_range_end; after that subscriber's end, an invalidate_range comes from the separate hook.
       const f = this.innermost(op.ev.pid, 'end');
-      if (f && f.opened.onlyEnd !== true && !f.ended?.has(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
+      if (f && f.opened.onlyEnd !== true && !f.ended?.includes(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
     },
     'secondary-tlb': (op) => {
       // The secondary-TLB hook is a core call of its own: any end call has returned.

@@ -41,16 +41,30 @@ const REAPER_FRAMES = new Set([
 /** Frames of the tracing machinery itself, above the probed function. */
 const TRACING_FRAMES = /^(kprobe_|aggr_pre_handler|kprobe_ftrace_handler|ftrace_|trace_|__traceiter_|perf_|0x|event_triggers_call|__ftrace_trace_stack|stack_trace_)/;
 
+/**
+ * One subscriber's start callbacks for one range key on a task, still
+ * waiting for their end (never empty: it is dropped with its last start).
+ * Entries are told apart by `${subscriber}|${range key}`, split at its first
+ * `|` (see Engine.subscriberCalls).
+ */
+interface SubscriberCalls {
+  subscriber: string;
+  key: string;
+  ops: Operation[];
+  /** Creation order among all of them (the order finish() reports what is left in). */
+  seq: number;
+}
+
 interface TaskState extends TaskView {
   openRanges: RangeRecord[];
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
   failed: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
   closed: Map<string, RangeRecord>;
-  /** Subscriber starts without their end yet, by `subscriber|key`. */
-  subscriberOpen: Map<string, Operation[]>;
-  /** Subscriber keys whose core range has ended or failed: their end must come before the task's next core operation. */
-  subscriberDue: Map<string, { range: RangeRecord; at: Operation }>;
+  /** Subscriber starts without their end yet, by range key (see SubscriberCalls). */
+  subscriberOpen: Map<string, SubscriberCalls[]>;
+  /** Those whose core range has ended or failed: their end must come before the task's next core operation. */
+  subscriberDue: Map<SubscriberCalls, { range: RangeRecord; at: Operation }>;
   firstEvent: TraceEvent;
   lastEvent: TraceEvent;
   /** The task's latest filtered-out event (time parts and line), when later than lastEvent. */
@@ -103,6 +117,7 @@ export class Engine {
   /** Per role, the rules' `on` handlers for it, in rule order. */
   private readonly onRole = new Map<Role, OperationHandler[]>();
   private nextRangeId = 1;
+  private nextSubscriberSeq = 0;
   private readonly seenFingerprints = new Set<string>();
 
   constructor(private readonly opts: EngineOptions) {}
@@ -187,10 +202,10 @@ export class Engine {
     for (const d of this.droppedAtEnd) this.coverage.bufferDropped(d.cpu, d.count);
     for (const task of this.tasks.values()) {
       this.checkSubscribersDue(task, undefined);
-      for (const [key, ops] of task.subscriberOpen) {
-        const core = task.openRanges.find((r) => r.key === key.slice(key.indexOf('|') + 1));
+      for (const calls of [...task.subscriberOpen.values()].flat().sort((a, b) => a.seq - b.seq)) {
+        const core = task.openRanges.find((r) => r.key === calls.key);
         if (core) continue; // the core range is left open itself: unpaired-start says so
-        this.subscriberImbalance(task, ops, 'start-without-end', undefined, this.endOfCaptureVerdict(task, ops[0].ev, 'subscriber end'));
+        this.subscriberImbalance(task, calls.ops, 'start-without-end', undefined, this.endOfCaptureVerdict(task, calls.ops[0].ev, 'subscriber end'));
       }
       task.subscriberOpen.clear();
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
@@ -209,13 +224,14 @@ export class Engine {
   private rangeStart(op: Operation, task: TaskState): void {
     this.checkSubscribersDue(task, op);
     const key = rangeKey(op);
+    const keyKind = op.args.range !== undefined ? 'pointer' : 'mm+start+end';
     this.counts.starts++;
     const type = eventTypeName(op.args.event) ?? 'unknown';
     this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
     if (op.blockable === false) this.counts.nonBlockingStarts++;
     // The same range pointer started again while still open: the earlier one never ended.
-    if (key.kind === 'pointer') {
-      const idx = task.openRanges.findIndex((r) => r.key === key.key);
+    if (keyKind === 'pointer') {
+      const idx = task.openRanges.findIndex((r) => r.key === key);
       if (idx >= 0) {
         const prev = task.openRanges[idx];
         task.openRanges.splice(idx, 1);
@@ -223,20 +239,20 @@ export class Engine {
         const mayHaveFailed = prev.startReturn === undefined && prev.start.blockable !== true;
         this.leftOpen(prev, {
           confidence: mayHaveFailed ? 'inconclusive' : 'certain',
-          reason: `the same range pointer ${key.key} was started again at ${op.ev.ts.raw} (line ${op.ev.src.line}) with no end in between` +
+          reason: `the same range pointer ${key} was started again at ${op.ev.ts.raw} (line ${op.ev.src.line}) with no end in between` +
             (mayHaveFailed ? '; the first start was non-blocking and its return was not captured, so it may have failed (a failed start must not be ended)' : ''),
           evidence: [op.ev],
         });
       }
     }
-    task.failed.delete(key.key);
+    task.failed.delete(key);
     const range: RangeRecord = {
       id: `r${this.nextRangeId++}`,
       pid: task.pid,
       comm: op.ev.comm,
       start: op,
-      key: key.key,
-      keyKind: key.kind,
+      key,
+      keyKind,
       subscriberStarts: [],
       subscriberEnds: [],
       depth: task.openRanges.length,
@@ -277,22 +293,22 @@ export class Engine {
     const key = rangeKey(op);
     let idx = -1;
     for (let i = task.openRanges.length - 1; i >= 0; i--) {
-      if (sameRange(task.openRanges[i], op, key.key)) {
+      if (sameRange(task.openRanges[i], op, key)) {
         idx = i;
         break;
       }
     }
     if (idx < 0) {
-      const failed = task.failed.get(key.key);
+      const failed = task.failed.get(key);
       if (failed) {
-        task.failed.delete(key.key);
+        task.failed.delete(key);
         failed.end = op;
         this.counts.endsAfterFailedStart++;
         for (const h of this.hooks.endAfterFailedStart) h.endAfterFailedStart!(failed, op);
         return;
       }
       this.counts.orphanEnds++;
-      const verdict = this.orphanEndVerdict(op, task, key.key);
+      const verdict = this.orphanEndVerdict(op, task, key);
       for (const h of this.hooks.orphanEnd) h.orphanEnd!(op, verdict);
       return;
     }
@@ -439,12 +455,10 @@ export class Engine {
   // ---- subscribers -------------------------------------------------------
 
   private subscriberStart(op: Operation, task: TaskState): void {
-    const key = rangeKey(op).key;
-    const sk = `${op.subscriber ?? '?'}|${key}`;
+    const key = rangeKey(op);
     this.subscriberSummary(op).starts++;
-    const list = task.subscriberOpen.get(sk);
-    if (list) list.push(op);
-    else task.subscriberOpen.set(sk, [op]);
+    const calls = this.subscriberCalls(task, op, key, true) as SubscriberCalls;
+    calls.ops.push(op);
     for (let i = task.openRanges.length - 1; i >= 0; i--) {
       if (task.openRanges[i].key === key) {
         task.openRanges[i].subscriberStarts.push(op);
@@ -454,18 +468,16 @@ export class Engine {
   }
 
   private subscriberEnd(op: Operation, task: TaskState): void {
-    const key = rangeKey(op).key;
-    const sk = `${op.subscriber ?? '?'}|${key}`;
+    const key = rangeKey(op);
     this.subscriberSummary(op).ends++;
-    const list = task.subscriberOpen.get(sk);
-    const closed = task.closed.get(key);
-    const core = task.openRanges.find((r) => r.key === key) ?? task.subscriberDue.get(sk)?.range ?? closed;
+    const calls = this.subscriberCalls(task, op, key, false);
+    const core = task.openRanges.find((r) => r.key === key) ?? (calls && task.subscriberDue.get(calls)?.range) ?? task.closed.get(key);
     core?.subscriberEnds.push(op);
-    if (list && list.length) {
-      list.pop();
-      if (list.length === 0) {
-        task.subscriberOpen.delete(sk);
-        task.subscriberDue.delete(sk);
+    if (calls) {
+      calls.ops.pop();
+      if (calls.ops.length === 0) {
+        dropSubscriberCalls(task, calls);
+        task.subscriberDue.delete(calls);
       }
       return;
     }
@@ -476,22 +488,42 @@ export class Engine {
       : { confidence: 'inconclusive', reason: 'the core start of this range was not captured: the subscriber start may predate the capture', evidence: [] });
   }
 
+  /**
+   * The task's entry for the subscriber and range key of `op` (created if
+   * asked). A subscriber value with a `|` in it (never a pointer) splits there,
+   * so pairs that read the same as `subscriber|key` share one entry.
+   */
+  private subscriberCalls(task: TaskState, op: Operation, coreKey: string, create: boolean): SubscriberCalls | undefined {
+    let subscriber = op.subscriber ?? '?';
+    let key = coreKey;
+    const bar = subscriber.indexOf('|');
+    if (bar >= 0) {
+      key = `${subscriber.slice(bar + 1)}|${key}`;
+      subscriber = subscriber.slice(0, bar);
+    }
+    let list = task.subscriberOpen.get(key);
+    if (list !== undefined) for (const c of list) if (c.subscriber === subscriber) return c;
+    if (!create) return undefined;
+    const calls: SubscriberCalls = { subscriber, key, ops: [], seq: this.nextSubscriberSeq++ };
+    if (list === undefined) task.subscriberOpen.set(key, (list = []));
+    list.push(calls);
+    return calls;
+  }
+
   /** The core range ended (or its start failed): each of its subscriber starts is now due an end. */
   private markSubscribersDue(task: TaskState, range: RangeRecord, at: Operation): void {
-    for (const sk of task.subscriberOpen.keys()) {
-      if (sk.slice(sk.indexOf('|') + 1) === range.key) task.subscriberDue.set(sk, { range, at });
-    }
+    const list = task.subscriberOpen.get(range.key);
+    if (list !== undefined) for (const calls of list) task.subscriberDue.set(calls, { range, at });
   }
 
   /** At the task's next core operation, every due subscriber end must have come. */
   private checkSubscribersDue(task: TaskState, next: Operation | undefined): void {
     if (task.subscriberDue.size === 0) return;
-    for (const [sk, due] of task.subscriberDue) {
+    for (const [calls, due] of task.subscriberDue) {
       if (next && next.ev === due.at.ev && due.at.role !== 'range-start-return') continue;
-      const ops = task.subscriberOpen.get(sk);
-      task.subscriberDue.delete(sk);
-      if (!ops || ops.length === 0) continue;
-      task.subscriberOpen.delete(sk);
+      task.subscriberDue.delete(calls);
+      dropSubscriberCalls(task, calls);
+      const ops = calls.ops;
       const failed = due.at.role === 'range-start-return';
       let verdict: Verdict;
       if (failed) {
@@ -520,7 +552,7 @@ export class Engine {
       subscriberKind: op.subscriberKind,
       pid: task.pid,
       comm: op.ev.comm,
-      key: rangeKey(op).key,
+      key: rangeKey(op),
       direction,
       ops,
       range,
@@ -607,9 +639,16 @@ export class Engine {
   }
 }
 
-function rangeKey(op: Operation): { key: string; kind: 'pointer' | 'mm+start+end' } {
-  if (op.args.range !== undefined) return { key: op.args.range, kind: 'pointer' };
-  return { key: `mm=${op.args.mm ?? '?'} ${op.args.start ?? '?'}-${op.args.end ?? '?'}`, kind: 'mm+start+end' };
+/** The pairing key: the range pointer, or mm + start + end when no pointer was captured (RangeRecord.keyKind). */
+function rangeKey(op: Operation): string {
+  if (op.args.range !== undefined) return op.args.range;
+  return `mm=${op.args.mm ?? '?'} ${op.args.start ?? '?'}-${op.args.end ?? '?'}`;
+}
+
+function dropSubscriberCalls(task: TaskState, calls: SubscriberCalls): void {
+  const list = task.subscriberOpen.get(calls.key) as SubscriberCalls[];
+  list.splice(list.indexOf(calls), 1);
+  if (list.length === 0) task.subscriberOpen.delete(calls.key);
 }
 
 function sameRange(r: RangeRecord, end: Operation, key: string): boolean {
