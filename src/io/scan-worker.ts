@@ -20,7 +20,7 @@
  *   wanted event:   [-1, end, ...its columns]     (FtraceParser.writeScanned: the main thread builds the event without reading the line again)
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
 import { FtraceParser, SCAN_SKIP, SCAN_WANTED } from '../../parsers/ftrace';
 import type { ProbeSite } from '../model/event';
@@ -33,6 +33,32 @@ import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, 
 
 const data = workerData as ScanWorkerData;
 const port = parentPort!;
+/** Chunks and record arrays the main thread is done with come back on this port, to be filled again. */
+const spent = data.spent;
+const spentChunks: ArrayBuffer[] = [];
+const spentRecords: ArrayBuffer[] = [];
+
+/** Collect what the main thread has sent back (without waiting). */
+function collectSpent(): void {
+  for (let m = receiveMessageOnPort(spent); m !== undefined; m = receiveMessageOnPort(spent)) {
+    const back = m.message as { chunk: ArrayBuffer; records: ArrayBuffer };
+    spentChunks.push(back.chunk);
+    spentRecords.push(back.records);
+  }
+}
+
+/** A chunk buffer of at least `size` bytes: a returned one when it is big enough (memory stays flat), else a new one. */
+function takeChunk(size: number): Buffer {
+  collectSpent();
+  const ab = spentChunks.pop();
+  return ab !== undefined && ab.byteLength >= size ? Buffer.from(ab) : Buffer.allocUnsafeSlow(size);
+}
+
+function takeRecords(): Float64Array {
+  collectSpent();
+  const ab = spentRecords.pop();
+  return ab !== undefined ? new Float64Array(ab) : new Float64Array(RECORD_SLOTS * 32768);
+}
 const ctl = new Int32Array(data.ctl);
 
 // The built-in catalog, which the main thread has already checked against its schema.
@@ -67,7 +93,7 @@ let posted = 0;
  * thread as plain lines, where the parser's fast lane reads them the same way.
  */
 let share = data.share;
-let buf = Buffer.allocUnsafeSlow(data.chunkBytes);
+let buf: Buffer = Buffer.allocUnsafeSlow(data.chunkBytes);
 let fill = 0;
 
 /** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
@@ -97,7 +123,7 @@ function emit(): void {
     }
     return;
   }
-  let rec = new Float64Array(RECORD_SLOTS * 32768);
+  let rec = takeRecords();
   let n = 0;
   let o = 0;
   newSites = [];
@@ -149,7 +175,7 @@ function emit(): void {
   // it is waiting for this one, so it scans more lines itself from now on.
   if (posted === Atomics.load(ctl, 0) && share > 1) share--;
   const tail = fill - last - 1;
-  const next = Buffer.allocUnsafeSlow(Math.max(data.chunkBytes, tail * 2));
+  const next = takeChunk(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
   const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, bytesRead, bytesText, compression };

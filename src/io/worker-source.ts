@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { splitProbeSite } from '../../parsers/common';
 import { SCANNED_SLOTS } from '../../parsers/ftrace';
 import type { ProbeSite } from '../model/event';
@@ -51,6 +51,8 @@ export interface ScanWorkerData {
   spec: ScanSpec;
   /** Int32Array[1]: chunks the main thread has finished. */
   ctl: SharedArrayBuffer;
+  /** Where the main thread sends back each chunk and record array it has finished with. */
+  spent: MessagePort;
 }
 
 export type WorkerMessage =
@@ -85,6 +87,7 @@ export function readLinesInWorker(
 ): Promise<SourceInfo> {
   const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0, parallel: true, skippedByWorker: 0 };
   const ctl = new Int32Array(new SharedArrayBuffer(4));
+  const spent = new MessageChannel();
   const workerData: ScanWorkerData = {
     path,
     format,
@@ -92,9 +95,10 @@ export function readLinesInWorker(
     chunkBytes: parallel.chunkBytes ?? CHUNK_BYTES,
     share: parallel.share ?? 8,
     ctl: ctl.buffer as SharedArrayBuffer,
+    spent: spent.port2,
   };
   // The worker keeps almost nothing on its heap (name and site caches): a small young generation keeps the process's memory flat.
-  const worker = new Worker(join(__dirname, 'scan-worker.js'), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  const worker = new Worker(join(__dirname, 'scan-worker.js'), { workerData, transferList: [spent.port2], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
   let lineNo = 0;
   let skipped = 0;
   let sink = byteSink();
@@ -106,6 +110,7 @@ export function readLinesInWorker(
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      spent.port1.close();
       void worker.terminate();
       info.lines = lineNo;
       if (err === undefined) resolve(info);
@@ -150,6 +155,8 @@ export function readLinesInWorker(
             }
           }
           info.skippedByWorker = skipped;
+          // Nothing keeps a view of the chunk (events hold strings): it goes back to be filled again.
+          spent.port1.postMessage({ chunk: m.chunk, records: m.records }, [m.chunk, m.records]);
           Atomics.add(ctl, 0, 1);
           Atomics.notify(ctl, 0);
           if (onProgress) {
