@@ -193,7 +193,7 @@ export class Semantics {
       case 'range-end':
       case 'subscriber-start':
       case 'subscriber-end':
-        op.args = rangeArgs(f, r.role, true);
+        rangeArgs(f, r.role, true, op.args);
         if (r.role === 'range-start' && op.args.flags !== undefined) op.blockable = (op.args.flags & 1) === 1;
         if (r.role === 'range-end') {
           const oe = f.field(F.onlyEnd);
@@ -213,7 +213,7 @@ export class Semantics {
       }
       case 'secondary-tlb':
       case 'subscriber-secondary-tlb':
-        op.args = rangeArgs(f, r.role, false);
+        rangeArgs(f, r.role, false, op.args);
         if (r.role === 'subscriber-secondary-tlb') {
           op.subscriber = f.pointer(F.subscriber);
           op.subscriberKind = r.subscriberKind;
@@ -242,11 +242,11 @@ export class Semantics {
       case 'interval-insert':
       case 'interval-remove':
       case 'interval-read-begin':
-        op.args = rangeArgs(f, r.role, false);
+        rangeArgs(f, r.role, false, op.args);
         op.interval = f.pointer(F.interval) ?? normalizePointer(ev.fields.arg1);
         break;
       case 'itree-inv-start':
-        op.args = rangeArgs(f, r.role, true);
+        rangeArgs(f, r.role, true, op.args);
         break;
       case 'device-fault':
         op.address = f.pointer(F.address);
@@ -294,8 +294,8 @@ function indexes<T extends string>(names: readonly T[]): Record<T, number> {
   return o;
 }
 
-function rangeArgs(f: FieldReader, role: Role, withRange: boolean): RangeArgs {
-  const a: RangeArgs = {};
+/** Fill `a` (an operation's empty args) with the range fields the event has. */
+function rangeArgs(f: FieldReader, role: Role, withRange: boolean, a: RangeArgs): void {
   if (withRange) {
     const range = f.pointer(F.range) ?? (role === 'range-start' || role === 'range-end' ? f.rawPointer(K.arg1) : undefined);
     if (range !== undefined) a.range = range;
@@ -315,7 +315,6 @@ function rangeArgs(f: FieldReader, role: Role, withRange: boolean): RangeArgs {
   }
   const event = parseSmallInt(f.field(F.event) ?? f.raw(K.range_event));
   if (event !== undefined) a.event = event;
-  return a;
 }
 
 /**
