@@ -210,7 +210,6 @@ export class FtraceParser implements TraceParser {
     siteClose: -1, restFrom: -1,
   };
   private scannedEntry: NameEntry | undefined;
-  private scannedPayload: string | undefined;
   private scannedProbe: ProbeSite | undefined;
   private scannedFlags: ContextFlags | undefined;
 
@@ -282,10 +281,14 @@ export class FtraceParser implements TraceParser {
     rec[o + 15] = siteId;
   }
 
-  /** The probe site of the line scanBytes just found SCAN_WANTED, as its object (shared, frozen) and text, if any. */
-  scannedSite(b: Buffer): { probe: ProbeSite; text: string } | undefined {
-    if (this.scannedProbe === undefined) return undefined;
-    return { probe: this.scannedProbe, text: b.toString('utf8', this.at.nameEnd + 2, this.at.siteClose + 1) };
+  /** The probe site of the line scanBytes just found SCAN_WANTED (one shared, frozen object per distinct site), if any. */
+  scannedSite(): ProbeSite | undefined {
+    return this.scannedProbe;
+  }
+
+  /** That site's text, `(sym+off/size)` (for sending it to another thread once). */
+  scannedSiteText(b: Buffer): string {
+    return b.toString('utf8', this.at.nameEnd + 2, this.at.siteClose + 1);
   }
 
   /**
@@ -310,8 +313,8 @@ export class FtraceParser implements TraceParser {
     at.nameFrom = rec[o + 10];
     at.nameEnd = rec[o + 11];
     this.scannedEntry = this.nameEntry(b, at.nameFrom, at.nameEnd, rec[o + 12], rec[o + 13]);
+    at.restFrom = rec[o + 14];
     this.scannedProbe = probe;
-    this.scannedPayload = probe !== undefined ? b.toString('utf8', rec[o + 14], end) : undefined;
     this.pushWanted(b, end, lineNo);
   }
 
@@ -330,7 +333,8 @@ export class FtraceParser implements TraceParser {
     this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
     this.skippedPidByCpu[cpu] = undefined;
     const n = at.nameEnd;
-    const payload = this.scannedPayload ?? (n + 2 <= end ? b.toString('utf8', n + 2, end) : '');
+    // A kprobe's payload proper is what follows its site; other events' all that follows `name: `.
+    const payload = this.scannedProbe !== undefined ? b.toString('utf8', at.restFrom, end) : n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
     const ev = new ParsedEvent(ts, c.pid, this.commAt(b, at.comm, at.commEnd, c.pid), (this.scannedEntry as NameEntry).utf8, payload, { file: this.file, line: lineNo });
     ev.cpu = cpu;
     if (this.scannedFlags !== undefined) ev.ctx = this.scannedFlags;
@@ -478,7 +482,6 @@ export class FtraceParser implements TraceParser {
     // `(site) rest`: the payload proper starts after the site and one space.
     at.restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
     this.scannedEntry = entry;
-    this.scannedPayload = siteClose < 0 ? undefined : b.toString('utf8', at.restFrom, end);
     this.scannedProbe = probe;
     return SCAN_WANTED;
   }

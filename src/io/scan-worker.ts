@@ -99,13 +99,13 @@ let fill = 0;
 /** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
 const sites = new Map<ProbeSite, number>();
 let newSites: string[] = [];
-function siteId(site: { probe: ProbeSite; text: string } | undefined): number {
+function siteId(site: ProbeSite | undefined, b: Buffer): number {
   if (site === undefined) return -1;
-  let id = sites.get(site.probe);
+  let id = sites.get(site);
   if (id === undefined) {
     id = sites.size;
-    sites.set(site.probe, id);
-    newSites.push(site.text);
+    sites.set(site, id);
+    newSites.push((scanner as FtraceParser).scannedSiteText(b));
   }
   return id;
 }
@@ -153,7 +153,7 @@ function emit(): void {
         } else if (kind === SCAN_WANTED) {
           rec[o] = -1;
           rec[o + 1] = end;
-          scanner.writeScanned(rec, o + 2, siteId(scanner.scannedSite(buf)));
+          scanner.writeScanned(rec, o + 2, siteId(scanner.scannedSite(), buf));
           o += WANTED_RECORD_SLOTS;
           done = true;
         }
