@@ -12,10 +12,21 @@ import { join } from 'node:path';
 import { generateProbes } from '../src/probes';
 import { readTrace } from '../src/io/read-trace';
 import type { TraceEvent } from '../src/model/event';
-import { loadCatalog, Semantics } from '../src/semantics';
+import { catalogErrors, loadCatalog, Semantics } from '../src/semantics';
 
 const catalog = loadCatalog();
 const semantics = new Semantics();
+
+describe('the built-in probe catalog', () => {
+  it('validates against src/semantics/catalog.schema.json (ajv)', () => {
+    assert.equal(catalogErrors(catalog), undefined);
+  });
+
+  it('a catalog that breaks the schema is reported', () => {
+    const broken = { ...catalog, probes: [{ symbol: '__mmu_notifier_invalidate_range_start', return: false, role: 'no-such-role' }] };
+    assert.match(catalogErrors(broken) ?? '', /role/);
+  });
+});
 
 /** The role the catalog gives a probed symbol (entry or return). */
 function expectedRole(symbol: string, isReturn: boolean): string | undefined {

@@ -25,8 +25,7 @@ import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../par
 import { FtraceParser, SCAN_SKIP, SCAN_WANTED } from '../../parsers/ftrace';
 import type { ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
-import { Semantics, type Catalog } from '../semantics';
-import catalogJson from '../semantics/catalog.json';
+import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { openByteStream, sniffCompression, type Compression } from './source';
 import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
@@ -61,8 +60,7 @@ function takeRecords(): Float64Array {
 }
 const ctl = new Int32Array(data.ctl);
 
-// The built-in catalog, which the main thread has already checked against its schema.
-const semantics = new Semantics(catalogJson as unknown as Catalog, data.spec.semantics);
+const semantics = new Semantics(loadCatalog(), data.spec.semantics);
 const roles = new Set<Role>(data.spec.roles);
 const filter: EventFilter = {
   wants: (name, group, probe) => {
