@@ -32,6 +32,8 @@ interface Measured {
   name: string;
   /** Wall-clock seconds of each run. */
   runs: number[];
+  /** CPU seconds (user + system, all threads) of each run, when /usr/bin/time is there. */
+  cpu: number[];
   peakRssMB?: number;
   output: string;
 }
@@ -42,8 +44,8 @@ const median = (m: Measured) => [...m.runs].sort((a, b) => a - b)[Math.floor(m.r
 /** Run a command `runs` times on the file (wall clock; peak RSS is the largest seen). */
 function measure(name: string, cmd: string[], file: string, runs: number): Measured {
   const haveTime = existsSync('/usr/bin/time');
-  const argv = haveTime ? ['/usr/bin/time', '-f', '__PEAK_KB=%M', ...cmd] : cmd;
-  const m: Measured = { name, runs: [], output: '' };
+  const argv = haveTime ? ['/usr/bin/time', '-f', '__PEAK_KB=%M __CPU_S=%U+%S', ...cmd] : cmd;
+  const m: Measured = { name, runs: [], cpu: [], output: '' };
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(argv[0], [...argv.slice(1), file], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -51,6 +53,8 @@ function measure(name: string, cmd: string[], file: string, runs: number): Measu
     if (r.error) throw r.error;
     const peak = /__PEAK_KB=(\d+)/.exec(r.stderr ?? '');
     if (peak) m.peakRssMB = Math.max(m.peakRssMB ?? 0, Number(peak[1]) / 1024);
+    const cpu = /__CPU_S=([\d.]+)\+([\d.]+)/.exec(r.stderr ?? '');
+    if (cpu) m.cpu.push(Number(cpu[1]) + Number(cpu[2]));
     m.output = (r.stdout ?? '').trim().split('\n').slice(-1)[0] ?? '';
   }
   return m;
@@ -86,13 +90,15 @@ async function main(): Promise<void> {
   const ours = measure('mntrace check', check, file, runs);
   results.push(single, ours);
   console.log(`input: ${file} (${mb.toFixed(0)} MB, mix ${mix}); ${runs} run(s) each, on ${availableParallelism()} core(s)`);
-  console.log('| tool | best s | median s | MB/s (best) | peak RSS MB | mntrace check is faster by |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| tool | best s | median s | MB/s (best) | CPU s (least) | peak RSS MB | mntrace check is faster by |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
     const ratio = r === ours ? '1.00' : (best(r) / best(ours)).toFixed(2);
-    console.log(`| ${r.name} | ${best(r).toFixed(2)} | ${median(r).toFixed(2)} | ${(mb / best(r)).toFixed(1)} | ${r.peakRssMB?.toFixed(0) ?? 'n/a'} | ${ratio} |`);
+    const cpu = r.cpu.length ? Math.min(...r.cpu).toFixed(2) : 'n/a';
+    console.log(`| ${r.name} | ${best(r).toFixed(2)} | ${median(r).toFixed(2)} | ${(mb / best(r)).toFixed(1)} | ${cpu} | ${r.peakRssMB?.toFixed(0) ?? 'n/a'} | ${ratio} |`);
   }
-  console.log('(last column: that tool\'s best time / mntrace check\'s best time; above 1, mntrace check is faster)');
+  console.log('(last column: that tool\'s best time / mntrace check\'s best time; above 1, mntrace check is faster.');
+  console.log(' CPU s: user + system time of all its threads; more than the wall time means it ran on more than one core)');
   for (const r of results) if (r.output) console.log(`${r.name}: ${r.output}`);
   if (!keep) unlinkSync(file);
 }
