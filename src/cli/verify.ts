@@ -10,7 +10,8 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { compileSchema } from '../config/ajv';
 import type { Command } from 'commander';
 import { analyzeTrace, readKprobeEventsFile } from '../analyze';
 import { ConfigError, loadConfig } from '../config/config';
@@ -72,7 +73,6 @@ const EXPECTED = 'expected.json';
 const TRACE_FILE = /\.(txt|log|gz|zst|xz|csv|tsv|html|dat)$/i;
 const NOT_TRACE = /^(readme|expected\.json$|config|kprobe_events|kprobe-events)/i;
 
-const ajv = new Ajv({ allErrors: true });
 /** Compiled on first use (other commands load this module too). */
 let validateExpected: ValidateFunction<Expected> | undefined;
 
@@ -131,7 +131,7 @@ function readExpected(dir: string): Expected {
   } catch (err) {
     throw new Error(`${file}: not JSON: ${(err as Error).message}`);
   }
-  validateExpected ??= ajv.compile<Expected>(expectedSchema);
+  validateExpected ??= compileSchema<Expected>(expectedSchema);
   if (!validateExpected(data)) {
     const e = validateExpected.errors?.[0];
     throw new Error(`${file}: does not match schemas/expected.schema.json: ${e?.instancePath || '(top)'} ${e?.message ?? ''}${e?.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}`);

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { compileSchema, explainAjvErrors } from './ajv';
 import type { Severity } from '../engine/types';
 import type { EventMapping } from '../semantics';
 import schema from './config.schema.json';
@@ -28,24 +29,11 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
 /** Compiled on first use: a run without --config or rule options compiles no schema (startup time). */
-let validateConfig: ReturnType<typeof ajv.compile> | undefined;
-
-/** Human error text naming the key: `rules.unpaired-start.options.foo: must NOT have additional properties`. */
-export function explainAjvErrors(errors: ErrorObject[] | null | undefined, root: string): string {
-  return (errors ?? [])
-    .map((e) => {
-      const path = (root + e.instancePath.replace(/\//g, '.')).replace(/^\./, '');
-      const extra = e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
-      const allowed = e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
-      return `${path || '(top level)'}: ${e.message}${extra}${allowed}`;
-    })
-    .join('; ');
-}
+let validateConfig: ValidateFunction | undefined;
 
 export function parseConfig(data: unknown, source = 'config'): Config {
-  validateConfig ??= ajv.compile(schema);
+  validateConfig ??= compileSchema(schema, true);
   if (!validateConfig(data)) throw new ConfigError(`${source}: ${explainAjvErrors(validateConfig.errors, '')}`);
   const cfg = data as Config;
   for (const [id, setting] of Object.entries(cfg.rules ?? {})) {
@@ -73,7 +61,7 @@ export function loadConfig(path: string): Config & { baseDir: string } {
   return { ...cfg, baseDir: dirname(resolve(path)) };
 }
 
-const optionValidators = new Map<string, ReturnType<typeof ajv.compile>>();
+const optionValidators = new Map<string, ValidateFunction>();
 
 /**
  * Defaults merged with the user's options, validated against the rule's schema.
@@ -88,7 +76,7 @@ export function ruleOptions(id: string, user: Record<string, unknown> | undefine
   const schemaObj = rule.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} };
   let v = optionValidators.get(id);
   if (!v) {
-    v = ajv.compile(schemaObj);
+    v = compileSchema(schemaObj, true);
     optionValidators.set(id, v);
   }
   if (!v(merged)) throw new ConfigError(`${source}: ${explainAjvErrors(v.errors, `rules.${id}.options`)}`);

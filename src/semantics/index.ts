@@ -7,11 +7,11 @@
  * (`probe:<symbol>`, `probe:<symbol>__return`), or by the names `mntrace probes`
  * gives. Tracepoints are recognised by name.
  */
-import Ajv from 'ajv';
 import type { ProbeSite, TraceEvent } from '../model/event';
 import { parseIntegerField, parseSmallInt } from '../model/fields';
 import catalogJson from './catalog.json';
 import catalogSchema from './catalog.schema.json';
+import { compileSchema, explainAjvErrors } from '../config/ajv';
 import type { KprobeDefinition } from './kprobe-events';
 import type { Operation, RangeArgs, Role } from './operations';
 
@@ -72,9 +72,8 @@ export function loadCatalog(): Catalog {
 
 /** A catalog's schema errors (ajv), or undefined when it is valid. */
 export function catalogErrors(catalog: unknown): string | undefined {
-  const ajv = new Ajv({ allErrors: true });
-  const validate = ajv.compile(catalogSchema);
-  return validate(catalog) ? undefined : ajv.errorsText(validate.errors);
+  const validate = compileSchema(catalogSchema);
+  return validate(catalog) ? undefined : explainAjvErrors(validate.errors, '');
 }
 
 export class Semantics {
