@@ -97,13 +97,15 @@ let fill = 0;
 /** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
 const sites = new Map<ProbeSite, number>();
 let newSites: string[] = [];
-function siteId(site: ProbeSite | undefined, b: Buffer): number {
+/** The id of the probe site of the wanted line `sc` just scanned in `b` (-1: none). */
+function siteId(sc: FtraceParser, b: Buffer): number {
+  const site = sc.scannedSite();
   if (site === undefined) return -1;
   let id = sites.get(site);
   if (id === undefined) {
     id = sites.size;
     sites.set(site, id);
-    newSites.push((scanner as FtraceParser).scannedSiteText(b));
+    newSites.push(sc.scannedSiteText(b));
   }
   return id;
 }
@@ -151,7 +153,7 @@ function emit(): void {
         } else if (kind === SCAN_WANTED) {
           rec[o] = -1;
           rec[o + 1] = end;
-          scanner.writeScanned(rec, o + 2, siteId(scanner.scannedSite(), buf));
+          scanner.writeScanned(rec, o + 2, siteId(scanner, buf));
           o += WANTED_RECORD_SLOTS;
           done = true;
         }
