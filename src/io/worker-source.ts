@@ -17,7 +17,7 @@ import { InputError, type ByteLineSink, type Compression, type LineHandler, type
 /** Bytes per chunk handed between the threads. */
 export const CHUNK_BYTES = 2 << 20;
 /** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
-export const MAX_IN_FLIGHT = 2;
+export const MAX_IN_FLIGHT = 4;
 /** Doubles per line in a chunk's records (a wanted event's line takes WANTED_RECORD_SLOTS). */
 export const RECORD_SLOTS = 4;
 export const WANTED_RECORD_SLOTS = 2 + SCANNED_SLOTS;
