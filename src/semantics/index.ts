@@ -188,7 +188,11 @@ export class Semantics {
   private extract(ev: TraceEvent, r: Resolved): Operation {
     const f = this.reader;
     f.begin(ev, r);
-    const op: Operation = { role: r.role, ev, args: {} };
+    // One shape for every operation (and its args): the engine and the rules read them at every event.
+    const op: Operation = {
+      role: r.role, ev, args: { range: undefined, mm: undefined, start: undefined, end: undefined, flags: undefined, event: undefined },
+      blockable: undefined, ret: undefined, returnSite: undefined, onlyEnd: undefined, subscriber: undefined, subscriberKind: undefined,
+    };
     switch (r.role) {
       case 'range-start':
       case 'range-end':
@@ -223,7 +227,7 @@ export class Semantics {
       case 'oom-reap':
       case 'notifier-register':
       case 'notifier-release':
-        op.args = { mm: f.pointer(F.mm) ?? normalizePointer(ev.fields.arg1) };
+        op.args.mm = f.pointer(F.mm) ?? normalizePointer(ev.fields.arg1);
         break;
       case 'oom-reap-begin':
       case 'oom-reap-end':
@@ -260,7 +264,7 @@ export class Semantics {
         op.pfn = f.pointer(F.pfn);
         op.address = f.pointer(F.address);
         const mm = f.pointer(F.mm);
-        if (mm !== undefined) op.args = { mm };
+        if (mm !== undefined) op.args.mm = mm;
         break;
       }
       default:
