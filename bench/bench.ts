@@ -21,7 +21,7 @@ export const MAWK_PAIRING = String.raw`/ mn_inv_start: /{ match($0, /range=0x[0-
 / mn_inv_end: /{ match($0, /range=0x[0-9a-f]+/); n = split($1, t, "-"); k = t[n] " " substr($0, RSTART + 6, RLENGTH - 6); if (open[k] > 0) { open[k]--; paired++ } else orphan++ }
 END { for (k in open) left += open[k]; printf "starts=%d paired=%d open=%d orphan=%d\n", starts, paired, left, orphan }`;
 
-function parseSize(s: string): number {
+export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)B?$/i.exec(s);
   if (!m) throw new Error(`bad --size ${s} (e.g. 1G, 200M)`);
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
@@ -103,7 +103,10 @@ async function main(): Promise<void> {
   if (!keep) unlinkSync(file);
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
-  process.exitCode = 1;
-});
+// Only when run (bench/instructions.ts imports MAWK_PAIRING and parseSize).
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
+    process.exitCode = 1;
+  });
+}
