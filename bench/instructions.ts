@@ -18,7 +18,7 @@
  * in turn with the main thread, so how long a function stays unoptimised
  * would depend on scheduling. `--no-concurrent-recompilation` and
  * `--no-concurrent-sparkplug` compile in line instead, which makes the count
- * repeatable (to about 1-2 %). The count is one core's work: it says nothing
+ * repeatable to about 2-3 % (V8 still times some of its own decisions). The count is one core's work: it says nothing
  * of how the scan worker shares it (`npm run bench` measures that).
  */
 import { spawnSync } from 'node:child_process';
