@@ -60,12 +60,20 @@ function measure(name: string, cmd: string[], file: string, runs: number): Measu
   return m;
 }
 
+/** The value after `--name` in the arguments, or `dflt`. */
+export function option(args: string[], name: string, dflt: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+}
+
+/** Where a command is on the PATH ('' when it is not). */
+export function commandPath(cmd: string): string {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const opt = (name: string, dflt: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-  };
+  const opt = (name: string, dflt: string) => option(args, name, dflt);
   const size = parseSize(opt('--size', '1G'));
   const mix = opt('--mix', 'reclaim');
   const keep = args.includes('--keep');
@@ -82,7 +90,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${opt('--runs', '3')}`);
   const results: Measured[] = [];
   results.push(measure('wc -l', ['wc', '-l'], file, runs));
-  const mawk = spawnSync('sh', ['-c', 'command -v mawk'], { encoding: 'utf8' }).stdout.trim();
+  const mawk = commandPath('mawk');
   if (mawk) results.push(measure('mawk pairing one-liner', [mawk, MAWK_PAIRING], file, runs));
   else process.stderr.write('mawk not found (apt-get install mawk): skipping the one-liner\n');
   const check = [process.execPath, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];

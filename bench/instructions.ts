@@ -25,14 +25,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MAWK_PAIRING, parseSize } from './bench';
+import { commandPath, MAWK_PAIRING, option, parseSize } from './bench';
 import { generate, loadTemplate } from './generate';
 
 const root = resolve(__dirname, '..', '..');
-
-function have(cmd: string): string {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
-}
 
 interface Count {
   total: number;
@@ -91,12 +87,9 @@ function byFunction(out: string, perfMap: string): Map<string, number> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const opt = (name: string, dflt: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-  };
-  if (!have('valgrind')) throw new Error('valgrind not found (apt-get install valgrind)');
-  const mawk = have('mawk');
+  const opt = (name: string, dflt: string) => option(args, name, dflt);
+  if (!commandPath('valgrind')) throw new Error('valgrind not found (apt-get install valgrind)');
+  const mawk = commandPath('mawk');
   const mixArg = opt('--mix', 'both');
   const mixes = mixArg === 'both' ? ['baseline', 'reclaim'] : [mixArg];
   for (const mix of mixes) if (mix !== 'baseline' && mix !== 'reclaim') throw new Error(`bad --mix ${mix} (reclaim, baseline or both)`);
