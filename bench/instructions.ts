@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')}`);
   if (large <= small) throw new Error('--large must be larger than --small');
   const dir = opt('--dir', tmpdir());
-  const check = [process.execPath, '--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof'] : []), join(root, 'bin', 'mntrace.js'), 'check', '--threads', '1', '--format', 'json', '-q', '-o', '/dev/null'];
+  const check = [process.execPath, '--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : []), join(root, 'bin', 'mntrace.js'), 'check', '--threads', '1', '--format', 'json', '-q', '-o', '/dev/null'];
   console.log('| mix | tool | instructions a line | fixed (startup, compiling) | check / mawk a line |');
   console.log('|---|---|---|---|---|');
   for (const mix of mixes) {
