@@ -18,8 +18,9 @@
  * in turn with the main thread, so how long a function stays unoptimised
  * would depend on scheduling. `--no-concurrent-recompilation` and
  * `--no-concurrent-sparkplug` compile in line instead, which makes the count
- * repeatable to about 2-3 % (V8 still times some of its own decisions). The count is one core's work: it says nothing
- * of how the scan worker shares it (`npm run bench` measures that).
+ * repeatable to about 2-3 % (V8 still times some of its own decisions). The
+ * count is one core's work: it says nothing of how the scan worker shares it
+ * (`npm run bench` measures that).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
@@ -73,6 +74,7 @@ function byFunction(out: string, perfMap: string): Map<string, number> {
     return s !== undefined && addr < s[0] + s[1] ? s[2] : '(unnamed JIT code)';
   };
   const r = spawnSync('callgrind_annotate', ['--threshold=100', out], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.error || r.status !== 0) throw new Error(`callgrind_annotate (part of valgrind) failed on ${out}: ${r.error?.message ?? r.stderr}`);
   const counts = new Map<string, number>();
   for (const line of (r.stdout ?? '').split('\n')) {
     const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line);
@@ -90,13 +92,14 @@ async function main(): Promise<void> {
   const opt = (name: string, dflt: string) => option(args, name, dflt);
   if (!commandPath('valgrind')) throw new Error('valgrind not found (apt-get install valgrind)');
   const mawk = commandPath('mawk');
+  if (!mawk) process.stderr.write('mawk not found (apt-get install mawk): measuring mntrace check alone\n');
   const mixArg = opt('--mix', 'both');
   const mixes = mixArg === 'both' ? ['baseline', 'reclaim'] : [mixArg];
   for (const mix of mixes) if (mix !== 'baseline' && mix !== 'reclaim') throw new Error(`bad --mix ${mix} (reclaim, baseline or both)`);
   const small = parseSize(opt('--small', '16M'));
   const large = parseSize(opt('--large', '48M'));
   const functions = Number(opt('--functions', '0'));
-  if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')}`);
+  if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')} (how many functions to list: a whole number)`);
   if (large <= small) throw new Error('--large must be larger than --small');
   const dir = opt('--dir', tmpdir());
   const check = [process.execPath, '--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : []), join(root, 'bin', 'mntrace.js'), 'check', '--threads', '1', '--format', 'json', '-q', '-o', '/dev/null'];
