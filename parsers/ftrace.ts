@@ -353,8 +353,12 @@ export class FtraceParser implements TraceParser {
     let cpu = -1;
     let j = 0;
     for (;;) {
-      while (open < end && b[open] !== BRACKET) open++;
-      if (open >= end) break;
+      // memchr: a JS loop over the task name costs about 17 instructions a byte.
+      open = b.indexOf(BRACKET, open);
+      if (open < 0 || open >= end) {
+        open = end;
+        break;
+      }
       if (b[open - 1] === 32) {
         j = open + 1;
         let v = 0;

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readTrace } from '../src/io/read-trace';
+import { FtraceParser } from '../parsers/ftrace';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 
 const FIX = join(__dirname, '..', '..', 'fixtures');
@@ -183,6 +184,45 @@ describe('ftrace parser: columns', () => {
     const { events, unreadable } = await read(join(FIX, 'ftrace', 'comm-variants.txt'));
     assert.equal(unreadable.length, 0);
     assert.deepEqual(events.map((e) => [e.comm, e.pid]), [['Web Content', 4432], ['kworker/u8:2', 71], ['<...>', 1234567]]);
+  });
+
+  it('the byte lane (used with an event filter) reads odd lines exactly as the text lane', () => {
+    const real = readFileSync(join(FIX, 'ftrace', 'comm-variants.txt'), 'utf8').split('\n').filter((l) => l !== '');
+    const lines = [
+      real[0],
+      // no CPU bracket at all, then a good line: the search for `[` must not take the next line's
+      '         kvmnotif-147     001 .....     6.667004: mn_inv_start: range=0x1',
+      real[1],
+      // brackets in the task name, before the real CPU column
+      real[0].replace('Web Content-4432', '  a[1]b-4432').replace(/^ */, ''),
+      real[0].replace('Web Content-4432', 'x [1] y-4432'),
+      real[2],
+      // the last line of the buffer has no bracket: nothing after it to find one in
+      '          <idle>-0       000 d..1.   7.000001: cpu_idle: state=1',
+    ];
+    const run = (bytes: boolean) => {
+      const records: TraceRecord[] = [];
+      const p = new FtraceParser({
+        file: 't', sink: (r) => records.push(r), filter: bytes ? { wants: () => true, skipped: () => assert.fail('nothing is filtered out') } : undefined,
+      });
+      const buf = Buffer.from(lines.join('\n'));
+      let from = 0;
+      lines.forEach((_, i) => {
+        const nl = buf.indexOf(10, from);
+        const end = nl < 0 ? buf.length : nl;
+        p.pushBytes(buf, from, end, i + 1);
+        from = end + 1;
+      });
+      p.end();
+      return JSON.parse(JSON.stringify(records)) as TraceRecord[];
+    };
+    const text = run(false);
+    assert.deepEqual(run(true), text);
+    // A line without the columns after an event reads as a raw continuation of its payload (multi-line trace_marker writes).
+    assert.deepEqual(text.map((r) => r.kind), ['event', 'event', 'event', 'event', 'event']);
+    assert.match((text[0] as TraceEvent).payload, /\n {9}kvmnotif-147 {5}001 /);
+    assert.deepEqual((text.filter((r) => r.kind === 'event') as TraceEvent[]).map((e) => [e.comm, e.pid, e.cpu]),
+      [['Web Content', 4432, 1], ['kworker/u8:2', 71, 1], ['a[1]b', 4432, 1], ['x [1] y', 4432, 1], ['<...>', 1234567, 1]]);
   });
 
   it('record-tgid columns: (  77) and (-----)', async () => {
