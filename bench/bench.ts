@@ -66,6 +66,20 @@ export function option(args: string[], name: string, dflt: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
 }
 
+/** The mixes `--mix` takes: each replays the real capture of that name (see generate.ts). */
+export const MIXES: readonly string[] = ['reclaim', 'baseline'];
+
+/** The capture a mix replays; throws on a mix that does not exist. */
+export function mixTemplate(mix: string): string {
+  if (!MIXES.includes(mix)) throw new Error(`bad --mix ${mix} (${MIXES.join(' or ')})`);
+  return join(root, 'fixtures', 'real', `${mix}.trace.txt.gz`);
+}
+
+/** `node [nodeFlags] mntrace check` reporting JSON to /dev/null, as both bench scripts run it (the trace goes last). */
+export function checkCommand(nodeFlags: string[] = []): string[] {
+  return [process.execPath, ...nodeFlags, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];
+}
+
 /** Where a command is on the PATH ('' when it is not). */
 export function commandPath(cmd: string): string {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
@@ -77,7 +91,7 @@ async function main(): Promise<void> {
   const size = parseSize(opt('--size', '1G'));
   const mix = opt('--mix', 'reclaim');
   const keep = args.includes('--keep');
-  const template = join(root, 'fixtures', 'real', mix === 'baseline' ? 'baseline.trace.txt.gz' : 'reclaim.trace.txt.gz');
+  const template = mixTemplate(mix);
   const file = join(opt('--dir', tmpdir()), `mntrace-bench-${mix}-${size}.txt`);
   if (!existsSync(file) || statSync(file).size < size) {
     process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
@@ -93,7 +107,7 @@ async function main(): Promise<void> {
   const mawk = commandPath('mawk');
   if (mawk) results.push(measure('mawk pairing one-liner', [mawk, MAWK_PAIRING], file, runs));
   else process.stderr.write('mawk not found (apt-get install mawk): skipping the one-liner\n');
-  const check = [process.execPath, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];
+  const check = checkCommand();
   const single = measure('mntrace check --threads 1', [...check, '--threads', '1'], file, runs);
   const ours = measure('mntrace check', check, file, runs);
   results.push(single, ours);
@@ -111,7 +125,7 @@ async function main(): Promise<void> {
   if (!keep) unlinkSync(file);
 }
 
-// Only when run (bench/instructions.ts imports MAWK_PAIRING and parseSize).
+// Only when run (bench/instructions.ts imports its helpers).
 if (require.main === module) {
   main().catch((err) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);

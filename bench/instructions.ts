@@ -25,11 +25,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { commandPath, MAWK_PAIRING, option, parseSize } from './bench';
+import { join } from 'node:path';
+import { checkCommand, commandPath, MAWK_PAIRING, MIXES, mixTemplate, option, parseSize } from './bench';
 import { generate, loadTemplate } from './generate';
-
-const root = resolve(__dirname, '..', '..');
 
 interface Count {
   total: number;
@@ -94,19 +92,19 @@ async function main(): Promise<void> {
   const mawk = commandPath('mawk');
   if (!mawk) process.stderr.write('mawk not found (apt-get install mawk): measuring mntrace check alone\n');
   const mixArg = opt('--mix', 'both');
-  const mixes = mixArg === 'both' ? ['baseline', 'reclaim'] : [mixArg];
-  for (const mix of mixes) if (mix !== 'baseline' && mix !== 'reclaim') throw new Error(`bad --mix ${mix} (reclaim, baseline or both)`);
+  if (mixArg !== 'both' && !MIXES.includes(mixArg)) throw new Error(`bad --mix ${mixArg} (${MIXES.join(', ')} or both)`);
+  const mixes = mixArg === 'both' ? [...MIXES] : [mixArg];
   const small = parseSize(opt('--small', '16M'));
   const large = parseSize(opt('--large', '48M'));
   const functions = Number(opt('--functions', '0'));
   if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')} (how many functions to list: a whole number)`);
   if (large <= small) throw new Error('--large must be larger than --small');
   const dir = opt('--dir', tmpdir());
-  const check = [process.execPath, '--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : []), join(root, 'bin', 'mntrace.js'), 'check', '--threads', '1', '--format', 'json', '-q', '-o', '/dev/null'];
+  const check = [...checkCommand(['--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : [])]), '--threads', '1'];
   console.log('| mix | tool | instructions a line | fixed (startup, compiling) | check / mawk a line |');
   console.log('|---|---|---|---|---|');
   for (const mix of mixes) {
-    const tpl = loadTemplate(join(root, 'fixtures', 'real', `${mix}.trace.txt.gz`));
+    const tpl = loadTemplate(mixTemplate(mix));
     const files: Array<{ path: string; lines: number }> = [];
     for (const size of [small, large]) {
       const path = join(dir, `mntrace-instructions-${mix}-${size}.txt`);
