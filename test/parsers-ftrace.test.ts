@@ -190,7 +190,7 @@ describe('ftrace parser: columns', () => {
     const real = readFileSync(join(FIX, 'ftrace', 'comm-variants.txt'), 'utf8').split('\n').filter((l) => l !== '');
     const lines = [
       real[0],
-      // no CPU bracket at all, then a good line: the search for `[` must not take the next line's
+      // no CPU bracket at all (the search for `[` runs on into the next line), then a good line
       '         kvmnotif-147     001 .....     6.667004: mn_inv_start: range=0x1',
       real[1],
       // brackets in the task name, before the real CPU column
