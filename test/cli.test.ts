@@ -47,6 +47,13 @@ describe('mntrace check', () => {
     assert.match(res.stdout, /ok: no findings/);
   });
 
+  it('a capture with no invalidation ranges says nothing was paired and how to capture them (the OOM capture does not)', () => {
+    const res = run(['check', join(ROOT, 'fixtures', 'corpus', 'lisa', 'trace.lines-1-300.txt')]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /no invalidation range start or end in this input, so no range was paired or judged: `mntrace probes --kernel \$\(uname -r\)`/);
+    assert.doesNotMatch(run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]).stdout, /no invalidation range/);
+  });
+
   it('the JSON report validates against schemas/report.schema.json', () => {
     const res = run(['check', '--format', 'json', join(REAL, 'baseline.trace.txt.gz'), join(REAL, 'process_mrelease.trace.txt.gz')]);
     assert.equal(res.code, 0, res.stderr);

@@ -62,6 +62,11 @@ function inputSummary(i: ReportInput, st: Style): string[] {
       ` (${r.starts} starts, ${r.nonBlockingStarts} non-blocking${r.endsAfterFailedStart ? `, ${r.endsAfterFailedStart} ends after failed starts` : ''})`);
     const types = Object.entries(r.startsByEventType).map(([t, n]) => `${t.replace('MMU_NOTIFY_', '')} ${n}`).join(', ');
     if (types) out.push(st.dim(`    starts by event: ${types}`));
+    // "ok: no findings" would otherwise read as a clean bill for a capture that never had the probes on.
+    if (r.starts === 0 && r.orphanEnds === 0) {
+      out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' +
+        ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them'));
+    }
   }
   const lat = i.latency;
   if (lat && Object.keys(lat.byEventType).length) {
