@@ -106,6 +106,12 @@ describe('mntrace check', () => {
     const missing = run(['check', '/nonexistent/trace.txt']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot open \/nonexistent\/trace\.txt: no such file/);
+    // The summary's last line points at the reason given with the input, not at one remedy for every kind of error.
+    const empty = run(['check', mkdtempSync(join(tmpdir(), 'mntrace-cli-'))]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stdout, /is a directory without a trace \(expected one of trace\.txt/);
+    assert.match(empty.stdout, /1 input could not be read, for the reason given above\n$/);
+    assert.doesNotMatch(empty.stdout, /--input-format/);
     assert.equal(run(['check', '--format', 'yaml', join(REAL, 'baseline.trace.txt.gz')]).code, 2);
     assert.equal(run(['check']).code, 2);
     const cfg = tmpTrace(JSON.stringify({ rules: { 'unpaired-start': { severity: 'error', options: { bogus: 1 } } } }));

@@ -38,7 +38,7 @@ export function renderText(report: Report, st: Style): string {
   const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length;
   const unread = report.inputs.filter((i) => i.error).length;
   const verdict = unread
-    ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read (see above): fix the path, or name the format with --input-format, and run again`)
+    ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read, for the reason${unread === 1 ? '' : 's'} given above`)
     : s.failed
     ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
     : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
