@@ -93,7 +93,7 @@ describe('ftrace parser: header and coverage records', () => {
   it('keeps entries-in-buffer/entries-written and #P', async () => {
     const { records } = await read(join(FIX, 'ftrace', 'dmesg-in-header.txt'));
     const h = records.find((r) => r.kind === 'header' && r.entriesWritten !== undefined);
-    assert.deepEqual(h && h.kind === 'header' ? [h.entriesInBuffer, h.entriesWritten, h.cpus] : [], [29294, 29294, 2]);
+    assert.deepEqual(h && h.kind === 'header' ? [h.entriesInBuffer, h.entriesWritten, h.cpus] : [], [10, 10, 2]);
     const cols = records.find((r) => r.kind === 'header' && r.hasFlagsColumn !== undefined);
     assert.ok(cols && cols.kind === 'header' && cols.hasFlagsColumn === true && cols.hasTgidColumn === false);
   });
