@@ -12,7 +12,7 @@
  *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
  *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
  */
-import type { ContextFlags, ParseInfo, ProbeSite, Timestamp, StackFrame } from '../src/model/event';
+import type { ContextFlags, ParseInfo, ProbeSite, SourceLocation, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
@@ -98,6 +98,12 @@ export class FtraceParser implements TraceParser {
   private readonly commByPid = new Map<number, string>();
   /** Task of the last filtered-out event per CPU: a stack record after it is dropped quietly. */
   private readonly skippedPidByCpu: Array<number | undefined> = [];
+  /** Ring-buffer entries the header(s) counted (entries-in-buffer), and where the first count was. */
+  private claimedEntries = 0;
+  private claimedAt: SourceLocation | undefined;
+  /** `<stack trace>` and `<user stack trace>` records read: each is a ring-buffer entry, as each event is. */
+  private stackRecords = 0;
+  private ended = false;
 
   constructor(opts: ParserOptions) {
     this.file = opts.file;
@@ -570,6 +576,14 @@ export class FtraceParser implements TraceParser {
   end(): void {
     this.openByCpu.length = 0;
     this.drain(true);
+    if (this.ended) return;
+    this.ended = true;
+    // Fewer entries than the header counted: lines were cut or removed after the capture.
+    // An unreadable line may have been an entry: counting it as one keeps the claim cautious.
+    const found = this.info.events + this.stackRecords + this.info.unreadable;
+    if (this.claimedAt !== undefined && found < this.claimedEntries) {
+      this.sink({ kind: 'missing-entries', claimed: this.claimedEntries, found, src: this.claimedAt });
+    }
   }
 
   private headerLine(text: string, lineNo: number): void {
@@ -589,12 +603,15 @@ export class FtraceParser implements TraceParser {
     }
     const entries = ENTRIES.exec(text);
     if (entries) {
+      const src = { file: this.file, line: lineNo };
+      this.claimedEntries += Number(entries[1]);
+      this.claimedAt ??= src;
       this.sink({
         kind: 'header',
         entriesInBuffer: Number(entries[1]),
         entriesWritten: Number(entries[2]),
         cpus: Number(entries[3]),
-        src: { file: this.file, line: lineNo },
+        src,
       });
       return;
     }
@@ -660,6 +677,7 @@ export class FtraceParser implements TraceParser {
       const user = body.startsWith('<user stack trace>');
       if (user || body.startsWith('<stack trace>')) {
         this.info.consumed++;
+        this.stackRecords++;
         const frames: StackFrame[] = [];
         const target = this.openByCpu[cpu];
         if (target && target.pid === pid) {

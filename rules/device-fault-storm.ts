@@ -33,6 +33,7 @@ const rule: RuleModule = {
   meta: {
     id: 'device-fault-storm',
     defaultSeverity: 'warning',
+    restsOnAbsence: true,
     docs: {
       description: 'A device keeps faulting on the same address (iommu:io_page_fault, or a configured fault event) more than `threshold` times within `windowMs`, with no secondary-TLB invalidation covering that address in between: the stale read-only IOTLB entry symptom.',
       rationale:

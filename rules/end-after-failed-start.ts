@@ -5,6 +5,7 @@ const rule: RuleModule = {
   meta: {
     id: 'end-after-failed-start',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'An invalidation range end issued after its start returned non-zero (failed).',
       rationale:

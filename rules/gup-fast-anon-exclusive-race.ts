@@ -36,6 +36,7 @@ const rule: RuleModule = {
   meta: {
     id: 'gup-fast-anon-exclusive-race',
     defaultSeverity: 'warning',
+    restsOnAbsence: true,
     docs: {
       description: 'Heuristic: a GUP-fast pin of a page on one CPU overlapping in time, on another CPU, a PTE-clear / PageAnonExclusive-clear / PTE-restore sequence on the same page (KSM write_protect_page, page_try_share_anon_rmap, folio_try_share_anon_rmap_*).',
       rationale:

@@ -16,6 +16,7 @@ const rule: RuleModule = {
   meta: {
     id: 'interval-op-in-invalidate',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'mmu_interval_notifier_insert/_insert_locked/_remove or mmu_interval_read_begin called by a task from inside an invalidation it is performing.',
       rationale:

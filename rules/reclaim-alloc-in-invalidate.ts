@@ -8,6 +8,7 @@ const rule: RuleModule = {
   meta: {
     id: 'reclaim-alloc-in-invalidate',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'A memory allocation that may enter direct reclaim (GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_USER, GFP_HIGHUSER_MOVABLE, GFP_NOFS, GFP_NOIO or any mask with __GFP_DIRECT_RECLAIM) made inside an invalidation callback.',
       rationale:

@@ -10,6 +10,7 @@ const rule: RuleModule = {
   meta: {
     id: 'slow-invalidation',
     defaultSeverity: 'warning',
+    restsOnAbsence: true,
     docs: {
       description: 'An invalidation range whose start-to-end time exceeds `thresholdMs` (default 10 ms).',
       rationale:

@@ -5,6 +5,7 @@ const rule: RuleModule = {
   meta: {
     id: 'subscriber-imbalance',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'A subscriber (e.g. KVM) got invalidate_range_start for a range without the matching invalidate_range_end (or the reverse): its in-progress count is left raised (or driven down).',
       rationale:

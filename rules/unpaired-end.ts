@@ -5,6 +5,7 @@ const rule: RuleModule = {
   meta: {
     id: 'unpaired-end',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'An invalidation range end with no start for that range on the same task.',
       rationale:

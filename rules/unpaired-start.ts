@@ -6,6 +6,7 @@ const rule: RuleModule = {
   meta: {
     id: 'unpaired-start',
     defaultSeverity: 'error',
+    restsOnAbsence: true,
     docs: {
       description: 'An invalidation range start that returned 0 (or whose return was not captured) with no matching end.',
       rationale:

@@ -77,6 +77,8 @@ export interface InputSummary {
   /** The files merged by timestamp into this one input (per-CPU files). */
   merged?: string[];
   entries?: { inBuffer: number; written: number };
+  /** The input holds fewer entries than its header counted: lines were cut or removed after the capture. */
+  missingEntries?: { claimed: number; found: number };
 }
 
 export interface AnalysisResult {
@@ -150,7 +152,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     if (!severity) continue;
     const setting = cfg?.rules?.[rule.meta.id];
     const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
-    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(kernel ? Object.assign(ctx, { kernel }) : ctx), rule.meta.operations);
+    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(kernel ? Object.assign(ctx, { kernel }) : ctx), rule.meta);
   }
   const onRange = opts.onRange;
   if (onRange) {
@@ -203,6 +205,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
       ...(cov.entriesInBuffer !== undefined && cov.entriesWritten !== undefined
         ? { entries: { inBuffer: cov.entriesInBuffer, written: cov.entriesWritten } }
         : {}),
+      ...(cov.missingEntries ? { missingEntries: { ...cov.missingEntries } } : {}),
     },
     unreadable,
     counts: engine.counts,

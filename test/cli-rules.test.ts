@@ -46,6 +46,11 @@ describe('mntrace rules', () => {
     assert.match(out, /includeNonBlocking \(boolean, default false\)/);
   });
 
+  it('a rule whose findings rest on an absent event says missing lines make them inconclusive; one on direct evidence does not', async () => {
+    assert.match((await run(['unpaired-start'])).out, /Missing lines:\n\s+Its findings rest on an event being absent from the trace/);
+    assert.doesNotMatch((await run(['blocking-start-in-atomic'])).out, /Missing lines:/);
+  });
+
   it('a rule without options says so; array options show their defaults', async () => {
     assert.match((await run(['unpaired-start'])).out, /Options: none/);
     assert.match((await run(['secondary-tlb-without-mm'])).out, /currentMmFrames \(string\[\], default \["arch_tlbbatch_flush"\]\)/);

@@ -1,7 +1,7 @@
 /**
  * Per-CPU files of one capture merged by timestamp: the real baseline and OOM
- * captures split into per_cpu/cpuN/trace files (each with the header, as the
- * kernel writes them) give the same pairing and findings as the whole file.
+ * captures split into per_cpu/cpuN/trace files (each with the header and its
+ * own CPU's entry count, as the kernel writes them) give the same pairing and findings as the whole file.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +33,10 @@ function splitPerCpu(gz: string): string[] {
   return [...byCpu.entries()].map(([cpu, body]) => {
     const d = join(dir, 'per_cpu', `cpu${Number(cpu)}`);
     mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, 'trace'), [...header, ...body].join('\n') + '\n');
+    // The kernel's per-CPU header counts that CPU's entries (its event lines and stack records).
+    const entries = body.filter((l) => !l.startsWith(' =>')).length;
+    const own = header.map((l) => l.replace(/entries-in-buffer\/entries-written: \d+\/\d+/, `entries-in-buffer/entries-written: ${entries}/${entries}`));
+    writeFileSync(join(d, 'trace'), [...own, ...body].join('\n') + '\n');
     return join(d, 'trace');
   });
 }
@@ -52,6 +55,7 @@ describe('per-CPU files merged by timestamp', () => {
       assert.deepEqual(merged.subscribers, whole.subscribers);
       assert.deepEqual(merged.findings, []);
       assert.deepEqual(merged.input.merged, files);
+      assert.equal(merged.input.missingEntries, undefined);
     });
   }
 

@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readTrace } from '../src/io/read-trace';
@@ -47,6 +48,13 @@ describe('ftrace parser: real 6.1 captures', () => {
       assert.equal(result.info.truncated, false);
     });
   }
+
+  it('each real capture holds exactly the entries its header counts (events and stack records): no missing-entries record', async () => {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.trace.txt.gz'))) {
+      const { records } = await read(join(dir, f));
+      assert.deepEqual(records.filter((r) => r.kind === 'missing-entries'), [], f);
+    }
+  });
 
   it('decodes a real kprobe line exactly', async () => {
     const { events } = await read(join(FIX, 'ftrace', 'dmesg-in-header.txt'));
@@ -265,6 +273,51 @@ describe('ftrace parser: columns', () => {
     assert.equal(events.length, 3);
     assert.equal(result.info.continuationLines, 2);
     assert.match(events[0].payload, /xyz = 0x0 abc = 0x0$/);
+  });
+});
+
+describe('ftrace parser: a file with fewer entries than its header counted', () => {
+  const oom = text(join(FIX, 'real', 'oom_reaper.trace.txt.gz'));
+  const oomLines = oom.split('\n');
+  /** Event lines and stack records, counted without the parser. */
+  const entries = (t: string) => t.split('\n').filter((l) => /^\s*\S.*?-\d+\s+\[\d+\]\s/.test(l)).length;
+  /** The missing-entries records of `content` read as a file, as [claimed, found, header line]. */
+  async function missing(content: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-entries-'));
+    try {
+      writeFileSync(join(dir, 'trace.txt'), content);
+      const { records } = await read(join(dir, 'trace.txt'));
+      return records.flatMap((r) => (r.kind === 'missing-entries' ? [[r.claimed, r.found, r.src.line]] : []));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('cut with head: one record, with the entries counted, those found and the header line', async () => {
+    const head = oomLines.slice(0, 5000).join('\n') + '\n';
+    assert.deepEqual(await missing(head), [[12627, entries(head), 3]]);
+  });
+
+  it('one event line removed (grep -v): found is one short; a stack record counts as an entry', async () => {
+    const at = oomLines.findIndex((l) => l.includes(' mn_inv_end: '));
+    assert.deepEqual(await missing(oomLines.filter((_, i) => i !== at).join('\n')), [[12627, 12626, 3]]);
+    const stack = oomLines.findIndex((l) => l.includes('<stack trace>'));
+    assert.deepEqual(await missing(oomLines.filter((_, i) => i !== stack).join('\n')), [[12627, 12626, 3]]);
+  });
+
+  it('no record for a header of 0/0 (trace_pipe read after the header), nor for more entries than counted', async () => {
+    assert.deepEqual(await missing(readFileSync(join(FIX, 'corpus', 'perf-tools', 'tpoint_header.txt'), 'utf8')), []);
+    const twice = oomLines.join('\n') + oomLines.filter((l) => !l.startsWith('#')).join('\n');
+    assert.deepEqual(await missing(twice), []);
+  });
+
+  it('two captures one after the other: their counts add up', async () => {
+    const cut = oomLines.slice(0, 5000).join('\n') + '\n';
+    assert.deepEqual(await missing(oom + cut), [[2 * 12627, 12627 + entries(cut), 3]]);
+  });
+
+  it('a corpus slice that dropped an event of its header\'s count (perf-tools kprobe example, 4 counted, 3 kept)', async () => {
+    assert.deepEqual(await missing(readFileSync(join(FIX, 'corpus', 'perf-tools', 'kprobe_header_nop.txt'), 'utf8')), [[4, 3, 3]]);
   });
 });
 

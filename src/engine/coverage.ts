@@ -15,7 +15,7 @@ export interface LossWindow {
   to?: Timestamp;
   /** Events lost, when known. */
   count?: number;
-  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line';
+  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries';
   line: number;
 }
 
@@ -52,6 +52,11 @@ export class Coverage {
   entriesInBuffer?: number;
   entriesWritten?: number;
   headerCpus?: number;
+  /**
+   * The input holds fewer entries than its header counted (summed over the
+   * files of a merged capture): lines were cut or removed, nobody knows where.
+   */
+  missingEntries?: { claimed: number; found: number };
   private lastAnySec = 0;
   private lastAnyNsec = 0;
   private lastAnyDigits?: number;
@@ -148,6 +153,14 @@ export class Coverage {
       case 'buffer-started':
         this.addLoss({ cpu: r.cpu, from: undefined, why: 'buffer-started', line: r.src.line });
         break;
+      case 'missing-entries': {
+        const m = (this.missingEntries ??= { claimed: 0, found: 0 });
+        m.claimed += r.claimed;
+        m.found += r.found;
+        // Known only at the end of the input, and the lines may have been anywhere: a window over the whole capture.
+        this.losses.push({ cpu: undefined, from: undefined, to: undefined, count: r.claimed - r.found, why: 'missing-entries', line: r.src.line });
+        break;
+      }
       case 'unreadable':
         this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, why: 'unreadable-line', line: r.src.line });
         break;

@@ -11,7 +11,7 @@ import { eventTypeName, type Operation, type Role } from '../semantics/operation
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
-  CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, Severity,
+  CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
   SubscriberImbalance, TaskView, Verdict,
 } from './types';
 import { describeEvent } from './describe';
@@ -119,12 +119,15 @@ export class Engine {
   private nextRangeId = 1;
   private nextSubscriberSeq = 0;
   private readonly seenFingerprints = new Set<string>();
+  /** Rules whose findings rest on an event being absent (RuleMeta.restsOnAbsence). */
+  private readonly restOnAbsence = new Set<string>();
 
   constructor(private readonly opts: EngineOptions) {}
 
   /** Attach rules: `create` gets a context bound to this engine. */
-  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, operations: readonly Role[] = []): void {
-    for (const role of operations) this.neededRoles.add(role);
+  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Pick<RuleMeta, 'operations' | 'restsOnAbsence'> = {}): void {
+    for (const role of meta.operations ?? []) this.neededRoles.add(role);
+    if (meta.restsOnAbsence) this.restOnAbsence.add(id);
     const ctx: RuleContext = {
       id,
       severity,
@@ -217,6 +220,24 @@ export class Engine {
       task.openRanges.length = 0;
     }
     for (const h of this.hooks.endOfTrace) h.endOfTrace!();
+    this.judgeMissingEntries();
+  }
+
+  /**
+   * Known only at the end of an input: it holds fewer entries than its header
+   * counted. What a finding found absent (an end, a start, a callback) may be
+   * on one of the missing lines, so no such finding is asserted.
+   */
+  private judgeMissingEntries(): void {
+    const gap = this.coverage.missingEntries;
+    if (gap === undefined) return;
+    const why = `; but the input lacks ${gap.claimed - gap.found} of the ${gap.claimed} entries its header counted (lines cut or removed after the capture), and what is missing may be among them`;
+    for (const f of this.findings) {
+      if (f.confidence === 'inconclusive' || !this.restOnAbsence.has(f.ruleId)) continue;
+      f.confidence = 'inconclusive';
+      f.severity = 'info';
+      f.message = f.message.replace(/\.?$/, `${why}.`);
+    }
   }
 
   // ---- core ranges -------------------------------------------------------

@@ -198,6 +198,14 @@ export interface RuleMeta {
    * `on` handlers. Events of other roles are only counted, for speed.
    */
   operations?: Role[];
+  /**
+   * Its findings rest on an event being absent from the trace (an end, a
+   * start, a callback, an invalidation in between). When the input turns out
+   * to hold fewer entries than its header counted, lines were cut or removed
+   * and the absent event may have been on one of them: the engine then makes
+   * those findings inconclusive (see Coverage.missingEntries).
+   */
+  restsOnAbsence?: boolean;
 }
 
 export interface RuleModule {

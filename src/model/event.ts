@@ -135,6 +135,22 @@ export interface BufferStartedRecord {
   src: SourceLocation;
 }
 
+/**
+ * At the end of an input: its ftrace header counted more ring-buffer entries
+ * (`entries-in-buffer`) than the file holds (event lines and stack records),
+ * so lines were cut or removed after the capture (head, grep, sed, an editor).
+ * Where the missing entries were is unknown: anywhere in the capture.
+ */
+export interface MissingEntriesRecord {
+  kind: 'missing-entries';
+  /** Entries the header(s) counted (the sum, when a file holds several captures one after another). */
+  claimed: number;
+  /** Entries the file holds, with the lines that could not be read (each may have been one). */
+  found: number;
+  /** The (first) header line that counted them. */
+  src: SourceLocation;
+}
+
 /** A line the parser could not read. Never dropped: counted and reported. */
 export interface UnreadableRecord {
   kind: 'unreadable';
@@ -148,6 +164,7 @@ export type TraceRecord =
   | HeaderRecord
   | LostEventsRecord
   | BufferStartedRecord
+  | MissingEntriesRecord
   | UnreadableRecord;
 
 /** Counters a user can trust, in the spirit of csv-parse's `info`. */

@@ -131,7 +131,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
     inputs: report.inputs.map((i) => ({
       path: i.path, format: i.format, compression: i.compression ?? 'none', lines: i.lines, events: i.events,
       unreadableLines: i.unreadableLines, unreadable: (i.unreadable ?? []).slice(0, 20), truncated: !!i.truncated,
-      lostEvents: i.lostEvents ?? 0, lostMarkers: i.lostMarkers ?? 0, overwritten: !!i.overwritten, error: i.error ?? null,
+      lostEvents: i.lostEvents ?? 0, lostMarkers: i.lostMarkers ?? 0, overwritten: !!i.overwritten, missingEntries: i.missingEntries ?? null, error: i.error ?? null,
       ranges: i.ranges ?? null, subscribers: i.subscribers ?? [],
     })),
     findings,
@@ -287,6 +287,7 @@ data.inputs.forEach(function (i) {
   if (i.lostEvents || i.lostMarkers) cov.push(i.lostEvents + ' events lost at ' + plural(i.lostMarkers, 'marker'));
   if (i.overwritten) cov.push('ring buffer overwrote older events');
   if (i.truncated) cov.push('file ends mid-line');
+  if (i.missingEntries) cov.push('the header counted ' + i.missingEntries.claimed + ' entries, the file holds ' + i.missingEntries.found + ' (lines cut or removed)');
   tr.appendChild(el('td', null, cov.length ? cov.join('; ') : 'complete'));
   tbody.appendChild(tr);
 });

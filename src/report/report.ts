@@ -28,6 +28,8 @@ export interface ReportInput {
   merged?: string[];
   bufferStats?: Array<{ cpu: number; overrun: number; dropped: number; entries?: number }>;
   entries?: { inBuffer: number; written: number };
+  /** Fewer entries in the file than its header counted (lines cut or removed). */
+  missingEntries?: { claimed: number; found: number };
   error?: string;
   ranges?: RangeCounts;
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */

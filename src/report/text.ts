@@ -87,6 +87,11 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     if (b.dropped) cov.push(st.yellow(`cpu ${b.cpu}: ${b.dropped} events dropped (stats)`));
   }
   if (i.truncated) cov.push(st.yellow('the file ends mid-line (truncated)'));
+  const gap = i.missingEntries;
+  if (gap) {
+    cov.push(st.yellow(`the header counted ${gap.claimed} entries, the file holds ${gap.found}: lines were cut or removed after the capture, ` +
+      'so findings that rest on a missing event are inconclusive (check the whole trace file for verdicts)'));
+  }
   for (const c of i.cpus ?? []) {
     if (c.cpu < 0) continue;
     cov.push(`cpu ${c.cpu}: ${c.first ?? '-'} .. ${c.last ?? '-'} (${c.events} events${c.lostEvents || c.lostMarkers ? `, ${c.lostEvents} lost` : ''})`);
