@@ -9,6 +9,7 @@ import { PerfScriptParser, sniffPerfScript } from './perfscript';
 import { SystraceParser, sniffSystrace } from './systrace';
 import { sniffTraceCmd, TraceCmdParser } from './tracecmd';
 import type { ParserOptions, TraceParser } from './types';
+import { parseKprobeEvents } from '../src/semantics/kprobe-events';
 
 export interface FormatDescriptor {
   /** Name used by `--input-format` and in reports. */
@@ -97,4 +98,30 @@ export function detectFormat(lines: readonly string[]): FormatDescriptor | undef
     }
   }
   return best;
+}
+
+/**
+ * For input no format recognises: what it is instead, when that is clear from
+ * its first lines (the mistakes a kernel engineer makes: a binary capture
+ * given before it was converted to text, or the probe definitions given as
+ * the trace), with what to do. Undefined when it is just unknown text.
+ */
+export function explainUnrecognised(lines: readonly string[], file: string): string | undefined {
+  const first = lines.find((l) => l.trim() !== '') ?? '';
+  // The converters read the file itself: name it only when it is one they can open.
+  const plain = (dflt: string) => (file === '<stdin>' || /\.(gz|zst|xz)$/.test(file) ? dflt : file);
+  if (first.startsWith('\x17\x08Dtracing')) {
+    return `a trace-cmd binary capture (trace.dat), not text: convert it with \`trace-cmd report -i ${plain('trace.dat')} > trace.txt\`, or pipe it: \`trace-cmd report -i ${plain('trace.dat')} | mntrace check -\``;
+  }
+  if (first.startsWith('PERFILE2') || first.startsWith('PERFFILE') || first.startsWith('2ELIFREP')) {
+    return `a perf binary capture (perf.data), not text: convert it with \`perf script -i ${plain('perf.data')} > perf.txt\`, or pipe it: \`perf script -i ${plain('perf.data')} | mntrace check -\``;
+  }
+  const defs = parseKprobeEvents(lines.join('\n'));
+  if (defs.definitions.length > 0 && defs.errors.length === 0) {
+    return `kprobe definitions (as in /sys/kernel/tracing/kprobe_events), not a trace: give them with --kprobe-events ${file}, and the trace itself as the input`;
+  }
+  if (lines.some((l) => l.includes('\u0000'))) {
+    return 'binary data, not trace text: give the text of /sys/kernel/tracing/trace (or trace_pipe), `trace-cmd report` or `perf script`';
+  }
+  return undefined;
 }

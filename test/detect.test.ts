@@ -96,6 +96,36 @@ describe('format detection: registry and messages', () => {
     }
   });
 
+  test('a binary capture, the probe definitions or binary data given as the trace: says what it is and what to run, without echoing the bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-detect-'));
+    const junk = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 131 + 7) % 256));
+    const cases: Array<[string, Buffer, RegExp]> = [
+      // trace-cmd.dat(5): 0x17 0x08 0x44, "tracing", the version ("6\0" or "7\0"), then endianness, long size, page size.
+      ['trace.dat', Buffer.concat([Buffer.from([0x17, 0x08, 0x44]), Buffer.from('tracing6\0'), Buffer.from([0, 8, 0, 16, 0, 0]), junk]),
+        /^\S+trace\.dat is a trace-cmd binary capture \(trace\.dat\), not text: convert it with `trace-cmd report -i \S+trace\.dat > trace\.txt`/],
+      // perf's header magic: "PERFILE2" (and "PERFFILE" for version 1).
+      ['perf.data', Buffer.concat([Buffer.from('PERFILE2'), Buffer.from([0x68, 0, 0, 0, 0, 0, 0, 0]), junk]),
+        /^\S+perf\.data is a perf binary capture \(perf\.data\), not text: convert it with `perf script -i \S+perf\.data > perf\.txt`/],
+      ['kprobe_events', readFileSync(join(FIX, 'real', 'kprobe_events-6.1.txt')),
+        /is kprobe definitions \(as in \/sys\/kernel\/tracing\/kprobe_events\), not a trace: give them with --kprobe-events \S+kprobe_events, and the trace itself as the input$/],
+      ['blob.bin', Buffer.concat([Buffer.from([0, 1, 2]), junk]), /blob\.bin is binary data, not trace text/],
+    ];
+    try {
+      for (const [name, bytes, message] of cases) {
+        const p = join(dir, name);
+        writeFileSync(p, bytes);
+        await assert.rejects(readTrace(p, () => {}), (e: unknown) => {
+          assert.ok(e instanceof InputError, name);
+          assert.match((e as Error).message, message);
+          assert.doesNotMatch((e as Error).message, /first line:/);
+          return true;
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('mixed input: trace-cmd lines under an ftrace header stay ftrace', () => {
     const ftraceHeader = readFileSync(join(FIX, 'corpus/trace-cmd/kernel_trace_header_6x_migrate_disable.txt'), 'utf8').split('\n');
     const tc = readFileSync(join(FIX, 'real/baseline.trace-cmd-report.lines-24861-25160.txt'), 'utf8').split('\n').slice(0, 20);

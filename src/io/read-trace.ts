@@ -3,7 +3,7 @@
  * This is the one streaming core behind `events`, `check` and the library API.
  */
 import type { ParseInfo, TraceRecord } from '../model/event';
-import { detectFormat, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
+import { detectFormat, explainUnrecognised, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
 import { InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
@@ -51,7 +51,10 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   const decide = () => {
     const desc = detectFormat(held.map((h) => h[0]));
     if (!desc) {
-      const sample = held.find((h) => h[0].trim() !== '')?.[0] ?? '';
+      const lines = held.map((h) => h[0]);
+      const what = explainUnrecognised(lines, file);
+      if (what !== undefined) throw new InputError(`${file} is ${what}`);
+      const sample = lines.find((l) => l.trim() !== '') ?? '';
       throw new InputError(
         `${file}: cannot tell what format this is (expected ${formats().map((f) => f.name).join(', ')}; ` +
           `first line: ${JSON.stringify(sample.slice(0, 120))}). Use --input-format to say.`,
