@@ -106,6 +106,12 @@ describe('mntrace check', () => {
     const missing = run(['check', '/nonexistent/trace.txt']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot open \/nonexistent\/trace\.txt: no such file/);
+    // An output that cannot be written fails before any input is read (a big trace takes minutes), and never as a crash.
+    for (const [flag, path, why] of [['-o', '/nonexistent/dir/r.txt', 'no such directory'], ['-o', tmpdir(), 'it is a directory'], ['--write-baseline', '/nonexistent/b.json', 'no such directory']]) {
+      const bad = run(['check', flag, path, '/nonexistent/trace.txt']);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stderr, `mntrace: ${flag === '-o' ? '--output' : flag} ${path}: cannot write there (${why})\n`);
+    }
     // The summary's last line points at the reason given with the input, not at one remedy for every kind of error.
     const empty = run(['check', mkdtempSync(join(tmpdir(), 'mntrace-cli-'))]);
     assert.equal(empty.code, 2);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile } from '../analyze';
 import { rules } from '../../rules';
@@ -16,7 +15,7 @@ import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
-import { applyCsvColumns, EXIT, reportUnreadable, UsageError } from './common';
+import { applyCsvColumns, ensureWritable, EXIT, reportUnreadable, UsageError, writeOutput } from './common';
 
 interface CheckOptions {
   format: string;
@@ -99,6 +98,9 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     if (err instanceof BaselineError) throw new UsageError(err.message);
     throw err;
   }
+  // Output paths are checked before the inputs are read: a big trace takes minutes.
+  if (opts.output) ensureWritable(opts.output, '--output');
+  if (opts.writeBaseline) ensureWritable(opts.writeBaseline, '--write-baseline');
   const failOn = opts.failOn as FailOn;
   const rangeLimit = RANGE_LIMIT[opts.format];
   const inputs: ReportInput[] = [];
@@ -149,7 +151,13 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   process.off('SIGINT', onSigint);
   // A baseline being written accepts every finding of this run.
   let split: BaselineSplit | undefined;
-  if (opts.writeBaseline) split = applyBaseline(findings, writeBaseline(opts.writeBaseline, findings));
+  if (opts.writeBaseline) {
+    try {
+      split = applyBaseline(findings, writeBaseline(opts.writeBaseline, findings));
+    } catch (err) {
+      throw new UsageError(`--write-baseline ${opts.writeBaseline}: cannot write there (${(err as Error).message})`);
+    }
+  }
   else if (baseline) split = applyBaseline(findings, baseline);
   const known = split?.known;
   const report = buildReport(inputs, findings, failOn);
@@ -174,7 +182,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       text += baselineText(split, opts.writeBaseline ?? (opts.baseline as string), !!opts.writeBaseline);
     }
   }
-  if (opts.output) writeFileSync(opts.output, text);
+  if (opts.output) writeOutput(opts.output, text, '--output');
   else process.stdout.write(text);
   if (opts.format !== 'text' && !opts.quiet) {
     const s = report.summary;

@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { UnreadableRecord } from '../model/event';
 import { CSV_DEFAULT_COLUMNS, setCsvColumns } from '../../parsers/csv';
 
@@ -40,4 +42,42 @@ export function applyCsvColumns(spec: string | undefined): void {
     map[role] = column;
   }
   setCsvColumns(map);
+}
+
+/** Why a file cannot be written, in words (ENOENT reads "no such directory": the file itself is about to be made). */
+function writeProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such directory';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return (err as Error).message;
+}
+
+/**
+ * Fail at once on an output path that cannot be written (before reading a
+ * trace that may take minutes), without touching the file: `what` names it
+ * for the message (`--output`, `--write-baseline`).
+ */
+export function ensureWritable(path: string, what: string): void {
+  try {
+    let st;
+    try {
+      st = statSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    accessSync(st ? path : dirname(path), constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: cannot write there (${writeProblem(err)})`);
+  }
+}
+
+/** Write an output file; a failure (disk full, the directory gone meanwhile) is a usage error with the reason, not a crash. */
+export function writeOutput(path: string, text: string, what: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: cannot write there (${writeProblem(err)})`);
+  }
 }

@@ -21,7 +21,7 @@ import { InputError } from '../io/source';
 import { renderJunitSuites, type JunitCase } from '../report/junit';
 import { colorWanted, makeStyle, type Style } from '../report/style';
 import expectedSchema from '../../schemas/expected.schema.json';
-import { EXIT, UsageError } from './common';
+import { EXIT, UsageError, writeOutput } from './common';
 
 export interface ExpectedFinding {
   ruleId: string;
@@ -297,7 +297,7 @@ export async function runVerify(dirs: string[], opts: VerifyOptions): Promise<nu
   const text = opts.format === 'junit'
     ? renderVerifyJunit(results, cwd)
     : renderText(results, makeStyle(!opts.output && colorWanted(process.stdout, opts.color)), !!opts.quiet, cwd);
-  if (opts.output) writeFileSync(opts.output, text);
+  if (opts.output) writeOutput(opts.output, text, '--output');
   else process.stdout.write(text);
   if (opts.format !== 'text' && !opts.quiet) {
     const failed = results.filter((r) => r.status !== 'pass').length;
