@@ -48,22 +48,30 @@ export async function generate(path: string, bytes: number, tpl: Template): Prom
     else out.once('drain', resolve);
   });
   await write(tpl.header);
-  for (let copy = 0; written < bytes; copy++) {
+  // Whole lines until `bytes` are reached (the last line may cross it): the file is the size asked for, to a line.
+  let pending = 0;
+  for (let copy = 0; written + pending < bytes; copy++) {
     const shift = copy * tpl.spanUs;
     let chunk: string[] = [];
     for (const p of tpl.parts) {
       const t = p.sec * 1e6 + p.usec + shift;
       const sec = Math.floor(t / 1e6);
       const usec = t - sec * 1e6;
-      chunk.push(`${p.before}${sec}.${String(usec).padStart(6, '0')}${p.after}\n`);
+      const line = `${p.before}${sec}.${String(usec).padStart(6, '0')}${p.after}\n`;
+      chunk.push(line);
+      pending += line.length;
       lines++;
-      if (chunk.length === 4096) {
+      if (chunk.length === 4096 || written + pending >= bytes) {
         await write(chunk.join(''));
         chunk = [];
+        pending = 0;
         if (written >= bytes) break;
       }
     }
-    if (chunk.length) await write(chunk.join(''));
+    if (chunk.length) {
+      await write(chunk.join(''));
+      pending = 0;
+    }
   }
   await new Promise<void>((resolve) => out.end(resolve));
   return { bytes: written, lines };

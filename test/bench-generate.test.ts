@@ -1,0 +1,34 @@
+/**
+ * The benchmark's trace generator (bench/generate.ts): the size asked for, to
+ * a line, and a trace check reads without a single unreadable line.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate, loadTemplate } from '../bench/generate';
+import { analyzeTrace } from '../src/analyze';
+import { FIX } from './parse-helpers';
+
+describe('bench trace generator', () => {
+  for (const mix of ['reclaim', 'baseline']) {
+    it(`${mix}: stops within one line of the size asked for; every line reads`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mntrace-gen-'));
+      try {
+        const file = join(dir, 'trace.txt');
+        const tpl = loadTemplate(join(FIX, 'real', `${mix}.trace.txt.gz`));
+        const longest = tpl.parts.reduce((m, p) => Math.max(m, Buffer.byteLength(p.before + p.after) + 20), 0);
+        const size = 1 << 20;
+        const g = await generate(file, size, tpl);
+        assert.equal(statSync(file).size, g.bytes);
+        assert.ok(g.bytes >= size && g.bytes < size + longest, `${g.bytes} bytes for ${size} asked`);
+        const r = await analyzeTrace(file, { threads: 1 });
+        assert.equal(r.input.unreadableLines, 0);
+        assert.equal(r.input.events, g.lines);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
