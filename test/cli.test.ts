@@ -112,6 +112,9 @@ describe('mntrace check', () => {
       assert.equal(bad.code, 2);
       assert.equal(bad.stderr, `mntrace: ${flag === '-o' ? '--output' : flag} ${path}: cannot write there (${why})\n`);
     }
+    const probes = run(['probes', '--kernel', '6.1.0-56-amd64', '--format', 'script', '-o', '/nonexistent/capture.sh']);
+    assert.equal(probes.code, 2);
+    assert.match(probes.stderr, /--output \/nonexistent\/capture\.sh: cannot write there \(no such directory\)/);
     // The summary's last line points at the reason given with the input, not at one remedy for every kind of error.
     const empty = run(['check', mkdtempSync(join(tmpdir(), 'mntrace-cli-'))]);
     assert.equal(empty.code, 2);

@@ -15,7 +15,7 @@ import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
-import { applyCsvColumns, ensureWritable, EXIT, reportUnreadable, UsageError, writeOutput } from './common';
+import { applyCsvColumns, cannotWrite, ensureWritable, EXIT, reportUnreadable, UsageError, writeOutput } from './common';
 
 interface CheckOptions {
   format: string;
@@ -155,10 +155,9 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     try {
       split = applyBaseline(findings, writeBaseline(opts.writeBaseline, findings));
     } catch (err) {
-      throw new UsageError(`--write-baseline ${opts.writeBaseline}: cannot write there (${(err as Error).message})`);
+      throw cannotWrite('--write-baseline', opts.writeBaseline, err);
     }
-  }
-  else if (baseline) split = applyBaseline(findings, baseline);
+  } else if (baseline) split = applyBaseline(findings, baseline);
   const known = split?.known;
   const report = buildReport(inputs, findings, failOn);
   if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known));

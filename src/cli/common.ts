@@ -69,8 +69,13 @@ export function ensureWritable(path: string, what: string): void {
     if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     accessSync(st ? path : dirname(path), constants.W_OK);
   } catch (err) {
-    throw new UsageError(`${what} ${path}: cannot write there (${writeProblem(err)})`);
+    throw cannotWrite(what, path, err);
   }
+}
+
+/** The usage error for an output file that could not be written. */
+export function cannotWrite(what: string, path: string, err: unknown): UsageError {
+  return new UsageError(`${what} ${path}: cannot write there (${writeProblem(err)})`);
 }
 
 /** Write an output file; a failure (disk full, the directory gone meanwhile) is a usage error with the reason, not a crash. */
@@ -78,6 +83,6 @@ export function writeOutput(path: string, text: string, what: string): void {
   try {
     writeFileSync(path, text);
   } catch (err) {
-    throw new UsageError(`${what} ${path}: cannot write there (${writeProblem(err)})`);
+    throw cannotWrite(what, path, err);
   }
 }

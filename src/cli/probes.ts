@@ -1,10 +1,10 @@
 /** `mntrace probes`: print the probes and capture commands for a kernel. */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BtfError } from '../btf/reader';
 import { DEFAULT_BUFFER_KB, generateProbes, KernelVersionError, ProbeOptionError, renderProbes } from '../probes';
 import { ARCHES, FORMATS, SYNTAXES, type OutputFormat } from '../probes/types';
-import { UsageError } from './common';
+import { cannotWrite, UsageError, writeOutput } from './common';
 
 export interface ProbesCommandOptions {
   kernel?: string;
@@ -68,11 +68,11 @@ export function runProbesCommand(command: readonly string[], opts: ProbesCommand
     for (const w of set.warnings) process.stderr.write(`mntrace probes: note: ${w}\n`);
   }
   if (opts.output !== undefined) {
+    writeOutput(opts.output, text, '--output');
     try {
-      writeFileSync(opts.output, text);
       if (format === 'script') chmodSync(opts.output, 0o755);
     } catch (err) {
-      usage(`cannot write ${opts.output}: ${(err as Error).message}`);
+      throw cannotWrite('--output', opts.output, err);
     }
     if (!opts.quiet) {
       const next = format === 'script' ? `; run it as root: sudo sh ${opts.output} [-o DIR] [-- COMMAND...]` : '';
