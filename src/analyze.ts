@@ -12,7 +12,7 @@ import { InputError } from './io/source';
 import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
-import type { Finding, RangeRecord } from './engine/types';
+import type { Finding, RangeRecord, UnlistedFindings } from './engine/types';
 import type { LatencySummary } from './engine/latency';
 import { Semantics, type SemanticsOptions } from './semantics';
 import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
@@ -90,6 +90,8 @@ export interface AnalysisResult {
   losses: LossWindow[];
   latency: { byEventType: Record<string, LatencySummary>; byCaller: Record<string, LatencySummary> };
   findings: Finding[];
+  /** Findings beyond engine.maxFindingsPerRule: counted, not kept. */
+  unlistedFindings: UnlistedFindings[];
 }
 
 export function readKprobeEventsFile(path: string): KprobeDefinition[] {
@@ -144,6 +146,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   const engine = new Engine({
     semantics,
     likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
+    maxFindingsPerRule: cfg?.engine?.maxFindingsPerRule,
     onFinding: opts.onFinding,
     live: opts.live,
   });
@@ -214,5 +217,6 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     losses: cov.losses,
     latency: { byEventType: engine.latencyByEventType.summaries(), byCaller: engine.latencyByCaller.summaries() },
     findings: engine.findings,
+    unlistedFindings: [...engine.unlisted.values()],
   };
 }

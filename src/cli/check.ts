@@ -10,7 +10,7 @@ import { renderHtml } from '../report/html';
 import { renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
 import { createProgress } from '../report/progress';
-import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
+import { buildReport, failsRun, inputFromResult, unlistedOf, type FailOn, type ReportInput } from '../report/report';
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
@@ -132,7 +132,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);
       progress?.done();
       inputs.push(inputFromResult(result));
-      findings.push(...result.findings);
+      for (const f of result.findings) findings.push(f);
       if (collector) {
         const tl = timelineInput(result, collector);
         if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${file}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
@@ -160,7 +160,8 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   } else if (baseline) split = applyBaseline(findings, baseline);
   const known = split?.known;
   const report = buildReport(inputs, findings, failOn);
-  if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known));
+  // Unlisted findings have no fingerprint to match a baseline: they count as new.
+  if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known)) || unlistedOf(inputs).some((u) => failsRun(u, failOn));
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.

@@ -18,7 +18,7 @@ export interface Config {
   events?: Record<string, EventMapping>;
   fields?: Record<string, string[]>;
   rules?: Record<string, RuleSetting>;
-  engine?: { likelyAfterMs?: number };
+  engine?: { likelyAfterMs?: number; maxFindingsPerRule?: number };
   kprobeEvents?: string;
 }
 

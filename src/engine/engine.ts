@@ -12,19 +12,24 @@ import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
   CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
-  SubscriberImbalance, TaskView, Verdict,
+  SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
 } from './types';
 import { describeEvent } from './describe';
 
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
 
+/** Findings kept in full per rule by default: the first ones, in trace order (the rest are counted). */
+export const DEFAULT_MAX_FINDINGS_PER_RULE = 1000;
+
 export interface EngineOptions {
   semantics: Semantics;
   /** A missing end becomes `likely` when the task ran on this long after the start (ns). */
   likelyAfterNs: number;
-  /** Called for each finding as soon as it is made (live output). */
+  /** Called for each finding kept, as soon as it is made (live output). */
   onFinding?: (f: Finding) => void;
+  /** Findings kept in full per rule (default DEFAULT_MAX_FINDINGS_PER_RULE); the rest are counted in `unlisted`. */
+  maxFindingsPerRule?: number;
   /**
    * Live input (`--follow`): a range still open `likelyAfterNs` after its start,
    * while its task runs on with no events lost, is reported then (as likely),
@@ -119,6 +124,10 @@ export class Engine {
   private nextRangeId = 1;
   private nextSubscriberSeq = 0;
   private readonly seenFingerprints = new Set<string>();
+  /** Findings kept so far, per rule. */
+  private readonly keptByRule = new Map<string, number>();
+  /** Findings beyond the per-rule limit: counted by rule, severity and confidence, not kept. */
+  readonly unlisted = new Map<string, UnlistedFindings>();
   /** Rules whose findings rest on an event being absent (RuleMeta.restsOnAbsence). */
   private readonly restOnAbsence = new Set<string>();
 
@@ -237,6 +246,11 @@ export class Engine {
       f.confidence = 'inconclusive';
       f.severity = 'info';
       f.message = f.message.replace(/\.?$/, `${why}.`);
+    }
+    for (const [key, u] of [...this.unlisted]) {
+      if (u.confidence === 'inconclusive' || !this.restOnAbsence.has(u.ruleId)) continue;
+      this.unlisted.delete(key);
+      this.countUnlisted(u.ruleId, 'info', 'inconclusive', u.count);
     }
   }
 
@@ -633,14 +647,21 @@ export class Engine {
   private report(ruleId: string, severity: Severity, d: ReportDescriptor): void {
     const ev = d.event;
     const confidence: Confidence = d.confidence;
+    // Inconclusive findings are reported for information only: they never fail a run.
+    const shownSeverity: Severity = confidence === 'inconclusive' ? 'info' : severity;
+    const kept = this.keptByRule.get(ruleId) ?? 0;
+    if (kept >= (this.opts.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE)) {
+      this.countUnlisted(ruleId, shownSeverity, confidence, 1);
+      return;
+    }
     const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
     const fingerprint = `${ruleId}:${ev.src.file.replace(/^.*[\\/]/, '')}:${ev.src.line}:${ev.pid}`;
     if (this.seenFingerprints.has(fingerprint + d.message)) return;
     this.seenFingerprints.add(fingerprint + d.message);
+    this.keptByRule.set(ruleId, kept + 1);
     const finding: Finding = {
       ruleId,
-      // Inconclusive findings are reported for information only: they never fail a run.
-      severity: confidence === 'inconclusive' ? 'info' : severity,
+      severity: shownSeverity,
       confidence,
       message: d.message,
       pid: ev.pid,
@@ -652,6 +673,13 @@ export class Engine {
     };
     this.findings.push(finding);
     this.opts.onFinding?.(finding);
+  }
+
+  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): void {
+    const key = `${ruleId}|${severity}|${confidence}`;
+    const u = this.unlisted.get(key);
+    if (u) u.count += n;
+    else this.unlisted.set(key, { ruleId, severity, confidence, count: n });
   }
 
   /** Subscriber in-progress counts at the end of the capture. */

@@ -34,6 +34,18 @@ export interface Finding {
   fingerprint: string;
 }
 
+/**
+ * Findings of one rule, severity and confidence that were counted but not
+ * kept (beyond EngineOptions.maxFindingsPerRule): a capture with a million
+ * identical faults keeps its memory flat, and its counts stay exact.
+ */
+export interface UnlistedFindings {
+  ruleId: string;
+  severity: Severity;
+  confidence: Confidence;
+  count: number;
+}
+
 /** One invalidation range as the engine reconstructed it. */
 export interface RangeRecord {
   /** Stable id within one analysis (`r17`). */

@@ -6,7 +6,7 @@
 import type { AnalysisResult } from '../analyze';
 import type { RangeCounts, SubscriberSummary } from '../engine/engine';
 import type { LatencySummary } from '../engine/latency';
-import { SEVERITY_RANK, type Finding, type Severity } from '../engine/types';
+import { SEVERITY_RANK, type Finding, type Severity, type UnlistedFindings } from '../engine/types';
 import { toolName, version } from '../version';
 
 export type FailOn = Severity | 'never';
@@ -36,6 +36,8 @@ export interface ReportInput {
   latency?: { byEventType: Record<string, LatencySummary>; byCaller: Record<string, LatencySummary> };
   subscribers?: SubscriberSummary[];
   cpus?: Array<{ cpu: number; first?: string; last?: string; events: number; lostMarkers: number; lostEvents: number }>;
+  /** Findings beyond engine.maxFindingsPerRule: counted (in the summary too), not listed. */
+  unlistedFindings?: UnlistedFindings[];
 }
 
 export interface Report {
@@ -51,7 +53,7 @@ export interface Report {
 }
 
 /** Does this finding fail the run at this threshold? Inconclusive findings never do. */
-export function failsRun(f: Finding, failOn: FailOn): boolean {
+export function failsRun(f: Pick<Finding, 'severity' | 'confidence'>, failOn: FailOn): boolean {
   if (failOn === 'never' || f.confidence === 'inconclusive') return false;
   return SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn];
 }
@@ -72,6 +74,7 @@ export function inputFromResult(r: AnalysisResult): ReportInput {
     ranges: r.counts,
     latency: r.latency,
     subscribers: r.subscribers,
+    ...(r.unlistedFindings.length ? { unlistedFindings: r.unlistedFindings } : {}),
     cpus: r.cpus.map((c) => ({
       cpu: c.cpu, events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,
       ...(c.first ? { first: c.first.raw } : {}), ...(c.last ? { last: c.last.raw } : {}),
@@ -84,10 +87,20 @@ export function buildReport(inputs: ReportInput[], findings: Finding[], failOn: 
   for (const i of inputs) if (i.ranges) addCounts(ranges, i.ranges);
   const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
+  let failed = findings.some((f) => failsRun(f, failOn));
+  for (const u of unlistedOf(inputs)) {
+    counts[u.severity] += u.count;
+    if (failsRun(u, failOn)) failed = true;
+  }
   return {
     tool: { name: toolName, version },
     inputs,
-    summary: { ranges, findings: counts, failOn, failed: findings.some((f) => failsRun(f, failOn)) },
+    summary: { ranges, findings: counts, failOn, failed },
     findings,
   };
+}
+
+/** Every input's unlisted findings. */
+export function unlistedOf(inputs: readonly ReportInput[]): UnlistedFindings[] {
+  return inputs.flatMap((i) => i.unlistedFindings ?? []);
 }

@@ -5,7 +5,7 @@
 import { ruleById } from '../../rules';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
-import { failsRun } from './report';
+import { failsRun, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
@@ -16,6 +16,14 @@ export function renderText(report: Report, st: Style): string {
     const list = byRule.get(f.ruleId) ?? [];
     list.push(f);
     byRule.set(f.ruleId, list);
+  }
+  // Findings beyond engine.maxFindingsPerRule were counted, not kept: each rule says how many.
+  const unlisted = new Map<string, Record<string, number>>();
+  for (const u of unlistedOf(report.inputs)) {
+    const c = unlisted.get(u.ruleId) ?? {};
+    c[u.severity] = (c[u.severity] ?? 0) + u.count;
+    unlisted.set(u.ruleId, c);
+    if (!byRule.has(u.ruleId)) byRule.set(u.ruleId, []);
   }
   for (const [ruleId, findings] of byRule) {
     const meta = ruleById(ruleId)?.meta;
@@ -29,13 +37,20 @@ export function renderText(report: Report, st: Style): string {
         out.push(st.dim(`      ${e.path}:${e.line}`) + `  ${(e.role ?? '').padEnd(16)} ${e.text ?? ''}`);
       }
     }
+    const more = unlisted.get(ruleId);
+    if (more) {
+      const total = Object.values(more).reduce((a, b) => a + b, 0);
+      const by = (['error', 'warning', 'info'] as const).filter((v) => more[v]).map((v) => `${more[v]} ${v}`).join(', ');
+      out.push(st.yellow(`  ... and ${total} more ${ruleId} findings (${by}), counted but not listed: a rule lists only its first findings (1000, or engine.maxFindingsPerRule in a --config file)`));
+    }
     if (meta) out.push(st.dim(`  why it matters: run \`mntrace rules ${ruleId}\``));
     out.push('');
   }
   out.push(st.bold('Summary'));
   for (const i of report.inputs) out.push(...inputSummary(i, st));
   const s = report.summary;
-  const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length;
+  const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length +
+    unlistedOf(report.inputs).reduce((n, u) => n + (failsRun(u, s.failOn) ? u.count : 0), 0);
   const unread = report.inputs.filter((i) => i.error).length;
   const verdict = unread
     ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read, for the reason${unread === 1 ? '' : 's'} given above`)
@@ -63,9 +78,14 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     const types = Object.entries(r.startsByEventType).map(([t, n]) => `${t.replace('MMU_NOTIFY_', '')} ${n}`).join(', ');
     if (types) out.push(st.dim(`    starts by event: ${types}`));
     // "ok: no findings" would otherwise read as a clean bill for a capture that never had the probes on.
-    if (r.starts === 0 && r.orphanEnds === 0) {
-      out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' +
-        ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them'));
+    const ends = r.paired + r.orphanEnds + r.endsAfterFailedStart;
+    const probes = ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
+    if (r.starts === 0 && ends === 0) {
+      out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' + probes));
+    } else if (r.starts === 0) {
+      out.push(st.yellow(`    ${ends} range ends but not one start: was the __mmu_notifier_invalidate_range_start probe enabled?${probes}`));
+    } else if (ends === 0) {
+      out.push(st.yellow(`    ${r.starts} range starts but not one end: was the __mmu_notifier_invalidate_range_end probe enabled?${probes}`));
     }
   }
   const lat = i.latency;
