@@ -19,6 +19,9 @@ import { describeEvent } from './describe';
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
 
+/** Tasks kept before idle ones are forgotten (Engine.forgetIdleTasks). */
+const TASKS_KEPT = 4096;
+
 /** Findings kept in full per rule by default: the first ones, in trace order (the rest are counted). */
 export const DEFAULT_MAX_FINDINGS_PER_RULE = 1000;
 
@@ -616,12 +619,33 @@ export class Engine {
         subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
       };
       this.tasks.set(ev.pid, t);
+      if (this.tasks.size > this.sweepAt) this.forgetIdleTasks();
     } else {
       t.lastEvent = ev;
       if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenLine = undefined;
       if (ev.comm !== '<...>') t.comm = ev.comm;
     }
     return t;
+  }
+
+  /** Above this many tasks, idle ones are forgotten (see forgetIdleTasks). */
+  private sweepAt = TASKS_KEPT;
+
+  /**
+   * Memory grows with what is open, not with how many tasks ran: a capture of
+   * kmem events from a fork-heavy machine sees millions of pids. A task with
+   * nothing open (no range, failed start, subscriber call or OOM reaping
+   * state) is forgotten. All it loses is the proof that a range of it was
+   * already ended, so a second end of that range would read as likely or
+   * inconclusive instead of certain: never a finding that was not there.
+   */
+  private forgetIdleTasks(): void {
+    for (const [pid, t] of this.tasks) {
+      if (t.openRanges.length === 0 && t.failed.size === 0 && t.subscriberOpen.size === 0 && t.subscriberDue.size === 0 &&
+        t.lastOomReap === undefined && t.inOomReapWindow === undefined) this.tasks.delete(pid);
+    }
+    // When most tasks hold something open, sweep again only after as many more have come.
+    this.sweepAt = Math.max(TASKS_KEPT, this.tasks.size * 2);
   }
 
   private taskExit(op: Operation): void {
