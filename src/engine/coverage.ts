@@ -44,11 +44,22 @@ interface CpuState {
   lostEvents: number;
 }
 
+/** Loss windows listed for reports (timelines); all of them count for verdicts. */
+const LOSSES_LISTED = 10000;
+
 export class Coverage {
   private readonly cpuState = new Map<number, CpuState>();
   /** The same states indexed by CPU number (the per-event path). */
   private readonly cpuFast: Array<CpuState | undefined> = [];
+  /** The loss windows for reports: the first LOSSES_LISTED (lossWindows counts them all; lossBetween sees them all). */
   readonly losses: LossWindow[] = [];
+  lossWindows = 0;
+  /**
+   * Every closed loss window, merged into disjoint spans sorted by time (an
+   * undefined bound is open): lossBetween is a binary search, not a scan, so
+   * a file with a loss on every other line stays linear.
+   */
+  private readonly spans: Array<{ from?: Timestamp; to?: Timestamp }> = [];
   entriesInBuffer?: number;
   entriesWritten?: number;
   headerCpus?: number;
@@ -158,7 +169,7 @@ export class Coverage {
         m.claimed += r.claimed;
         m.found += r.found;
         // Known only at the end of the input, and the lines may have been anywhere: a window over the whole capture.
-        this.losses.push({ cpu: undefined, from: undefined, to: undefined, count: r.claimed - r.found, why: 'missing-entries', line: r.src.line });
+        this.fixedLoss({ cpu: undefined, from: undefined, to: undefined, count: r.claimed - r.found, why: 'missing-entries', line: r.src.line });
         break;
       }
       case 'unreadable':
@@ -179,23 +190,66 @@ export class Coverage {
 
   bufferDropped(cpu: number, count: number): void {
     const c = this.cpuState.get(cpu);
-    const w: LossWindow = { cpu, from: c ? lastOf(c) : undefined, count, why: 'lost-events', line: Number.MAX_SAFE_INTEGER };
-    this.losses.push(w);
+    this.fixedLoss({ cpu, from: c ? lastOf(c) : undefined, count, why: 'lost-events', line: Number.MAX_SAFE_INTEGER });
   }
 
+  private list(w: LossWindow): void {
+    this.lossWindows++;
+    if (this.losses.length < LOSSES_LISTED) this.losses.push(w);
+  }
+
+  /** A window whose bounds are known now (an undefined one is open). */
+  private fixedLoss(w: LossWindow): void {
+    this.list(w);
+    this.index(w.from, w.to);
+  }
+
+  /** A window that closes at the next event on its CPU (any CPU for an unknown one). */
   private addLoss(w: LossWindow): void {
-    this.losses.push(w);
+    this.list(w);
     this.openLosses.push(w);
   }
 
   private closeLosses(cpu: number, ts: Timestamp): void {
-    this.openLosses = this.openLosses.filter((w) => {
+    let kept = 0;
+    const open = this.openLosses;
+    for (const w of open) {
       if (w.cpu === undefined || w.cpu === cpu) {
         w.to = ts;
-        return false;
-      }
-      return true;
-    });
+        this.index(w.from, ts);
+      } else open[kept++] = w;
+    }
+    open.length = kept;
+  }
+
+  /** The first span that ends at or after `t` (undefined: before everything), or spans.length. */
+  private firstSpanEndingFrom(t: Timestamp | undefined): number {
+    const spans = this.spans;
+    if (t === undefined) return 0;
+    let lo = 0;
+    let hi = spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const end = spans[mid].to;
+      if (end === undefined || compareTimestamps(end, t) >= 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Add [from, to] to the spans, merging every span it touches. */
+  private index(from: Timestamp | undefined, to: Timestamp | undefined): void {
+    const spans = this.spans;
+    const i = this.firstSpanEndingFrom(from);
+    let j = i;
+    while (j < spans.length) {
+      const s = spans[j];
+      if (to !== undefined && s.from !== undefined && compareTimestamps(s.from, to) > 0) break;
+      if (from !== undefined && (s.from === undefined || compareTimestamps(s.from, from) < 0)) from = s.from;
+      if (to !== undefined && (s.to === undefined || compareTimestamps(s.to, to) > 0)) to = s.to;
+      j++;
+    }
+    spans.splice(i, j - i, { from, to });
   }
 
   /**
@@ -216,11 +270,11 @@ export class Coverage {
       const from = this.completeFrom();
       if (from && (!a || compareTimestamps(a, from) < 0)) return true;
     }
-    for (const w of this.losses) {
-      const startsBeforeB = !b || !w.from || compareTimestamps(w.from, b) <= 0;
-      const endsAfterA = !a || !w.to || compareTimestamps(w.to, a) >= 0;
-      if (startsBeforeB && endsAfterA) return true;
-    }
+    // The first span ending at or after a starts earliest of those that do: it overlaps [a, b] if any does.
+    const s = this.spans[this.firstSpanEndingFrom(a)];
+    if (s !== undefined && (!b || !s.from || compareTimestamps(s.from, b) <= 0)) return true;
+    // Windows still open run to the end.
+    for (const w of this.openLosses) if (!b || !w.from || compareTimestamps(w.from, b) <= 0) return true;
     return false;
   }
 
