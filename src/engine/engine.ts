@@ -275,12 +275,12 @@ export class Engine {
         task.openRanges.splice(idx, 1);
         this.resolveStart(prev, task);
         const mayHaveFailed = prev.startReturn === undefined && prev.start.blockable !== true;
-        this.leftOpen(prev, {
+        this.leftOpen(prev, this.unlessLost(prev.start.ev.ts, op.ev.ts, 'end', {
           confidence: mayHaveFailed ? 'inconclusive' : 'certain',
           reason: `the same range pointer ${key} was started again at ${op.ev.ts.raw} (line ${op.ev.src.line}) with no end in between` +
             (mayHaveFailed ? '; the first start was non-blocking and its return was not captured, so it may have failed (a failed start must not be ended)' : ''),
           evidence: [op.ev],
-        });
+        }));
       }
     }
     task.failed.delete(key);
@@ -355,11 +355,11 @@ export class Engine {
     while (task.openRanges.length - 1 > idx) {
       const inner = task.openRanges.pop() as RangeRecord;
       this.resolveStart(inner, task);
-      this.leftOpen(inner, {
+      this.leftOpen(inner, this.unlessLost(inner.start.ev.ts, op.ev.ts, 'end', {
         confidence: 'certain',
         reason: `the enclosing range ${range.key} (started line ${range.start.ev.src.line}) ended first at ${op.ev.ts.raw} (line ${op.ev.src.line}); ranges nest LIFO on a task`,
         evidence: [range.start.ev, op.ev],
-      });
+      }));
     }
     task.openRanges.pop();
     this.resolveStart(range, task);
@@ -461,6 +461,15 @@ export class Engine {
         : `the capture began only ${from ? formatDuration(diffNs(from, op.ev.ts)) : 'just'} before this end: its start may predate the capture`,
       evidence: [],
     };
+  }
+
+  /**
+   * A verdict the trace proves, unless events were lost (or lines could not
+   * be read) between `from` and `to`: the missing `what` may be among them.
+   */
+  private unlessLost(from: Timestamp, to: Timestamp, what: string, v: Verdict): Verdict {
+    if (v.confidence === 'inconclusive' || !this.coverage.lossBetween(from, to)) return v;
+    return { confidence: 'inconclusive', reason: `${v.reason}; but events were lost or lines could not be read in between, and the ${what} may be among them`, evidence: v.evidence };
   }
 
   /** A missing partner at the end of the capture: likely if the task clearly ran on, else inconclusive. */
@@ -565,17 +574,17 @@ export class Engine {
       const failed = due.at.role === 'range-start-return';
       let verdict: Verdict;
       if (failed) {
-        verdict = {
+        verdict = this.unlessLost(ops[ops.length - 1].ev.ts, due.at.ev.ts, 'subscriber end', {
           confidence: 'certain',
           reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning: this kernel lacks c2655835fd8c (v5.12), so the caller will not end the range either`,
           evidence: [due.at.ev],
-        };
+        });
       } else if (next) {
-        verdict = {
+        verdict = this.unlessLost(due.at.ev.ts, next.ev.ts, 'subscriber end', {
           confidence: 'certain',
           reason: `the core end at line ${due.at.ev.src.line} returned (the task's next invalidation call is at line ${next.ev.src.line}) without calling this subscriber's invalidate_range_end`,
           evidence: [due.at.ev, next.ev],
-        };
+        });
       } else {
         verdict = this.endOfCaptureVerdict(task, due.at.ev, 'subscriber end');
       }
@@ -657,11 +666,11 @@ export class Engine {
     for (let i = task.openRanges.length - 1; i >= 0; i--) {
       const range = task.openRanges[i];
       this.resolveStart(range, task);
-      this.leftOpen(range, {
+      this.leftOpen(range, this.unlessLost(range.start.ev.ts, op.ev.ts, 'end', {
         confidence: 'certain',
         reason: `task ${task.comm}-${pid} exited at ${op.ev.ts.raw} (line ${op.ev.src.line}) with the range still open`,
         evidence: [op.ev],
-      });
+      }));
     }
     this.tasks.delete(pid);
   }
