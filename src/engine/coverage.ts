@@ -266,6 +266,8 @@ export class Coverage {
 
   /** True when any loss window overlaps [a, b] (undefined bounds are open). */
   lossBetween(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
+    // Events of two CPUs may be printed slightly out of time order: between two times means between, either way round.
+    if (a && b && compareTimestamps(a, b) > 0) [a, b] = [b, a];
     if (this.overwritten) {
       const from = this.completeFrom();
       if (from && (!a || compareTimestamps(a, from) < 0)) return true;
