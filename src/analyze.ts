@@ -8,7 +8,7 @@ import type { TraceRecord, UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';
 import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
-import { InputError } from './io/source';
+import { DamagedInputError, InputError } from './io/source';
 import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
@@ -79,6 +79,11 @@ export interface InputSummary {
   entries?: { inBuffer: number; written: number };
   /** The input holds fewer entries than its header counted: lines were cut or removed after the capture. */
   missingEntries?: { claimed: number; found: number };
+  /**
+   * The compressed data is corrupt or cut off: why the input stops early.
+   * What came before was analysed; `check` still exits 2 (the input was not read whole).
+   */
+  damaged?: string;
 }
 
 export interface AnalysisResult {
@@ -174,9 +179,8 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
     engine.push(r);
   };
-  const read: ReadResult = merged
-    ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
-    : await readTrace(tracePath, onRecord, {
+  let damaged: string | undefined;
+  const readOne = () => readTrace(tracePath, onRecord, {
       format: opts.inputFormat,
       onProgress: opts.onProgress,
       filter: engine.filter,
@@ -185,7 +189,15 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
       ...(workerThreadsWanted(opts.threads)
         ? { parallel: { ...opts.parallel, spec: { semantics: semanticsOptions, roles: [...engine.neededRoles] } } }
         : {}),
+    }).catch((err: unknown) => {
+      // Compressed data cut off or corrupt: the lines before the damage are analysed, and the input says why it stops there.
+      if (!(err instanceof DamagedInputError) || err.partial === undefined) throw err;
+      damaged = err.message;
+      return err.partial;
     });
+  const read: ReadResult = merged
+    ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
+    : await readOne();
   engine.finish();
   const cov = engine.coverage;
   return {
@@ -209,6 +221,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
         ? { entries: { inBuffer: cov.entriesInBuffer, written: cov.entriesWritten } }
         : {}),
       ...(cov.missingEntries ? { missingEntries: { ...cov.missingEntries } } : {}),
+      ...(damaged !== undefined ? { damaged } : {}),
     },
     unreadable,
     counts: engine.counts,

@@ -131,6 +131,24 @@ describe('mntrace check', () => {
     assert.match(run(['check', '--config', unknownRule, join(REAL, 'baseline.trace.txt.gz')]).stderr, /rules\.no-such-rule: no such rule/);
   });
 
+  it('a cut-off compressed trace: exit 2, and the lines before the damage are still checked and summarised (text and JSON)', () => {
+    const gz = readFileSync(join(ROOT, 'fixtures', 'compressed', 'baseline.trace.lines-25911-26110.txt.gz'));
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-cli-'));
+    const cut = join(dir, 'cut.txt.gz');
+    writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const text = run(['check', cut]);
+    assert.equal(text.code, 2);
+    assert.match(text.stderr, /compressed data is corrupt or cut off after \d+ lines .*; the lines before it were analysed/);
+    assert.match(text.stdout, /read only in part: .*cut\.txt\.gz: compressed data is corrupt or cut off/);
+    assert.match(text.stdout, /ranges: [1-9]\d* paired/);
+    assert.match(text.stdout, /1 input could not be read whole, for the reason given above\n$/);
+    const json = run(['check', '--format', 'json', cut]);
+    assert.equal(json.code, 2);
+    const report = parseReport(json.stdout);
+    assert.match(report.inputs[0].damaged, /corrupt or cut off/);
+    assert.ok(report.inputs[0].events > 0);
+  });
+
   it('a config can turn a rule off or change its severity', () => {
     const file = tmpTrace(trace(b.start, set(b.ret, 'ret', '-11')));
     const cfg = tmpTrace(JSON.stringify({ rules: { 'failed-blockable-start': 'warning' } }));

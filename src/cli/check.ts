@@ -139,6 +139,11 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
         timelines.push(tl);
       }
       if (opts.showUnreadable) reportUnreadable(result.unreadable, true);
+      if (result.input.damaged !== undefined) {
+        // Analysed up to the damage, and still an input error: the file was not read whole.
+        inputErrors++;
+        process.stderr.write(`mntrace: ${result.input.damaged}; the lines before it were analysed\n`);
+      }
     } catch (err) {
       progress?.done();
       if (!(err instanceof InputError)) throw err;

@@ -186,6 +186,8 @@ export async function verifyFixture(dir: string, update = false): Promise<Fixtur
     const config = o.config ? loadConfig(resolve(dir, o.config)) : undefined;
     const kprobeEvents = o.kprobeEvents ? readKprobeEventsFile(resolve(dir, o.kprobeEvents)) : undefined;
     const result = await analyzeTrace(trace, { config, kprobeEvents, inputFormat: o.inputFormat, ...(o.kernel ? { kernel: o.kernel } : {}) });
+    // A fixture that cannot be read whole fails, whatever was found before the damage.
+    if (result.input.damaged !== undefined) return { ...base, error: result.input.damaged };
     findings = result.findings;
     counts = result.counts;
   } catch (err) {

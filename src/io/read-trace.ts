@@ -6,7 +6,7 @@ import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, explainUnrecognised, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
-import { InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
+import { DamagedInputError, InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 
 export interface ReadOptions {
@@ -72,9 +72,9 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     held.push([text, lineNo, terminated]);
     if (held.length >= SNIFF_LINES) decide();
   };
-  const source = useWorker(path, opts)
-    ? await readLinesInWorker(path, opts.format, opts.parallel!, onLine, () => (parser && 'pushSkipped' in parser ? (parser as unknown as SkipLineSink) : undefined), opts.onProgress, opts.signal)
-    : await readLines(
+  const read = () => useWorker(path, opts)
+    ? readLinesInWorker(path, opts.format, opts.parallel!, onLine, () => (parser && 'pushSkipped' in parser ? (parser as unknown as SkipLineSink) : undefined), opts.onProgress, opts.signal)
+    : readLines(
         path,
         onLine,
         opts.onProgress,
@@ -85,15 +85,28 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
         },
         opts.signal,
       );
-  if (!parser) {
-    if (held.every((h) => h[0].trim() === '')) {
-      parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter });
-      for (const [t, n, term] of held) parser.push(t, n, term);
-    } else decide();
+  let source: SourceInfo;
+  try {
+    source = await read();
+  } catch (err) {
+    // Compressed data that stops early: what was read before the damage is parsed to its end, and goes with the error.
+    if (!(err instanceof DamagedInputError)) throw err;
+    err.partial = finish(err.source ?? { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 });
+    throw err;
   }
-  const p = parser as TraceParser;
-  p.end();
-  return { path, format: p.format, source, info: p.info };
+  return finish(source);
+
+  function finish(src: SourceInfo): ReadResult {
+    if (!parser) {
+      if (held.every((h) => h[0].trim() === '')) {
+        parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter });
+        for (const [t, n, term] of held) parser.push(t, n, term);
+      } else decide();
+    }
+    const p = parser as TraceParser;
+    p.end();
+    return { path, format: p.format, source: src, info: p.info };
+  }
 }
 
 /** A regular file big enough for the scan worker, read as a whole (not live, not paced by a merge). */

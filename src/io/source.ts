@@ -6,11 +6,24 @@ import type { Readable } from 'node:stream';
 /** Compression recognised by magic bytes. */
 export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
 
+import type { ReadResult } from './read-trace';
 export class InputError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'InputError';
   }
+}
+
+/**
+ * Compressed input that is corrupt or cut off: every line before the damage
+ * was read (and handed on). readTrace attaches what its parser made of them
+ * (`partial`), so the analysis can still report that part.
+ */
+export class DamagedInputError extends InputError {
+  /** What was read of the source before the damage. */
+  source?: SourceInfo;
+  /** The parse of those lines (set by readTrace). */
+  partial?: ReadResult;
 }
 
 const MAGIC: Array<[Compression, number[]]> = [
@@ -195,7 +208,7 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
     if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
       splitter.end();
       info.lines = splitter.lineNo;
-      throw new InputError(`${path}: compressed data is corrupt or cut off after ${info.lines} lines (${e.message})`);
+      throw Object.assign(new DamagedInputError(`${path}: compressed data is corrupt or cut off after ${info.lines} lines (${e.message})`), { source: info });
     }
     throw err;
   } finally {

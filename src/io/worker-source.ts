@@ -12,7 +12,7 @@ import { SCANNED_SLOTS } from '../../parsers/ftrace';
 import type { ProbeSite } from '../model/event';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
-import { InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
+import { DamagedInputError, InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
 
 /** Bytes per chunk handed between the threads. */
 export const CHUNK_BYTES = 2 << 20;
@@ -169,7 +169,8 @@ export function readLinesInWorker(
         const e = m.error;
         if (e === undefined) settle(undefined);
         else if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
-          settle(new InputError(`${path}: compressed data is corrupt or cut off after ${lineNo} lines (${e.message})`));
+          info.lines = lineNo;
+          settle(Object.assign(new DamagedInputError(`${path}: compressed data is corrupt or cut off after ${lineNo} lines (${e.message})`), { source: info }));
         } else settle(new InputError(`cannot read ${path}: ${e.message}`));
       } catch (err) {
         settle(err);

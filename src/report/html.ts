@@ -131,7 +131,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
     inputs: report.inputs.map((i) => ({
       path: i.path, format: i.format, compression: i.compression ?? 'none', lines: i.lines, events: i.events,
       unreadableLines: i.unreadableLines, unreadable: (i.unreadable ?? []).slice(0, 20), truncated: !!i.truncated,
-      lostEvents: i.lostEvents ?? 0, lostMarkers: i.lostMarkers ?? 0, overwritten: !!i.overwritten, missingEntries: i.missingEntries ?? null, error: i.error ?? null,
+      lostEvents: i.lostEvents ?? 0, lostMarkers: i.lostMarkers ?? 0, overwritten: !!i.overwritten, missingEntries: i.missingEntries ?? null, damaged: i.damaged ?? null, error: i.error ?? null,
       ranges: i.ranges ?? null, subscribers: i.subscribers ?? [],
     })),
     findings,
@@ -284,6 +284,7 @@ data.inputs.forEach(function (i) {
   tr.appendChild(el('td', null, r ? r.paired + ' paired, ' + r.open + ' open, ' + r.failedStarts + ' failed, ' + r.orphanEnds + ' orphan ends (' + r.starts + ' starts, ' + r.nonBlockingStarts + ' non-blocking)' : '-'));
   var cov = [];
   if (i.error) cov.push(i.error);
+  if (i.damaged) cov.push(i.damaged + ' (the lines before it are analysed)');
   if (i.lostEvents || i.lostMarkers) cov.push(i.lostEvents + ' events lost at ' + plural(i.lostMarkers, 'marker'));
   if (i.overwritten) cov.push('ring buffer overwrote older events');
   if (i.truncated) cov.push('file ends mid-line');

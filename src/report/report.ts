@@ -30,6 +30,8 @@ export interface ReportInput {
   entries?: { inBuffer: number; written: number };
   /** Fewer entries in the file than its header counted (lines cut or removed). */
   missingEntries?: { claimed: number; found: number };
+  /** Compressed data corrupt or cut off: why the input stops early (what came before is in the report). */
+  damaged?: string;
   error?: string;
   ranges?: RangeCounts;
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */

@@ -51,9 +51,10 @@ export function renderText(report: Report, st: Style): string {
   const s = report.summary;
   const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length +
     unlistedOf(report.inputs).reduce((n, u) => n + (failsRun(u, s.failOn) ? u.count : 0), 0);
-  const unread = report.inputs.filter((i) => i.error).length;
+  const unread = report.inputs.filter((i) => i.error || i.damaged).length;
+  const whole = report.inputs.some((i) => i.damaged) ? ' whole' : '';
   const verdict = unread
-    ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read, for the reason${unread === 1 ? '' : 's'} given above`)
+    ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read${whole}, for the reason${unread === 1 ? '' : 's'} given above`)
     : s.failed
     ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
     : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
@@ -67,6 +68,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     out.push(`  ${i.path}: ${st.red('could not be read')}: ${i.error}`);
     return out;
   }
+  if (i.damaged) out.push(`  ${st.red('read only in part')}: ${i.damaged}; the lines before it are analysed below`);
   const extras: string[] = [];
   if (i.compression && i.compression !== 'none') extras.push(i.compression);
   out.push(`  ${i.path}: ${i.format}${extras.length ? ` (${extras.join(', ')})` : ''}, ${i.lines} lines, ${i.events} events, ` +
