@@ -181,20 +181,20 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   };
   let damaged: string | undefined;
   const readOne = () => readTrace(tracePath, onRecord, {
-      format: opts.inputFormat,
-      onProgress: opts.onProgress,
-      filter: engine.filter,
-      signal: opts.signal,
-      live: opts.live,
-      ...(workerThreadsWanted(opts.threads)
-        ? { parallel: { ...opts.parallel, spec: { semantics: semanticsOptions, roles: [...engine.neededRoles] } } }
-        : {}),
-    }).catch((err: unknown) => {
-      // Compressed data cut off or corrupt: the lines before the damage are analysed, and the input says why it stops there.
-      if (!(err instanceof DamagedInputError) || err.partial === undefined) throw err;
-      damaged = err.message;
-      return err.partial;
-    });
+    format: opts.inputFormat,
+    onProgress: opts.onProgress,
+    filter: engine.filter,
+    signal: opts.signal,
+    live: opts.live,
+    ...(workerThreadsWanted(opts.threads)
+      ? { parallel: { ...opts.parallel, spec: { semantics: semanticsOptions, roles: [...engine.neededRoles] } } }
+      : {}),
+  }).catch((err: unknown) => {
+    // Compressed data cut off or corrupt: the lines before the damage are analysed, and the input says why it stops there.
+    if (!(err instanceof DamagedInputError) || err.partial === undefined) throw err;
+    damaged = err.message;
+    return err.partial;
+  });
   const read: ReadResult = merged
     ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
     : await readOne();

@@ -51,9 +51,8 @@ export class Coverage {
   private readonly cpuState = new Map<number, CpuState>();
   /** The same states indexed by CPU number (the per-event path). */
   private readonly cpuFast: Array<CpuState | undefined> = [];
-  /** The loss windows for reports: the first LOSSES_LISTED (lossWindows counts them all; lossBetween sees them all). */
+  /** The loss windows for reports: the first LOSSES_LISTED (lossBetween sees them all). */
   readonly losses: LossWindow[] = [];
-  lossWindows = 0;
   /**
    * Every closed loss window, merged into disjoint spans sorted by time (an
    * undefined bound is open): lossBetween is a binary search, not a scan, so
@@ -194,7 +193,6 @@ export class Coverage {
   }
 
   private list(w: LossWindow): void {
-    this.lossWindows++;
     if (this.losses.length < LOSSES_LISTED) this.losses.push(w);
   }
 

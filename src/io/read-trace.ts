@@ -92,7 +92,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     // Compressed data that stops early: what was read before the damage is parsed to its end, and goes with the error.
     if (!(err instanceof DamagedInputError)) throw err;
     try {
-      err.partial = finish(err.source ?? { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 });
+      err.partial = finish(err.source);
     } catch {
       // The lines before the damage are not a trace either: the damage is still what to report.
     }

@@ -20,10 +20,18 @@ export class InputError extends Error {
  * (`partial`), so the analysis can still report that part.
  */
 export class DamagedInputError extends InputError {
-  /** What was read of the source before the damage. */
-  source?: SourceInfo;
   /** The parse of those lines (set by readTrace). */
   partial?: ReadResult;
+
+  /** `source`: what was read before the damage; `cause`: the decompressor's message. */
+  constructor(readonly source: SourceInfo, cause: string) {
+    super(`${source.path}: compressed data is corrupt or cut off after ${source.lines} lines (${cause})`);
+  }
+
+  /** Whether a decompressor's error code means corrupt or cut-off data. */
+  static code(code: string | undefined): boolean {
+    return code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR';
+  }
 }
 
 const MAGIC: Array<[Compression, number[]]> = [
@@ -205,10 +213,10 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
       info.lines = splitter.lineNo;
       return info;
     }
-    if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
+    if (DamagedInputError.code(e.code)) {
       splitter.end();
       info.lines = splitter.lineNo;
-      throw Object.assign(new DamagedInputError(`${path}: compressed data is corrupt or cut off after ${info.lines} lines (${e.message})`), { source: info });
+      throw new DamagedInputError(info, e.message);
     }
     throw err;
   } finally {

@@ -168,9 +168,9 @@ export function readLinesInWorker(
         if (m.final !== undefined) onLine(m.final, ++lineNo, false);
         const e = m.error;
         if (e === undefined) settle(undefined);
-        else if (e.code === 'Z_BUF_ERROR' || e.code === 'Z_DATA_ERROR') {
+        else if (DamagedInputError.code(e.code)) {
           info.lines = lineNo;
-          settle(Object.assign(new DamagedInputError(`${path}: compressed data is corrupt or cut off after ${lineNo} lines (${e.message})`), { source: info }));
+          settle(new DamagedInputError(info, e.message));
         } else settle(new InputError(`cannot read ${path}: ${e.message}`));
       } catch (err) {
         settle(err);
