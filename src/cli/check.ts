@@ -10,7 +10,7 @@ import { renderHtml } from '../report/html';
 import { renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
 import { createProgress } from '../report/progress';
-import { buildReport, failsRun, inputFromResult, unlistedOf, type FailOn, type ReportInput } from '../report/report';
+import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
@@ -164,9 +164,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     }
   } else if (baseline) split = applyBaseline(findings, baseline);
   const known = split?.known;
-  const report = buildReport(inputs, findings, failOn);
-  // Unlisted findings have no fingerprint to match a baseline: they count as new.
-  if (known) report.summary.failed = findings.some((f) => failsWithBaseline(f, failOn, known)) || unlistedOf(inputs).some((u) => failsRun(u, failOn));
+  const report = buildReport(inputs, findings, failOn, (f) => failsWithBaseline(f, failOn, known));
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
