@@ -3,6 +3,7 @@
  * evidence lines (file:line and the event), then a per-input summary.
  */
 import { ruleById } from '../../rules';
+import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
 import { failsRun, unlistedOf } from './report';
@@ -41,7 +42,7 @@ export function renderText(report: Report, st: Style): string {
     if (more) {
       const total = Object.values(more).reduce((a, b) => a + b, 0);
       const by = (['error', 'warning', 'info'] as const).filter((v) => more[v]).map((v) => `${more[v]} ${v}`).join(', ');
-      out.push(st.yellow(`  ... and ${total} more ${ruleId} findings (${by}), counted but not listed: a rule lists only its first findings (1000, or engine.maxFindingsPerRule in a --config file)`));
+      out.push(st.yellow(`  ... and ${total} more ${ruleId} findings (${by}), counted but not listed: a rule lists only its first findings (${DEFAULT_MAX_FINDINGS_PER_RULE}, or engine.maxFindingsPerRule in a --config file)`));
     }
     if (meta) out.push(st.dim(`  why it matters: run \`mntrace rules ${ruleId}\``));
     out.push('');
