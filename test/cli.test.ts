@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Ajv from 'ajv';
 import { baseline as b, reaper as r, set, trace } from './real-lines';
+import { parseReport } from './report-helpers';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'mntrace.js');
@@ -28,16 +28,6 @@ function tmpTrace(text: string): string {
   return file;
 }
 
-const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'report.schema.json'), 'utf8'));
-const validate = new Ajv({ allErrors: true }).compile(schema);
-
-/** Parse a JSON report and check it against the published schema. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function parseReport(text: string): any {
-  const report: unknown = JSON.parse(text);
-  assert.ok(validate(JSON.parse(text)), JSON.stringify(validate.errors));
-  return report;
-}
 
 describe('mntrace check', () => {
   it('the OOM capture: clean, exit 0, the reaper\'s non-blocking starts allowed', () => {

@@ -1,4 +1,5 @@
 /** Shared by the report-format tests: the fixtures, a report built from them, the CLI. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -6,11 +7,22 @@ import { analyzeTrace, readKprobeEventsFile } from '../src/analyze';
 import { findFixtures, fixtureTrace, type Expected } from '../src/cli/verify';
 import { buildReport, inputFromResult, type FailOn, type Report } from '../src/report/report';
 import { rangeCollector, timelineInput, type TimelineInput } from '../src/report/timeline';
+import Ajv from 'ajv';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'mntrace.js');
 export const REAL = join(ROOT, 'fixtures', 'real');
 export const CASES = join(ROOT, 'fixtures', 'cases');
+
+const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas', 'report.schema.json'), 'utf8')));
+
+/** Parse a JSON report and check it against the published schema (schemas/report.schema.json). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function parseReport(text: string): any {
+  const report: unknown = JSON.parse(text);
+  assert.ok(validateReport(report), JSON.stringify(validateReport.errors));
+  return report;
+}
 
 export interface FixtureTrace {
   name: string;
