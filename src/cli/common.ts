@@ -59,14 +59,14 @@ function writeProblem(err: unknown): string {
  * for the message (`--output`, `--write-baseline`).
  */
 export function ensureWritable(path: string, what: string): void {
+  let st;
   try {
-    let st;
-    try {
-      st = statSync(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    st = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotWrite(what, path, err);
+  }
+  if (st?.isDirectory()) throw cannotWrite(what, path, { code: 'EISDIR' });
+  try {
     accessSync(st ? path : dirname(path), constants.W_OK);
   } catch (err) {
     throw cannotWrite(what, path, err);
