@@ -60,6 +60,15 @@ describe('an input with fewer entries than its header counted', () => {
     assert.deepEqual(two.findings, one.findings);
   });
 
+  it('a slice with no range in it points at the cut before the probes', () => {
+    const head = gunzipSync(readFileSync(join(FIX, 'real', 'baseline.trace.txt.gz'))).toString('utf8').split('\n').slice(0, 4000).join('\n') + '\n';
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-missing-'));
+    writeFileSync(join(dir, 'trace.txt'), head);
+    const text = spawnSync(process.execPath, [BIN, 'check', join(dir, 'trace.txt')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /no range was paired or judged: they may be on the lines cut from this file \(check the whole trace file\); if not, `mntrace probes/);
+  });
+
   it('check: exit 0, the text summary says what is missing, the JSON report carries it (schema-valid)', () => {
     const file = withRealCount('missing-end');
     const text = spawnSync(process.execPath, [BIN, 'check', '--kernel', KERNEL, file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -82,7 +82,9 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     if (types) out.push(st.dim(`    starts by event: ${types}`));
     // "ok: no findings" would otherwise read as a clean bill for a capture that never had the probes on.
     const ends = r.paired + r.orphanEnds + r.endsAfterFailedStart;
-    const probes = ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
+    // A file cut from a bigger capture may just have lost them: say so before pointing at the probes.
+    const probes = (i.missingEntries ? ' they may be on the lines cut from this file (check the whole trace file); if not,' : '') +
+      ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
     if (r.starts === 0 && ends === 0) {
       out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' + probes));
     } else if (r.starts === 0) {
