@@ -123,9 +123,16 @@ export function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<A
   return analyze(path, opts, undefined);
 }
 
+/** How a merged capture is named in reports: its parts, or the first and how many more. */
+export function mergedInputName(paths: readonly string[]): string {
+  return paths.length <= 4 ? paths.join(' + ') : `${paths[0]} + ${paths.length - 1} more`;
+}
+
 /**
  * Several files that are one capture (per-CPU `per_cpu/cpuN/trace` files, or
- * per-CPU reports): merged by timestamp into one analysis.
+ * per-CPU reports): merged by timestamp into one analysis. A part whose
+ * compressed data is cut off or corrupt is merged up to the damage (`damaged`
+ * says so), and the rest of it counts as missing data to the end of the capture.
  */
 export function analyzeMerged(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   return analyze(paths[0], opts, paths);
@@ -195,14 +202,17 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     damaged = err.message;
     return err.partial;
   });
-  const read: ReadResult = merged
-    ? await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress })
-    : await readOne();
+  let read: ReadResult;
+  if (merged) {
+    const m = await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress });
+    damaged = m.damaged;
+    read = m;
+  } else read = await readOne();
   engine.finish();
   const cov = engine.coverage;
   return {
     input: {
-      path: merged ? (merged.length <= 4 ? merged.join(' + ') : `${merged[0]} + ${merged.length - 1} more`) : path,
+      path: merged ? mergedInputName(merged) : path,
       format: read.format,
       ...(merged ? { merged } : {}),
       compression: read.source.compression,

@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { analyzeMerged, analyzeTrace } from '../src/analyze';
+import { at, baseline as b } from './real-lines';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -69,5 +70,64 @@ describe('per-CPU files merged by timestamp', () => {
     assert.equal(m.inputs[0].ranges.paired, 11);
     const separate = JSON.parse(run([]).stdout);
     assert.equal(separate.inputs.length, files.length);
+  });
+
+  /**
+   * Two parts: CPU 1 (plain) has a range started at 6.667004 and the task still
+   * running at 8.0 with no end (likely left open); CPU 0's part is gzip, whole
+   * or cut off part way.
+   */
+  function parts(cutCpu0: boolean): string[] {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-cut-part-'));
+    const cpu1 = join(dir, 'cpu1.txt');
+    writeFileSync(cpu1, [b.start, at(b.later, '8.000000')].join('\n') + '\n');
+    // Another task on CPU 0, an event every millisecond from 6.0 s to 7.0 s (real tlb_flush line, other pid and CPU).
+    const other = b.later.replace('kvmnotif-147', 'qemu-system-x86-900').replace('[001]', '[000]');
+    const lines = Array.from({ length: 1000 }, (_, i) => at(other, (6 + i / 1000).toFixed(6)));
+    const gz = gzipSync(lines.join('\n') + '\n');
+    const cpu0 = join(dir, 'cpu0.txt.gz');
+    writeFileSync(cpu0, cutCpu0 ? gz.subarray(0, Math.floor(gz.length * 0.5)) : gz);
+    return [cpu0, cpu1];
+  }
+
+  it('a part cut off: merged up to the damage, the rest of it is missing data, so what needed it is inconclusive', async () => {
+    const whole = await analyzeMerged(parts(false));
+    assert.equal(whole.input.damaged, undefined);
+    assert.deepEqual(whole.findings.map((f) => [f.ruleId, f.confidence]), [['unpaired-start', 'likely']]);
+
+    const [cpu0, cpu1] = parts(true);
+    const cut = await analyzeMerged([cpu0, cpu1]);
+    assert.match(cut.input.damaged ?? '', /cpu0\.txt\.gz: compressed data is corrupt or cut off after \d+ lines/);
+    assert.ok(cut.input.events > 2 && cut.input.events < 1002, `${cut.input.events} events`);
+    // The window runs from the cut part's last event to the end of the capture.
+    const windows = cut.losses.filter((w) => w.why === 'part-cut');
+    assert.equal(windows.length, 1);
+    assert.equal(windows[0].to, undefined);
+    assert.ok(windows[0].from !== undefined && windows[0].from.sec === 6);
+    const [f] = cut.findings;
+    assert.equal(cut.findings.length, 1);
+    assert.equal(f.ruleId, 'unpaired-start');
+    assert.equal(f.confidence, 'inconclusive');
+    assert.equal(f.severity, 'info');
+    // Unreadable lines name the part they are in, not the merged input.
+    for (const u of cut.unreadable) assert.equal(u.src.file, cpu0);
+  });
+
+  it('check --merge with a part cut off: one report with what was read, exit 2, the input named as merged', () => {
+    const files = parts(true);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'mntrace.js'), 'check', '--merge', ...files], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stdout, /read only in part: .*cpu0\.txt\.gz: compressed data is corrupt or cut off/);
+    assert.match(r.stdout, new RegExp(`${files[0].replace(/[.]/g, '\\.')} \\+ ${files[1].replace(/[.]/g, '\\.')}: ftrace`));
+    assert.match(r.stdout, /unpaired-start/);
+    assert.match(r.stdout, /1 range starts but not one end: .* they may be in what could not be read after the damage/);
+    assert.match(r.stderr, /the lines before it were analysed/);
+    // A part that cannot be read at all: the merged input is named, with the reason.
+    const missing = spawnSync(process.execPath, [join(ROOT, 'bin', 'mntrace.js'), 'check', '--merge', '--format', 'json', files[1], join(tmpdir(), 'no-such-part.txt')], { encoding: 'utf8' });
+    assert.equal(missing.status, 2);
+    const report = JSON.parse(missing.stdout);
+    assert.equal(report.inputs.length, 1);
+    assert.equal(report.inputs[0].path, `${files[1]} + ${join(tmpdir(), 'no-such-part.txt')}`);
+    assert.match(report.inputs[0].error, /no-such-part\.txt/);
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile } from '../analyze';
+import { analyzeMerged, analyzeTrace, kernelInfo, mergedInputName, readKprobeEventsFile } from '../analyze';
 import { rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
@@ -149,7 +149,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
       process.stderr.write(`mntrace: ${err.message}\n`);
-      inputs.push({ path: file, format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
+      inputs.push({ path: group.length > 1 ? mergedInputName(group) : file, format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
       timelines.push(undefined);
     }
   }

@@ -15,7 +15,7 @@ export interface LossWindow {
   to?: Timestamp;
   /** Events lost, when known. */
   count?: number;
-  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries';
+  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries' | 'part-cut';
   line: number;
 }
 
@@ -171,6 +171,10 @@ export class Coverage {
         this.fixedLoss({ cpu: undefined, from: undefined, to: undefined, count: r.claimed - r.found, why: 'missing-entries', line: r.src.line });
         break;
       }
+      case 'part-cut':
+        // The other parts of the merged capture go on: this part's CPUs are missing from its last event to the end.
+        this.fixedLoss({ cpu: undefined, from: r.after, to: undefined, why: 'part-cut', line: r.src.line });
+        break;
       case 'unreadable':
         this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, why: 'unreadable-line', line: r.src.line });
         break;

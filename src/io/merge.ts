@@ -9,11 +9,11 @@
  * is full pauses until the others catch up, so memory stays bounded. Every
  * event is built in full here (no event filter): the merge orders everything.
  */
-import type { Timestamp, TraceRecord } from '../model/event';
+import type { PartCutRecord, Timestamp, TraceRecord } from '../model/event';
 import { emptyParseInfo } from '../model/event';
 import { compareTimestamps } from '../model/time';
 import { readTrace, type ReadResult } from './read-trace';
-import type { SourceInfo } from './source';
+import { DamagedInputError, type SourceInfo } from './source';
 
 const HIGH = 20000;
 const LOW = 5000;
@@ -23,6 +23,10 @@ interface Lane {
   queue: TraceRecord[];
   head: number;
   done: boolean;
+  /** The timestamp of the part's latest event so far. */
+  last?: Timestamp;
+  /** Why the part stopped early (compressed data cut off or corrupt). */
+  damaged?: string;
   resume?: () => void;
 }
 
@@ -30,11 +34,16 @@ function keyOf(r: TraceRecord): Timestamp | undefined {
   return r.kind === 'event' ? r.ts : undefined;
 }
 
+/** A merged read: `damaged` says which parts stopped early, and why (see PartCutRecord). */
+export interface MergedReadResult extends ReadResult {
+  damaged?: string;
+}
+
 export async function readMerged(
   paths: string[],
   onRecord: (r: TraceRecord) => void,
   opts: { format?: string; onProgress?: (info: SourceInfo) => void } = {},
-): Promise<ReadResult> {
+): Promise<MergedReadResult> {
   const lanes: Lane[] = paths.map((path) => ({ path, queue: [], head: 0, done: false }));
   const size = (l: Lane) => l.queue.length - l.head;
 
@@ -83,7 +92,10 @@ export async function readMerged(
   const results = await Promise.all(
     lanes.map(async (lane) => {
       try {
-        return await readTrace(lane.path, (r) => lane.queue.push(r), {
+        return await readTrace(lane.path, (r) => {
+          if (r.kind === 'event' && (lane.last === undefined || compareTimestamps(r.ts, lane.last) > 0)) lane.last = r.ts;
+          lane.queue.push(r);
+        }, {
           format: opts.format,
           pause: () => {
             drain();
@@ -93,6 +105,14 @@ export async function readMerged(
             });
           },
         });
+      } catch (err) {
+        // A part cut off or corrupt: what came before the damage is merged, and the rest of this part counts as missing.
+        if (!(err instanceof DamagedInputError) || err.partial === undefined) throw err;
+        lane.damaged = err.message;
+        const cut: PartCutRecord = { kind: 'part-cut', reason: err.message, src: { file: lane.path, line: err.source.lines } };
+        if (lane.last !== undefined) cut.after = lane.last;
+        lane.queue.push(cut);
+        return err.partial;
       } finally {
         lane.done = true;
         drain();
@@ -111,5 +131,6 @@ export async function readMerged(
   }
   opts.onProgress?.(source);
   const formats = [...new Set(results.map((r) => r.format))];
-  return { path: source.path, format: formats.join('+'), source, info };
+  const damaged = lanes.flatMap((l) => (l.damaged !== undefined ? [l.damaged] : []));
+  return { path: source.path, format: formats.join('+'), source, info, ...(damaged.length ? { damaged: damaged.join('; ') } : {}) };
 }

@@ -151,6 +151,22 @@ export interface MissingEntriesRecord {
   src: SourceLocation;
 }
 
+/**
+ * One part of a merged capture (a per-CPU file) ends early: its compressed
+ * data is cut off or corrupt after `src.line`. The other parts go on, so the
+ * events of this part's CPUs after its last event (`after`) are missing from
+ * there to the end of the capture.
+ */
+export interface PartCutRecord {
+  kind: 'part-cut';
+  /** Timestamp of the part's last event, if it had one. */
+  after?: Timestamp;
+  /** Why the part stops there (the reader's message). */
+  reason: string;
+  /** The part and the last line read from it. */
+  src: SourceLocation;
+}
+
 /** A line the parser could not read. Never dropped: counted and reported. */
 export interface UnreadableRecord {
   kind: 'unreadable';
@@ -165,6 +181,7 @@ export type TraceRecord =
   | LostEventsRecord
   | BufferStartedRecord
   | MissingEntriesRecord
+  | PartCutRecord
   | UnreadableRecord;
 
 /** Counters a user can trust, in the spirit of csv-parse's `info`. */

@@ -143,7 +143,8 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
       const from = w.fromUs ?? tl.firstUs;
       const to = w.toUs ?? tl.lastUs ?? from;
       const name = w.why === 'lost-events' ? `events lost${w.count !== undefined ? ` (${w.count})` : ''}` : w.why === 'buffer-started' ? 'buffer started: earlier events not captured' : w.why === 'overwritten' ? 'ring buffer overwrote older events'
-        : w.why === 'missing-entries' ? `${w.count} entries the header counted are not in the file (cut or removed lines)` : 'unreadable line';
+        : w.why === 'missing-entries' ? `${w.count} entries the header counted are not in the file (cut or removed lines)`
+        : w.why === 'part-cut' ? 'a part of the merged capture stops here (compressed data cut off or corrupt)' : 'unreadable line';
       const args = { why: w.why, line: w.line, ...(w.count !== undefined ? { count: w.count } : {}), ...(w.cpu !== undefined ? { cpu: w.cpu } : {}), input: tl.path };
       if (from !== undefined && to !== undefined) {
         events.push({ name, cat: 'coverage', ph: 'X', ts: us(from), dur: us(Math.max(0, to - from)), pid: COVERAGE_PID, tid, args });

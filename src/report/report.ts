@@ -19,7 +19,8 @@ export interface ReportInput {
   lines: number;
   events: number;
   unreadableLines: number;
-  unreadable?: Array<{ line: number; reason: string; text: string }>;
+  /** `path`: the file the line is in (one part of a merged capture, or a capture directory's trace). */
+  unreadable?: Array<{ path: string; line: number; reason: string; text: string }>;
   truncated?: boolean;
   lostEvents?: number;
   lostMarkers?: number;
@@ -72,7 +73,7 @@ export function addCounts(into: RangeCounts, c: RangeCounts): void {
 export function inputFromResult(r: AnalysisResult): ReportInput {
   return {
     ...r.input,
-    unreadable: r.unreadable.map((u) => ({ line: u.src.line, reason: u.reason, text: u.text })),
+    unreadable: r.unreadable.map((u) => ({ path: u.src.file, line: u.src.line, reason: u.reason, text: u.text })),
     ranges: r.counts,
     latency: r.latency,
     subscribers: r.subscribers,

@@ -82,8 +82,10 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     if (types) out.push(st.dim(`    starts by event: ${types}`));
     // "ok: no findings" would otherwise read as a clean bill for a capture that never had the probes on.
     const ends = r.paired + r.orphanEnds + r.endsAfterFailedStart;
-    // A file cut from a bigger capture may just have lost them: say so before pointing at the probes.
-    const probes = (i.missingEntries ? ' they may be on the lines cut from this file (check the whole trace file); if not,' : '') +
+    // A file cut from a bigger capture, or damaged, may just have lost them: say so before pointing at the probes.
+    const lost = i.damaged ? ' they may be in what could not be read after the damage (see above); if not,'
+      : i.missingEntries ? ' they may be on the lines cut from this file (check the whole trace file); if not,' : '';
+    const probes = lost +
       ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
     if (r.starts === 0 && ends === 0) {
       out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' + probes));
@@ -122,7 +124,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     cov.push(`cpu ${c.cpu}: ${c.first ?? '-'} .. ${c.last ?? '-'} (${c.events} events${c.lostEvents || c.lostMarkers ? `, ${c.lostEvents} lost` : ''})`);
   }
   if (cov.length) out.push(st.dim(`    coverage: ${cov.join('; ')}`));
-  for (const u of (i.unreadable ?? []).slice(0, 5)) out.push(st.yellow(`    unreadable ${i.path}:${u.line} (${u.reason}): ${u.text}`));
+  for (const u of (i.unreadable ?? []).slice(0, 5)) out.push(st.yellow(`    unreadable ${u.path}:${u.line} (${u.reason}): ${u.text}`));
   if ((i.unreadable?.length ?? 0) > 5 || i.unreadableLines > (i.unreadable?.length ?? 0)) {
     out.push(st.dim(`    ... ${i.unreadableLines - Math.min(5, i.unreadable?.length ?? 0)} more unreadable lines (--show-unreadable lists them)`));
   }
