@@ -11,7 +11,7 @@
  * Timestamps are the trace clock in microseconds, as the format requires.
  */
 import { SEVERITY_RANK, type Finding } from '../engine/types';
-import type { Report } from './report';
+import { findingOfInput, type Report } from './report';
 import { rawToUs, type TimelineInput, type TimelineRange } from './timeline';
 
 export interface TraceEvent {
@@ -116,7 +116,7 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
     }
 
     for (const f of findings) {
-      if (f.evidence[0]?.path !== tl.path) continue;
+      if (!findingOfInput(f, { path: tl.path, merged: tl.files })) continue;
       noteTask(f.pid, f.comm);
       const ts = rawToUs(f.timestamp);
       if (ts === undefined) continue;

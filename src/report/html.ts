@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { rules as allRules } from '../../rules';
 import type { Finding } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
-import type { Report } from './report';
+import { findingOfInput, type Report } from './report';
 import { rawToUs, type TimelineInput } from './timeline';
 
 export interface HtmlOptions {
@@ -101,7 +101,7 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
 /** The data the page renders (exported for tests). */
 export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions = {}) {
   const failOn = report.summary.failOn;
-  const inputIndex = (f: Finding) => Math.max(0, report.inputs.findIndex((i) => i.path === f.evidence[0]?.path));
+  const inputIndex = (f: Finding) => Math.max(0, report.inputs.findIndex((i) => findingOfInput(f, i)));
   const findings = report.findings.map((f, k) => {
     const input = inputIndex(f);
     const t = rawToUs(f.timestamp);

@@ -9,7 +9,7 @@
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
-import type { Report, ReportInput } from './report';
+import { findingOfInput, type Report } from './report';
 
 /** Characters XML 1.0 allows (Char production); anything else becomes a visible \xNN / \uNNNN escape. */
 // eslint-disable-next-line no-control-regex
@@ -102,10 +102,6 @@ export interface JunitOptions {
   rules?: readonly RuleModule[];
 }
 
-function sameInput(f: Finding, input: ReportInput): boolean {
-  return f.evidence[0]?.path === input.path;
-}
-
 /** `mntrace check --format junit`. */
 export function renderJunit(report: Report, opts: JunitOptions = {}): string {
   const ruleList = opts.rules ?? allRules;
@@ -117,7 +113,7 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
     if (input.error) {
       return { name: input.path, properties: props, cases: [{ name: 'read trace', classname, error: { message: input.error, type: 'InputError', text: input.error } }] };
     }
-    const mine = report.findings.filter((f) => sameInput(f, input));
+    const mine = report.findings.filter((f) => findingOfInput(f, input));
     const cases: JunitCase[] = ruleList.map((rule) => {
       const id = rule.meta.id;
       if (opts.disabled?.has(id)) return { name: id, classname, skipped: 'rule turned off by the config' };

@@ -55,6 +55,17 @@ export interface Report {
   findings: Finding[];
 }
 
+/** The trace files an input's evidence points at: a merged capture's parts, a capture directory's trace, or the input itself. */
+export function inputFiles(i: { path: string; merged?: readonly string[]; trace?: string }): readonly string[] {
+  return i.merged ?? [i.trace ?? i.path];
+}
+
+/** Whether a finding is of this input (its main evidence is in one of the input's files). */
+export function findingOfInput(f: Finding, i: { path: string; merged?: readonly string[]; trace?: string }): boolean {
+  const p = f.evidence[0]?.path;
+  return p !== undefined && inputFiles(i).includes(p);
+}
+
 /** Does this finding fail the run at this threshold? Inconclusive findings never do. */
 export function failsRun(f: Pick<Finding, 'severity' | 'confidence'>, failOn: FailOn): boolean {
   if (failOn === 'never' || f.confidence === 'inconclusive') return false;

@@ -8,6 +8,7 @@ import type { LossWindow } from '../engine/coverage';
 import type { RangeRecord } from '../engine/types';
 import type { Timestamp } from '../model/event';
 import { parseTimestamp } from '../model/time';
+import { inputFiles } from './report';
 import { eventTypeName } from '../semantics/operations';
 
 export interface TimelineRange {
@@ -43,6 +44,8 @@ export interface TimelineRange {
 
 export interface TimelineInput {
   path: string;
+  /** The trace files of the input (inputFiles): findings whose evidence is in them are this input's. */
+  files: readonly string[];
   ranges: TimelineRange[];
   losses: Array<{ cpu?: number; fromUs?: number; toUs?: number; count?: number; why: string; line: number }>;
   /** First and last timestamps of the capture (µs), when known. */
@@ -150,6 +153,7 @@ export function timelineInput(result: AnalysisResult, c: ReturnType<typeof range
   }
   return {
     path: result.input.path,
+    files: inputFiles(result.input),
     ranges: c.ranges,
     losses: result.losses.map((w: LossWindow) => ({
       ...(w.cpu !== undefined ? { cpu: w.cpu } : {}),
