@@ -74,6 +74,16 @@ describe('JUnit report', () => {
     assert.match(x2, /<error message="cannot open gone.txt: no such file" type="InputError">/);
   });
 
+  it('an input read only in part: a read-trace <error> beside the rule cases, which judge what was read', async () => {
+    const { report } = await reportFor([caseTrace('missing-end')]);
+    report.inputs[0].damaged = 'trace.txt.gz: compressed data is corrupt or cut off after 30 lines (unexpected end of file)';
+    const xml = renderJunit(report);
+    assertWellFormed(xml);
+    assert.match(xml, /<testcase name="read trace" [^>]*>\s*<error message="trace\.txt\.gz: compressed data is corrupt or cut off after 30 lines \(unexpected end of file\)" type="DamagedInput">/);
+    assert.equal(count(xml, /<failure /g), 1);
+    assert.match(xml, /tests="14" failures="1" errors="1"/);
+  });
+
   it('findings a baseline accepted do not fail their case', async () => {
     const { report } = await reportFor([caseTrace('missing-end')]);
     const known = new Set(report.findings.map(stableFingerprint));

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Ajv from 'ajv';
@@ -13,6 +13,7 @@ import { rules } from '../rules';
 import { artifactUri, buildSarif } from '../src/report/sarif';
 import { FINGERPRINT_KEY, stableFingerprint } from '../src/report/baseline';
 import { caseTrace, fixtureTraces, reportFor, ROOT, runCli } from './report-helpers';
+import { baseline as b, header } from './real-lines';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'sarif-schema-2.1.0.json'), 'utf8'));
 // The SARIF schema is draft-07; formats (uri, date-time) are not checked by ajv without ajv-formats.
@@ -122,5 +123,28 @@ describe('SARIF report', () => {
     assertValid(log);
     assert.equal(log.runs[0].invocations[0].executionSuccessful, false);
     assert.match(log.runs[0].invocations[0].toolExecutionNotifications[0].message.text, /no such file/);
+  });
+
+  it('an input read only in part is an error notification (execution not successful); a header count the file falls short of, and a cut last line, are warnings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-sarif-'));
+    const gz = readFileSync(join(ROOT, 'fixtures', 'compressed', 'baseline.trace.lines-25911-26110.txt.gz'));
+    const cut = join(dir, 'cut.txt.gz');
+    writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const res = runCli(['check', '--format', 'sarif', '-q', cut]);
+    assert.equal(res.code, 2);
+    const log: Sarif = JSON.parse(res.stdout);
+    assertValid(log);
+    const inv = log.runs[0].invocations[0];
+    assert.equal(inv.executionSuccessful, false);
+    const texts = inv.toolExecutionNotifications.map((n: { level: string; message: { text: string } }) => `${n.level}: ${n.message.text}`);
+    assert.ok(texts.some((t: string) => /^error: .*cut\.txt\.gz was read only in part: .*corrupt or cut off/.test(t)), texts.join('\n'));
+    assert.ok(texts.some((t: string) => /^warning: .*ends in the middle of a line/.test(t)), texts.join('\n'));
+
+    const short = join(dir, 'short.txt');
+    writeFileSync(short, [header, b.start, b.ret, b.end].join('\n') + '\n');
+    const log2: Sarif = JSON.parse(runCli(['check', '--format', 'sarif', '-q', short]).stdout);
+    assertValid(log2);
+    assert.equal(log2.runs[0].invocations[0].executionSuccessful, true);
+    assert.match(log2.runs[0].invocations[0].toolExecutionNotifications[0].message.text, /header counted 29294 ring-buffer entries but the file holds 3: lines were cut or removed/);
   });
 });

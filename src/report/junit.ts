@@ -134,6 +134,8 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
       }
       return c;
     });
+    // Read only in part: the rules judged what came before the damage, and reading the trace is an error (check exits 2).
+    if (input.damaged) cases.unshift({ name: 'read trace', classname, error: { message: input.damaged, type: 'DamagedInput', text: `${input.damaged}; the lines before it are analysed` } });
     return { name: input.path, properties: props, cases };
   });
   return renderJunitSuites('mntrace check', suites);

@@ -134,6 +134,13 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
     else if (i.unreadableLines) {
       notifications.push({ level: 'warning', message: { text: `${i.unreadableLines} line(s) of ${i.path} could not be read (mntrace check --show-unreadable lists them)` }, ...loc });
     }
+    // Read only in part: the run exits 2, so the tool's execution did not succeed.
+    if (i.damaged) notifications.push({ level: 'error', message: { text: `${i.path} was read only in part: ${i.damaged}; the lines before it are analysed` }, ...loc });
+    if (i.missingEntries) {
+      const { claimed, found } = i.missingEntries;
+      notifications.push({ level: 'warning', message: { text: `${i.path}: its header counted ${claimed} ring-buffer entries but the file holds ${found}: lines were cut or removed, so verdicts that rest on a missing event are inconclusive` }, ...loc });
+    }
+    if (i.truncated) notifications.push({ level: 'warning', message: { text: `${i.path} ends in the middle of a line (a truncated capture?)` }, ...loc });
     if (i.lostEvents || i.lostMarkers) notifications.push({ level: 'warning', message: { text: `${i.path}: the capture lost ${i.lostEvents ?? 0} events at ${i.lostMarkers ?? 0} markers; verdicts near them are inconclusive` }, ...loc });
   }
   return {
@@ -151,7 +158,7 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
         },
         invocations: [
           {
-            executionSuccessful: report.inputs.every((i) => !i.error),
+            executionSuccessful: report.inputs.every((i) => !i.error && !i.damaged),
             ...(notifications.length ? { toolExecutionNotifications: notifications } : {}),
           },
         ],
