@@ -68,6 +68,32 @@ describe('findings beyond engine.maxFindingsPerRule', () => {
     assert.equal(total, report.findings.length + unlisted);
   });
 
+  it('JUnit fails the rule case with the unlisted count; SARIF says how many were counted but not listed', () => {
+    const file = withoutStarts(false);
+    const cfg = config(5);
+    const junit = spawnSync(process.execPath, [BIN, 'check', '--format', 'junit', '--config', cfg, file], { encoding: 'utf8' });
+    assert.equal(junit.status, 1);
+    const m = /<testcase name="unpaired-end" [^>]*>\s*<failure message="(\d+) findings at or above error: /.exec(junit.stdout);
+    assert.ok(m, junit.stdout.slice(0, 2000));
+    const json = parseReport(spawnSync(process.execPath, [BIN, 'check', '--format', 'json', '--config', cfg, file], { encoding: 'utf8' }).stdout) as {
+      findings: Array<{ ruleId: string; severity: string; confidence: string }>; inputs: Array<{ unlistedFindings: Array<{ ruleId: string; severity: string; confidence: string; count: number }> }>;
+    };
+    const failing = (f: { severity: string; confidence: string }) => f.severity === 'error' && f.confidence !== 'inconclusive';
+    const expected = json.findings.filter((f) => f.ruleId === 'unpaired-end' && failing(f)).length +
+      json.inputs[0].unlistedFindings.filter((u) => u.ruleId === 'unpaired-end' && failing(u)).reduce((n, u) => n + u.count, 0);
+    assert.equal(Number(m[1]), expected);
+    assert.match(junit.stdout, /\.\.\. \d+ more were counted but not listed \(engine\.maxFindingsPerRule\)/);
+    const sarif = JSON.parse(spawnSync(process.execPath, [BIN, 'check', '--format', 'sarif', '--config', cfg, file], { encoding: 'utf8' }).stdout);
+    const notes = sarif.runs[0].invocations[0].toolExecutionNotifications.map((n: { message: { text: string } }) => n.message.text);
+    assert.ok(notes.some((t: string) => /: \d+ more unpaired-end findings \(error, (certain|likely)\) were counted but not listed as results/.test(t)), notes.join('\n'));
+    // HTML: the verdict line counts them among the failing findings, and the input row says how many are not listed.
+    const html = spawnSync(process.execPath, [BIN, 'check', '--format', 'html', '--config', cfg, file], { encoding: 'utf8' }).stdout;
+    const data = JSON.parse((/<script type="application\/json" id="mntrace-data">(.*?)<\/script>/s.exec(html) as RegExpExecArray)[1]);
+    const failingAll = json.findings.filter(failing).length + json.inputs[0].unlistedFindings.filter(failing).reduce((n, u) => n + u.count, 0);
+    assert.equal(data.failing, failingAll);
+    assert.equal(data.inputs[0].unlisted, json.inputs[0].unlistedFindings.reduce((n, u) => n + u.count, 0));
+  });
+
   it('a file short of its header count makes the unlisted findings inconclusive too: exit 0', async () => {
     const capped = await analyzeTrace(withoutStarts(true), { config: { engine: { maxFindingsPerRule: 5 } } });
     assert.ok(capped.input.missingEntries);

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { rules as allRules } from '../../rules';
 import type { Finding } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
-import { findingOfInput, type Report } from './report';
+import { findingOfInput, unlistedFailing, type Report } from './report';
 import { rawToUs, type TimelineInput } from './timeline';
 
 export interface HtmlOptions {
@@ -126,13 +126,15 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
   return {
     tool: report.tool,
     summary: report.summary,
-    failing: findings.filter((f) => f.fails).length,
+    // Findings past the per-rule limit are counted only; those at or above --fail-on fail the run too.
+    failing: findings.filter((f) => f.fails).length + unlistedFailing(report.inputs, failOn),
     rules: allRules.map((r) => ({ id: r.meta.id, description: r.meta.docs.description })),
     inputs: report.inputs.map((i) => ({
       path: i.path, format: i.format, compression: i.compression ?? 'none', lines: i.lines, events: i.events,
       unreadableLines: i.unreadableLines, unreadable: (i.unreadable ?? []).slice(0, 20), truncated: !!i.truncated,
       lostEvents: i.lostEvents ?? 0, lostMarkers: i.lostMarkers ?? 0, overwritten: !!i.overwritten, missingEntries: i.missingEntries ?? null, damaged: i.damaged ?? null, error: i.error ?? null,
       ranges: i.ranges ?? null, subscribers: i.subscribers ?? [],
+      unlisted: (i.unlistedFindings ?? []).reduce((n, u) => n + u.count, 0),
     })),
     findings,
     timelines: report.inputs.map((_, idx) => timelineData(timelines[idx], findings, idx)),
@@ -288,6 +290,7 @@ data.inputs.forEach(function (i) {
   if (i.lostEvents || i.lostMarkers) cov.push(i.lostEvents + ' events lost at ' + plural(i.lostMarkers, 'marker'));
   if (i.overwritten) cov.push('ring buffer overwrote older events');
   if (i.truncated) cov.push('file ends mid-line');
+  if (i.unlisted) cov.push(plural(i.unlisted, 'more finding') + ' counted but not listed (engine.maxFindingsPerRule)');
   if (i.missingEntries) cov.push('the header counted ' + i.missingEntries.claimed + ' entries, the file holds ' + i.missingEntries.found + ' (lines cut or removed)');
   tr.appendChild(el('td', null, cov.length ? cov.join('; ') : 'complete'));
   tbody.appendChild(tr);

@@ -9,7 +9,7 @@
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
-import { findingOfInput, type Report } from './report';
+import { failsRun, findingOfInput, type Report } from './report';
 
 /** Characters XML 1.0 allows (Char production); anything else becomes a visible \xNN / \uNNNN escape. */
 // eslint-disable-next-line no-control-regex
@@ -121,12 +121,16 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
       const failing = found.filter((f) => failsWithBaseline(f, failOn, opts.known));
       const others = found.filter((f) => !failing.includes(f));
       const isKnown = (f: Finding) => !!opts.known?.has(stableFingerprint(f));
+      // Past the engine's per-rule limit findings are only counted: those fail the case too (they fail the run).
+      const unlisted = (input.unlistedFindings ?? []).filter((u) => u.ruleId === id && failsRun(u, failOn)).reduce((n, u) => n + u.count, 0);
       const c: JunitCase = { name: id, classname };
-      if (failing.length) {
+      if (failing.length || unlisted) {
+        const n = failing.length + unlisted;
+        const more = unlisted ? `${unlisted} more ${unlisted === 1 ? 'was' : 'were'} counted but not listed (engine.maxFindingsPerRule)` : '';
         c.failure = {
-          message: `${failing.length} finding${failing.length === 1 ? '' : 's'} at or above ${failOn}: ${failing[0].message}`,
+          message: `${n} finding${n === 1 ? '' : 's'} at or above ${failOn}: ${failing.length ? failing[0].message : more}`,
           type: id,
-          text: failing.map((f) => findingText(f)).join('\n\n'),
+          text: [...failing.map((f) => findingText(f)), ...(more && failing.length ? [`... ${more}`] : [])].join('\n\n'),
         };
       }
       if (others.length) {

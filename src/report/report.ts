@@ -105,11 +105,8 @@ export function buildReport(inputs: ReportInput[], findings: Finding[], failOn: 
   for (const i of inputs) if (i.ranges) addCounts(ranges, i.ranges);
   const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
-  let failed = findings.some(fails);
-  for (const u of unlistedOf(inputs)) {
-    counts[u.severity] += u.count;
-    if (failsRun(u, failOn)) failed = true;
-  }
+  for (const u of unlistedOf(inputs)) counts[u.severity] += u.count;
+  const failed = findings.some(fails) || unlistedFailing(inputs, failOn) > 0;
   return {
     tool: { name: toolName, version },
     inputs,
@@ -121,4 +118,9 @@ export function buildReport(inputs: ReportInput[], findings: Finding[], failOn: 
 /** Every input's unlisted findings. */
 export function unlistedOf(inputs: readonly ReportInput[]): UnlistedFindings[] {
   return inputs.flatMap((i) => i.unlistedFindings ?? []);
+}
+
+/** How many of the inputs' unlisted findings fail the run at this threshold (no baseline accepts them: they have no fingerprint). */
+export function unlistedFailing(inputs: readonly ReportInput[], failOn: FailOn): number {
+  return unlistedOf(inputs).reduce((n, u) => n + (failsRun(u, failOn) ? u.count : 0), 0);
 }

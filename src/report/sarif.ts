@@ -141,6 +141,9 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
       notifications.push({ level: 'warning', message: { text: `${i.path}: its header counted ${claimed} ring-buffer entries but the file holds ${found}: lines were cut or removed, so verdicts that rest on a missing event are inconclusive` }, ...loc });
     }
     if (i.truncated) notifications.push({ level: 'warning', message: { text: `${i.path} ends in the middle of a line (a truncated capture?)` }, ...loc });
+    for (const u of i.unlistedFindings ?? []) {
+      notifications.push({ level: 'warning', message: { text: `${i.path}: ${u.count} more ${u.ruleId} finding${u.count === 1 ? '' : 's'} (${u.severity}, ${u.confidence}) ${u.count === 1 ? 'was' : 'were'} counted but not listed as results (engine.maxFindingsPerRule)` }, ...loc });
+    }
     if (i.lostEvents || i.lostMarkers) notifications.push({ level: 'warning', message: { text: `${i.path}: the capture lost ${i.lostEvents ?? 0} events at ${i.lostMarkers ?? 0} markers; verdicts near them are inconclusive` }, ...loc });
   }
   return {

@@ -6,7 +6,7 @@ import { ruleById } from '../../rules';
 import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
-import { failsRun, unlistedOf } from './report';
+import { failsRun, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
@@ -50,8 +50,7 @@ export function renderText(report: Report, st: Style): string {
   out.push(st.bold('Summary'));
   for (const i of report.inputs) out.push(...inputSummary(i, st));
   const s = report.summary;
-  const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length +
-    unlistedOf(report.inputs).reduce((n, u) => n + (failsRun(u, s.failOn) ? u.count : 0), 0);
+  const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length + unlistedFailing(report.inputs, s.failOn);
   const unread = report.inputs.filter((i) => i.error || i.damaged).length;
   const whole = report.inputs.some((i) => i.damaged) ? ' whole' : '';
   const verdict = unread
