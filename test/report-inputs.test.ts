@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { caseTrace, runCli } from './report-helpers';
+import { artifactUri } from '../src/report/sarif';
+import { caseTrace, ROOT, runCli } from './report-helpers';
 import { baseline as b } from './real-lines';
 
 /** fixtures/cases/missing-end (one certain unpaired-start) as a capture directory. */
@@ -62,5 +63,16 @@ describe('findings are grouped under their own input', () => {
     assert.equal(r.code, 1, r.stderr);
     const events = JSON.parse(r.stdout).traceEvents as Array<{ cat?: string }>;
     assert.equal(events.filter((e) => e.cat === 'finding,unpaired-start').length, 1);
+  });
+
+  it('SARIF: a merged capture\'s parts and a capture directory\'s trace are the artifacts', () => {
+    const parts = mergedParts();
+    const merged = JSON.parse(runCli(['check', '--merge', '--format', 'sarif', ...parts]).stdout);
+    const uris = (log: { runs: Array<{ artifacts: Array<{ location: { uri: string } }> }> }) => log.runs[0].artifacts.map((a) => a.location.uri);
+    assert.deepEqual(uris(merged), parts.map((p) => artifactUri(p, ROOT)));
+    const dir = captureDir();
+    const log = JSON.parse(runCli(['check', '--format', 'sarif', dir]).stdout);
+    assert.deepEqual(uris(log), [artifactUri(join(dir, 'trace.txt'), ROOT)]);
+    assert.equal(log.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri, uris(log)[0]);
   });
 });

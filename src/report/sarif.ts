@@ -9,7 +9,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule, Severity } from '../engine/types';
 import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
-import type { Report } from './report';
+import { inputFiles, type Report } from './report';
 
 export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
 
@@ -129,7 +129,8 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
   const index = new Map(ruleList.map((r, i) => [r.meta.id, i]));
   const notifications: Array<Record<string, unknown>> = [];
   for (const i of report.inputs) {
-    const loc = { locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri(i.path, cwd), uriBaseId: '%SRCROOT%' } } }] };
+    // The files read (a merged capture's parts, a capture directory's trace), as results locate their evidence.
+    const loc = { locations: inputFiles(i).map((file) => ({ physicalLocation: { artifactLocation: { uri: artifactUri(file, cwd), uriBaseId: '%SRCROOT%' } } })) };
     if (i.error) notifications.push({ level: 'error', message: { text: `${i.path} could not be read: ${i.error}` }, ...loc });
     else if (i.unreadableLines) {
       notifications.push({ level: 'warning', message: { text: `${i.unreadableLines} line(s) of ${i.path} could not be read (mntrace check --show-unreadable lists them)` }, ...loc });
@@ -165,11 +166,16 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
             ...(notifications.length ? { toolExecutionNotifications: notifications } : {}),
           },
         ],
-        artifacts: report.inputs.map((i) => ({
-          location: { uri: artifactUri(i.path, cwd), uriBaseId: '%SRCROOT%' },
-          ...(i.bytes !== undefined && (!i.compression || i.compression === 'none') ? { length: i.bytes } : {}),
-          properties: { format: i.format, ...(i.compression && i.compression !== 'none' ? { compression: i.compression } : {}), lines: i.lines, events: i.events, ...(i.ranges ? { ranges: { paired: i.ranges.paired, open: i.ranges.open, failedStarts: i.ranges.failedStarts, orphanEnds: i.ranges.orphanEnds } } : {}) },
-        })),
+        // One artifact per file read; the counts are the input's (a merged capture's, on each of its parts).
+        artifacts: report.inputs.flatMap((i) => inputFiles(i).map((file, _, files) => ({
+          location: { uri: artifactUri(file, cwd), uriBaseId: '%SRCROOT%' },
+          ...(i.bytes !== undefined && files.length === 1 && (!i.compression || i.compression === 'none') ? { length: i.bytes } : {}),
+          properties: {
+            ...(file !== i.path ? { input: i.path } : {}),
+            format: i.format, ...(i.compression && i.compression !== 'none' ? { compression: i.compression } : {}), lines: i.lines, events: i.events,
+            ...(i.ranges ? { ranges: { paired: i.ranges.paired, open: i.ranges.open, failedStarts: i.ranges.failedStarts, orphanEnds: i.ranges.orphanEnds } } : {}),
+          },
+        }))),
         results: report.findings.map((f) => result(f, index.get(f.ruleId) ?? -1, cwd, opts.known)),
         columnKind: 'utf16CodeUnits' as const,
         properties: {
