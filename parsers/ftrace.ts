@@ -50,7 +50,7 @@ interface NameEntry {
 }
 interface SiteEntry {
   s2: number;
-  /** Bytes from the name's end to the site's `)`. */
+  /** Bytes from the name's end to the site's `)` (negated, to the line's end, for a site without one). */
   len: number;
   name: NameEntry;
   /** undefined when the parenthesis is not a probe site (`(alloc_bprm+0x32) call_site=...`). */
@@ -520,7 +520,8 @@ export class FtraceParser implements TraceParser {
    * for names. `close` is the site's `)`, or -1 when the line has none.
    */
   private siteEntry(b: Buffer, nameEnd: number, close: number, end: number, s1: number, s2: number, name: NameEntry): SiteEntry {
-    const len = close < 0 ? end - nameEnd : close - nameEnd;
+    // A line cut before the `)` hashes the same bytes as a whole site, and is as long: a negative length keeps it from reading as one.
+    const len = close < 0 ? -(end - nameEnd) : close - nameEnd;
     const cached = this.sites.get(s1);
     if (cached !== undefined && cached.s2 === s2 && cached.len === len && cached.name === name) return cached;
     const site = close < 0 ? undefined : splitProbeSite(b.toString('utf8', nameEnd + 2, close + 1));

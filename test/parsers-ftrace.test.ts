@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { readTrace } from '../src/io/read-trace';
 import { FtraceParser } from '../parsers/ftrace';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
+import { baseline as b } from './real-lines';
 
 const FIX = join(__dirname, '..', '..', 'fixtures');
 
@@ -231,6 +232,25 @@ describe('ftrace parser: columns', () => {
     assert.match((text[0] as TraceEvent).payload, /\n {9}kvmnotif-147 {5}001 /);
     assert.deepEqual((text.filter((r) => r.kind === 'event') as TraceEvent[]).map((e) => [e.comm, e.pid, e.cpu]),
       [['Web Content', 4432, 1], ['kworker/u8:2', 71, 1], ['a[1]b', 4432, 1], ['x [1] y', 4432, 1], ['<...>', 1234567, 1]]);
+  });
+
+  it('a kprobe site cut before its `)`, after whole ones of the same event: both lanes read it as no site (the site cache is not fooled)', () => {
+    const cut = b.start.slice(0, b.start.indexOf(')'));
+    const lines = [b.start, cut, b.start];
+    const run = (bytes: boolean) => {
+      const records: TraceRecord[] = [];
+      const p = new FtraceParser({ file: 't', sink: (r) => records.push(r), filter: bytes ? { wants: () => true, skipped: () => assert.fail('nothing is filtered out') } : undefined });
+      lines.forEach((l, i) => p.pushBytes(Buffer.from(l), 0, Buffer.byteLength(l), i + 1));
+      p.end();
+      return JSON.parse(JSON.stringify(records)) as TraceEvent[];
+    };
+    const text = run(false);
+    assert.deepEqual(run(true), text);
+    assert.deepEqual(text.map((e) => [e.probe?.symbol, e.payload]), [
+      ['__mmu_notifier_invalidate_range_start', b.start.slice(b.start.indexOf(') ') + 2)],
+      [undefined, '(__mmu_notifier_invalidate_range_start+0x0/0x190'],
+      ['__mmu_notifier_invalidate_range_start', b.start.slice(b.start.indexOf(') ') + 2)],
+    ]);
   });
 
   it('record-tgid columns: (  77) and (-----)', async () => {
