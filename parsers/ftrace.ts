@@ -537,14 +537,14 @@ export class FtraceParser implements TraceParser {
    */
   private flagsAt(b: Buffer, from: number, to: number): ContextFlags | undefined {
     const len = to - from;
-    if (len > 6) return decodeFlagsCached(b.toString('latin1', from, to));
+    if (len > 6) return decodeFlagsCached(b.toString('utf8', from, to));
     let key = 0;
     for (let x = from; x < to; x++) key = key * 256 + b[x];
     key = key * 8 + len;
     if (key === this.lastFlagsKey) return this.lastFlags;
     let f = this.flagsByKey.get(key);
     if (f === undefined) {
-      f = decodeFlagsCached(b.toString('latin1', from, to)) ?? null;
+      f = decodeFlagsCached(b.toString('utf8', from, to)) ?? null;
       this.flagsByKey.set(key, f);
     }
     if (f === null) return undefined;

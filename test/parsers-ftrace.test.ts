@@ -253,6 +253,20 @@ describe('ftrace parser: columns', () => {
     ]);
   });
 
+  it('a flags column with a byte that is not UTF-8 reads the same in both lanes (as UTF-8, like the rest of the line)', () => {
+    const line = Buffer.concat([Buffer.from(b.end.slice(0, b.end.indexOf('.....') + 5)), Buffer.from([0xe9]), Buffer.from(b.end.slice(b.end.indexOf('.....') + 5))]);
+    const run = (bytes: boolean) => {
+      const records: TraceRecord[] = [];
+      const p = new FtraceParser({ file: 't', sink: (r) => records.push(r), filter: bytes ? { wants: () => true, skipped: () => {} } : undefined });
+      p.pushBytes(line, 0, line.length, 1);
+      p.end();
+      return JSON.parse(JSON.stringify(records)) as TraceEvent[];
+    };
+    const text = run(false);
+    assert.deepEqual(run(true), text);
+    assert.equal(text[0].ctx?.raw, '.....\ufffd');
+  });
+
   it('record-tgid columns: (  77) and (-----)', async () => {
     const { events } = await read(join(FIX, 'corpus', 'catapult', 'atrace_fixed_tgids'));
     assert.equal(events[0].tgid, undefined); // (-----)
