@@ -10,7 +10,7 @@ import { analyzeTrace } from '../src/analyze';
 import { applyBaseline, makeBaseline, readBaseline, BaselineError, stableFingerprint } from '../src/report/baseline';
 import { createProgress, progressLine, type ProgressStream } from '../src/report/progress';
 import type { SourceInfo } from '../src/io/source';
-import { caseTrace, REAL, ROOT, runCli } from './report-helpers';
+import { caseTrace, parseReport, REAL, ROOT, runCli } from './report-helpers';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'mntrace-baseline-'));
@@ -61,14 +61,24 @@ describe('baseline', () => {
     // JSON: the findings are all there, the verdict counts only new ones.
     const json = runCli(['check', '--format', 'json', '-q', '--baseline', file, known]);
     assert.equal(json.code, 0);
-    const report = JSON.parse(json.stdout);
+    const report = parseReport(json.stdout);
     assert.equal(report.summary.failed, false);
     assert.equal(report.findings.length, 1);
+    // Each finding says whether the baseline accepted it; the report counts them (a script can list the new ones).
+    assert.equal(report.findings[0].baseline, 'known');
+    assert.deepEqual(report.baseline, { path: file, known: 1, new: 0, absent: 0 });
     // Another trace's findings are new: they fail.
     const other = runCli(['check', '--baseline', file, relative(ROOT, caseTrace('nonblock-other-caller'))]);
     assert.equal(other.code, 1);
     assert.match(other.stdout, /nonblock-outside-oom-reaper/);
     assert.match(other.stdout, /0 known finding\(s\) accepted, 1 new, 1 accepted finding\(s\) no longer found/);
+    const otherJson = parseReport(runCli(['check', '--format', 'json', '-q', '--baseline', file, relative(ROOT, caseTrace('nonblock-other-caller'))]).stdout);
+    assert.deepEqual(otherJson.findings.map((f: { baseline: string }) => f.baseline), ['new']);
+    assert.deepEqual(otherJson.baseline, { path: file, known: 0, new: 1, absent: 1 });
+    // Without a baseline the report has neither.
+    const plain = parseReport(runCli(['check', '--format', 'json', '-q', known]).stdout);
+    assert.equal(plain.baseline, undefined);
+    assert.equal(plain.findings[0].baseline, undefined);
   });
 
   it('a missing or malformed baseline is a usage error (exit 2)', () => {

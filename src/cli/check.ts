@@ -7,7 +7,7 @@ import { InputError } from '../io/source';
 import { applyBaseline, BaselineError, failsWithBaseline, readBaseline, writeBaseline, type BaselineSplit } from '../report/baseline';
 import { renderChromeTrace } from '../report/chrome-trace';
 import { renderHtml } from '../report/html';
-import { renderJson } from '../report/json';
+import { jsonReport, renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
 import { createProgress } from '../report/progress';
 import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
@@ -168,7 +168,11 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
-    case 'json': text = opts.follow ? JSON.stringify(report) + '\n' : renderJson(report); break;
+    case 'json': {
+      const withBaseline = split ? { path: opts.writeBaseline ?? (opts.baseline as string), split } : undefined;
+      text = opts.follow ? JSON.stringify(jsonReport(report, withBaseline)) + '\n' : renderJson(report, withBaseline);
+      break;
+    }
     case 'sarif': text = renderSarif(report, { known }); break;
     case 'junit': text = renderJunit(report, { known, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
     case 'chrome-trace': text = renderChromeTrace(report, timelines.filter((t): t is TimelineInput => !!t)); break;

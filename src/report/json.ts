@@ -1,6 +1,26 @@
+import type { Finding } from '../engine/types';
+import { stableFingerprint, type BaselineSplit } from './baseline';
 import type { Report } from './report';
 
-/** The JSON report, as described by schemas/report.schema.json. */
-export function renderJson(report: Report): string {
-  return JSON.stringify(report, null, 2) + '\n';
+/** A baseline the run was compared with (`path`: its file). */
+export interface JsonBaseline {
+  path: string;
+  split: BaselineSplit;
+}
+
+/**
+ * The JSON report object, as described by schemas/report.schema.json. With a
+ * baseline, each finding says whether the baseline accepted it (`known`) or
+ * it is `new`, and a top-level `baseline` counts them.
+ */
+export function jsonReport(report: Report, baseline?: JsonBaseline): object {
+  if (baseline === undefined) return report;
+  const { known, knownFindings, newFindings, absent } = baseline.split;
+  const findings = report.findings.map((f): Finding & { baseline: 'known' | 'new' } => ({ ...f, baseline: known.has(stableFingerprint(f)) ? 'known' : 'new' }));
+  return { ...report, findings, baseline: { path: baseline.path, known: knownFindings.length, new: newFindings.length, absent: absent.length } };
+}
+
+/** The JSON report, indented (`check --format json`). */
+export function renderJson(report: Report, baseline?: JsonBaseline): string {
+  return JSON.stringify(jsonReport(report, baseline), null, 2) + '\n';
 }
