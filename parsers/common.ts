@@ -100,6 +100,7 @@ export class ParsedEvent implements TraceEvent {
   probe?: ProbeSite;
   stack?: StackFrame[];
   userStack?: StackFrame[];
+  machine?: string;
   private parsedFields?: Record<string, string>;
 
   constructor(

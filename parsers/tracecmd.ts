@@ -48,7 +48,7 @@
  * wakeup latency: ...`, `Maximum Latency: ...`, `RT task timings:`) are
  * counted in `info.summaryLines` (and in `info.consumed`), never unreadable.
  */
-import type { ParseInfo, StackFrame, Timestamp } from '../src/model/event';
+import type { LostEventsRecord, ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached as decodeFlags } from '../src/model/flags';
 import { parseTimestamp } from '../src/model/time';
@@ -153,7 +153,7 @@ export class TraceCmdParser implements TraceParser {
         this.held.close(cpu);
         this.info.consumed++;
         this.info.lostMarkers++;
-        const rec: { kind: 'lost'; cpu: number; count?: number; after?: Timestamp; src: { file: string; line: number } } = {
+        const rec: LostEventsRecord = {
           kind: 'lost',
           cpu,
           src: { file: this.file, line: lineNo },
@@ -164,6 +164,7 @@ export class TraceCmdParser implements TraceParser {
         }
         const after = this.lastTsByCpu.get(`${input ?? ''}/${cpu}`);
         if (after) rec.after = after;
+        if (input !== undefined) rec.machine = input;
         this.held.emitInOrder(rec);
         this.continuable = undefined;
         this.carryInput = input;
@@ -246,6 +247,7 @@ export class TraceCmdParser implements TraceParser {
       const ev = input === undefined ? new ParsedEvent(ts, pid, comm, evName, payload, src) : new ExtraFieldsEvent(ts, pid, comm, evName, payload, src, { '@input': input });
       ev.cpu = cpu;
       if (ctx) ev.ctx = ctx;
+      if (input !== undefined) ev.machine = input;
       return ev;
     };
     const taskKey = `${input ?? ''}/${cpu}/${pid}`;
@@ -266,6 +268,7 @@ export class TraceCmdParser implements TraceParser {
           const exit = input === undefined ? new ParsedEvent(exitTs, pid, comm, 'funcgraph_exit', payloadRaw, src) : new ExtraFieldsEvent(exitTs, pid, comm, 'funcgraph_exit', payloadRaw, src, { '@input': input });
           exit.cpu = cpu;
           if (ctx) exit.ctx = ctx;
+          if (input !== undefined) exit.machine = input;
           const f: Record<string, string> = { func: g.body.func, depth: String(g.depth) };
           if (g.durationNs !== undefined) f.duration_ns = String(g.durationNs);
           setFields(exit, f, input);

@@ -1,12 +1,16 @@
 import type { Confidence, KernelInfo, RuleModule, TaskView } from '../src/engine/types';
 import { format } from '../src/engine/types';
-import type { TraceEvent } from '../src/model/event';
+import { taskKey, type TraceEvent } from '../src/model/event';
 import { compareTimestamps, diffNs } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
 
 /** One PTE-clear ... anon-exclusive clear ... PTE-restore sequence of one task on one page. */
 interface ClearWindow {
   id: number;
+  /** taskKey of the task (pid, or machine and pid). */
+  task: number | string;
+  /** The machine, in a report of several: a pin on another machine is of another page. */
+  machine?: string;
   pid: number;
   comm: string;
   cpu?: number;
@@ -81,7 +85,7 @@ const rule: RuleModule = {
   },
   create(context) {
     const maxWindowNs = (context.options.maxWindowUs as number) * 1000;
-    const openByPid = new Map<number, ClearWindow>();
+    const openByTask = new Map<number | string, ClearWindow>();
     const closedByKey = new Map<string, ClearWindow[]>();
     const pinsByKey = new Map<string, Pin[]>();
     const reported = new Set<string>();
@@ -92,14 +96,14 @@ const rule: RuleModule = {
         'ksm-write-protect': clear,
         'anon-exclusive-clear': clear,
         'range-start'(op) {
-          const w = openByPid.get(op.ev.pid);
+          const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
           if (w) {
             if (w.rangeStart) close(w, op.ev);
             else w.rangeStart = op; // KSM's write_protect_page starts its range after entry: the PTE clear is inside
           }
         },
         'range-end'(op) {
-          const w = openByPid.get(op.ev.pid);
+          const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
           if (w) {
             w.rangeEnd = op;
             close(w, op.ev);
@@ -107,12 +111,12 @@ const rule: RuleModule = {
         },
         'gup-fast-pin': pin,
         'task-exit'(op) {
-          const w = openByPid.get(op.targetPid ?? op.ev.pid);
+          const w = openByTask.get(taskKey(op.targetPid ?? op.ev.pid, op.ev.machine));
           if (w) close(w, op.ev);
         },
       },
       endOfTrace() {
-        for (const w of [...openByPid.values()]) close(w, undefined);
+        for (const w of [...openByTask.values()]) close(w, undefined);
       },
     };
 
@@ -120,7 +124,7 @@ const rule: RuleModule = {
     function clear(op: Operation, task: TaskView) {
       const keys = keysOf(op);
       if (!keys.length) return;
-      const w = openByPid.get(op.ev.pid);
+      const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
       if (w && w.keys.some((k) => keys.includes(k))) {
         w.ops.push(op);
         return;
@@ -128,14 +132,15 @@ const rule: RuleModule = {
       if (w) close(w, op.ev);
       // The PTE clear of try_to_migrate_one / try_to_unmap_one happens inside a range already open.
       const enclosing = task.openRanges[task.openRanges.length - 1];
-      openByPid.set(op.ev.pid, {
-        id: nextId++, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
+      const key = taskKey(op.ev.pid, op.ev.machine);
+      openByTask.set(key, {
+        id: nextId++, task: key, machine: op.ev.machine, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
         rangeStart: enclosing?.start, from: enclosing?.start.ev ?? op.ev,
       });
     }
 
     function close(w: ClearWindow, at: TraceEvent | undefined) {
-      openByPid.delete(w.pid);
+      openByTask.delete(w.task);
       const lastOp = w.ops[w.ops.length - 1].ev;
       // Without a range end, the restore is not seen: keep the window open at most maxWindowUs after the last clear.
       if (w.rangeEnd) {
@@ -171,7 +176,7 @@ const rule: RuleModule = {
 
     function check(w: ClearWindow, p: Pin) {
       const ev = p.op.ev;
-      if (ev.pid === w.pid) return;
+      if (ev.machine !== w.machine || ev.pid === w.pid) return;
       if (ev.cpu !== undefined && w.cpu !== undefined && ev.cpu === w.cpu) return;
       if (compareTimestamps(ev.ts, w.from.ts) < 0 || compareTimestamps(ev.ts, w.toTs as TraceEvent['ts']) > 0) return;
       const id = `${w.id}:${ev.src.line}`;

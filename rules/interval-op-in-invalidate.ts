@@ -83,7 +83,7 @@ const rule: RuleModule = {
     /** Not inside a call: the task may still hold a range open, or the mm's interval tree invalidation. */
     function held(op: Operation, task: TaskView) {
       if (!WAITS.has(op.role)) return;
-      const itree = tracker.itreeWindow(task.pid);
+      const itree = tracker.itreeWindow(task.key);
       if (itree && (op.args.mm === undefined || itree.args.mm === undefined || op.args.mm === itree.args.mm)) {
         return report(op, 'likely', format(rule.meta.messages.itree, {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], line: itree.ev.src.line,

@@ -236,7 +236,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     unreadable,
     counts: engine.counts,
     subscribers: engine.subscriberSummaries(),
-    cpus: [...cov.cpus.values()].sort((a, b) => a.cpu - b.cpu),
+    cpus: cov.cpus,
     losses: cov.losses,
     latency: { byEventType: engine.latencyByEventType.summaries(), byCaller: engine.latencyByCaller.summaries() },
     findings: engine.findings,

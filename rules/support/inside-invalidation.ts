@@ -16,7 +16,7 @@
  * Anything between the start's return and the end's entry is the caller's own
  * code: not inside a callback.
  */
-import type { StackFrame } from '../../src/model/event';
+import { taskKey, type StackFrame } from '../../src/model/event';
 import { loadCatalog } from '../../src/semantics';
 import type { OperationHandlers } from '../../src/engine/types';
 import type { Operation } from '../../src/semantics/operations';
@@ -94,11 +94,17 @@ interface TaskCalls<T> {
   itree?: Operation;
 }
 
+/** The task an operation ran on (taskKey: pid, or machine and pid). */
+function ofTask(op: Operation): number | string {
+  return taskKey(op.ev.pid, op.ev.machine);
+}
+
 /** Pending candidates kept per call, at most. */
 const MAX_PENDING = 256;
 
 export class InsideInvalidationTracker<T> {
-  private readonly tasks = new Map<number, TaskCalls<T>>();
+  /** By taskKey (pid, or machine and pid). */
+  private readonly tasks = new Map<number | string, TaskCalls<T>>();
 
   /** `placed` is called once per candidate that is proven inside an invalidation call (or never can be, for `start-unproven`). */
   constructor(private readonly placed: (c: Candidate<T>, where: Placement) => void) {}
@@ -106,12 +112,12 @@ export class InsideInvalidationTracker<T> {
   /** The operations that move a task in or out of invalidation calls: a rule passes these on as its own `on` handlers. */
   readonly on: OperationHandlers = {
     'range-start': (op) => {
-      const t = this.task(op.ev.pid);
+      const t = this.task(ofTask(op));
       this.closeEndCalls(t);
       t.frames.push({ side: 'start', opened: op, key: keyOf(op), mm: op.args.mm, pending: [] });
     },
     'itree-inv-start': (op) => {
-      const t = this.task(op.ev.pid);
+      const t = this.task(ofTask(op));
       this.closeEndCalls(t);
       t.itree = op;
       const top = t.frames[t.frames.length - 1];
@@ -119,18 +125,18 @@ export class InsideInvalidationTracker<T> {
       else t.frames.push({ side: 'start', opened: op, key: op.args.range, mm: op.args.mm, pending: [] });
     },
     'range-start-return': (op) => {
-      const t = this.tasks.get(op.ev.pid);
+      const t = this.tasks.get(ofTask(op));
       if (!t) return;
       this.closeEndCalls(t);
       const f = t.frames.pop();
       if (f) this.confirm(f, op);
     },
     'subscriber-start': (op) => {
-      const f = this.innermost(op.ev.pid, 'start');
+      const f = this.innermost(ofTask(op), 'start');
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) this.confirm(f, op);
     },
     'range-end': (op) => {
-      const t = this.tasks.get(op.ev.pid);
+      const t = this.tasks.get(ofTask(op));
       if (!t) return;
       this.closeEndCalls(t);
       // A start call still open here never showed its return: its candidates cannot be placed for sure.
@@ -152,14 +158,14 @@ export class InsideInvalidationTracker<T> {
       t.frames.push({ side: 'end', opened: op, key, mm: op.args.mm, pending: [] });
     },
     'itree-inv-end': (op) => {
-      const t = this.tasks.get(op.ev.pid);
+      const t = this.tasks.get(ofTask(op));
       if (!t) return;
       t.itree = undefined;
-      const f = this.innermost(op.ev.pid, 'end');
+      const f = this.innermost(ofTask(op), 'end');
       if (f) this.confirm(f, op);
     },
     'subscriber-end': (op) => {
-      const f = this.innermost(op.ev.pid, 'end');
+      const f = this.innermost(ofTask(op), 'end');
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) {
         (f.ended ??= []).push(op.subscriber ?? '?');
         this.confirm(f, op);
@@ -168,16 +174,16 @@ export class InsideInvalidationTracker<T> {
     'subscriber-secondary-tlb': (op) => {
       // Before about 6.6 the end call runs each subscriber's invalidate_range (unless only_end) just before its
       // invalidate_range_end; after that subscriber's end, an invalidate_range comes from the separate hook.
-      const f = this.innermost(op.ev.pid, 'end');
+      const f = this.innermost(ofTask(op), 'end');
       if (f && f.opened.onlyEnd !== true && !f.ended?.includes(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
     },
     'secondary-tlb': (op) => {
       // The secondary-TLB hook is a core call of its own: any end call has returned.
-      const t = this.tasks.get(op.ev.pid);
+      const t = this.tasks.get(ofTask(op));
       if (t) this.closeEndCalls(t);
     },
     'task-exit': (op) => {
-      this.tasks.delete(op.targetPid ?? op.ev.pid);
+      this.tasks.delete(taskKey(op.targetPid ?? op.ev.pid, op.ev.machine));
     },
   };
 
@@ -192,7 +198,7 @@ export class InsideInvalidationTracker<T> {
       this.placed(c, { kind: 'stack', ...inStack });
       return 'placed';
     }
-    const t = this.tasks.get(c.op.ev.pid);
+    const t = this.tasks.get(ofTask(c.op));
     const top = t?.frames[t.frames.length - 1];
     if (!top) return 'outside';
     if (top.pending.length < MAX_PENDING) top.pending.push(c);
@@ -200,8 +206,8 @@ export class InsideInvalidationTracker<T> {
   }
 
   /** The task's interval-tree invalidation window (mn_itree_inv_start_range seen, mn_itree_inv_end not yet). */
-  itreeWindow(pid: number): Operation | undefined {
-    return this.tasks.get(pid)?.itree;
+  itreeWindow(task: number | string): Operation | undefined {
+    return this.tasks.get(task)?.itree;
   }
 
   /** The capture is over: start calls that never showed a return leave their candidates unproven. */
@@ -215,17 +221,17 @@ export class InsideInvalidationTracker<T> {
     this.tasks.clear();
   }
 
-  private task(pid: number): TaskCalls<T> {
-    let t = this.tasks.get(pid);
+  private task(key: number | string): TaskCalls<T> {
+    let t = this.tasks.get(key);
     if (!t) {
       t = { frames: [] };
-      this.tasks.set(pid, t);
+      this.tasks.set(key, t);
     }
     return t;
   }
 
-  private innermost(pid: number, side: 'start' | 'end'): CallFrame<T> | undefined {
-    const t = this.tasks.get(pid);
+  private innermost(key: number | string, side: 'start' | 'end'): CallFrame<T> | undefined {
+    const t = this.tasks.get(key);
     const f = t?.frames[t.frames.length - 1];
     return f && f.side === side ? f : undefined;
   }

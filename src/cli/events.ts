@@ -16,6 +16,7 @@ export function eventToJson(ev: TraceEvent): Record<string, unknown> {
     event: ev.name,
   };
   if (ev.group !== undefined) o.group = ev.group;
+  if (ev.machine !== undefined) o.machine = ev.machine;
   if (ev.ctx) {
     const c = ev.ctx;
     o.flags = {

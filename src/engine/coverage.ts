@@ -9,6 +9,8 @@ import { compareTimestamps, timestampDigits, timestampFromParts } from '../model
 export interface LossWindow {
   /** CPU the loss is on; undefined = unknown (an unreadable line). */
   cpu?: number;
+  /** The machine of that CPU, in a report of several (TraceEvent.machine). */
+  machine?: string;
   /** Last event before the loss (undefined = from the beginning). */
   from?: Timestamp;
   /** First event after the loss (undefined = to the end). */
@@ -21,6 +23,8 @@ export interface LossWindow {
 
 export interface CpuCoverage {
   cpu: number;
+  /** The machine of this CPU, in a report of several (host and guest each have a CPU 0). */
+  machine?: string;
   first?: Timestamp;
   last?: Timestamp;
   events: number;
@@ -30,6 +34,7 @@ export interface CpuCoverage {
 
 interface CpuState {
   cpu: number;
+  machine?: string;
   first?: Timestamp;
   firstLine?: number;
   /** Last timestamp as parts (most events are never built in full); the Timestamp is made on demand. */
@@ -44,11 +49,19 @@ interface CpuState {
   lostEvents: number;
 }
 
+/** Where the ids of other machines' CPUs begin (Linux has at most 8192 CPUs). */
+const MACHINE_CPU_IDS = 1 << 20;
+
 /** Loss windows listed for reports (timelines); all of them count for verdicts. */
 const LOSSES_LISTED = 10000;
 
 export class Coverage {
+  /** By CPU id: the CPU number, or for another machine's CPU an id of its own (idOf). */
   private readonly cpuState = new Map<number, CpuState>();
+  /** CPU ids of the machines of a report of several, by `machine/cpu`. */
+  private readonly machineCpuIds = new Map<string, number>();
+  /** Those machines, in the order they first appear (the order coverage lists them in). */
+  private readonly machineOrder = new Map<string, number>();
   /** The same states indexed by CPU number (the per-event path). */
   private readonly cpuFast: Array<CpuState | undefined> = [];
   /** The loss windows for reports: the first LOSSES_LISTED (lossBetween sees them all). */
@@ -75,12 +88,33 @@ export class Coverage {
   private irqsOnKprobe = false;
 
   /** Per-CPU coverage, sorted by CPU. */
-  get cpus(): Map<number, CpuCoverage> {
-    const m = new Map<number, CpuCoverage>();
-    for (const c of [...this.cpuState.values()].sort((a, b) => a.cpu - b.cpu)) {
-      m.set(c.cpu, { cpu: c.cpu, first: c.first, last: lastOf(c), events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents });
+  get cpus(): CpuCoverage[] {
+    return [...this.cpuState.values()]
+      .sort((a, b) => this.orderOf(a.machine) - this.orderOf(b.machine) || a.cpu - b.cpu)
+      .map((c) => ({
+        cpu: c.cpu, ...(c.machine !== undefined ? { machine: c.machine } : {}),
+        first: c.first, last: lastOf(c), events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,
+      }));
+  }
+
+  /**
+   * The id a CPU is counted under: its number, or in a report of several
+   * machines (whose CPUs are each numbered from 0) an id past any CPU number.
+   */
+  private idOf(cpu: number, machine: string | undefined): number {
+    if (machine === undefined) return cpu;
+    const name = `${machine}/${cpu}`;
+    let id = this.machineCpuIds.get(name);
+    if (id === undefined) {
+      id = MACHINE_CPU_IDS + this.machineCpuIds.size;
+      this.machineCpuIds.set(name, id);
+      if (!this.machineOrder.has(machine)) this.machineOrder.set(machine, this.machineOrder.size);
     }
-    return m;
+    return id;
+  }
+
+  private orderOf(machine: string | undefined): number {
+    return machine === undefined ? -1 : (this.machineOrder.get(machine) ?? -1);
   }
 
   /** The earliest event of the capture. */
@@ -109,10 +143,10 @@ export class Coverage {
   private overwrittenSeen = false;
 
   /** An event: full (with its Timestamp) or filtered out (parts only). */
-  tick(cpuNo: number | undefined, sec: number, nsec: number, digits: number, line: number, ts?: Timestamp): void {
-    const cpu = cpuNo ?? -1;
+  tick(cpuNo: number | undefined, sec: number, nsec: number, digits: number, line: number, ts?: Timestamp, machine?: string): void {
+    const cpu = cpuNo === undefined ? -1 : machine === undefined ? cpuNo : this.idOf(cpuNo, machine);
     let c = cpu >= 0 ? this.cpuFast[cpu] : undefined;
-    if (c === undefined) c = this.cpuStateFor(cpu);
+    if (c === undefined) c = this.cpuStateFor(cpu, cpuNo ?? -1, machine);
     if (c.first === undefined || line < (c.firstLine as number)) {
       c.first = ts ?? timestampFromParts(sec, nsec, digits);
       c.firstLine = line;
@@ -131,20 +165,22 @@ export class Coverage {
     if (this.openLosses.length) this.closeLosses(cpu, ts ?? timestampFromParts(sec, nsec, digits));
   }
 
-  private cpuStateFor(cpu: number): CpuState {
-    let c = this.cpuState.get(cpu);
+  /** The state of CPU id `id` (CPU `cpu` of `machine`). */
+  private cpuStateFor(id: number, cpu = id, machine?: string): CpuState {
+    let c = this.cpuState.get(id);
     if (!c) {
       c = { cpu, events: 0, lostMarkers: 0, lostEvents: 0, lastLine: 0, lastSec: 0, lastNsec: 0, lastDigits: 6 };
-      this.cpuState.set(cpu, c);
+      if (machine !== undefined) c.machine = machine;
+      this.cpuState.set(id, c);
     }
-    if (cpu >= 0) this.cpuFast[cpu] = c;
+    if (id >= 0 && id < MACHINE_CPU_IDS) this.cpuFast[id] = c;
     return c;
   }
 
   record(r: TraceRecord): void {
     switch (r.kind) {
       case 'event':
-        this.tick(r.cpu, r.ts.sec, r.ts.nsec, timestampDigits(r.ts), r.src.line, r.ts);
+        this.tick(r.cpu, r.ts.sec, r.ts.nsec, timestampDigits(r.ts), r.src.line, r.ts, r.machine);
         if (!this.irqsOnKprobe && r.probe && r.ctx && !r.ctx.irqsOff && !r.ctx.irqsUnknown) this.irqsOnKprobe = true;
         break;
       case 'header':
@@ -154,10 +190,10 @@ export class Coverage {
         if (r.cpus !== undefined) this.headerCpus = r.cpus;
         break;
       case 'lost': {
-        const c = this.cpuStateFor(r.cpu);
+        const c = this.cpuStateFor(this.idOf(r.cpu, r.machine), r.cpu, r.machine);
         c.lostMarkers++;
         c.lostEvents += r.count ?? 0;
-        this.addLoss({ cpu: r.cpu, from: r.after ?? lastOf(c), count: r.count, why: 'lost-events', line: r.src.line });
+        this.addLoss({ cpu: r.cpu, ...(r.machine !== undefined ? { machine: r.machine } : {}), from: r.after ?? lastOf(c), count: r.count, why: 'lost-events', line: r.src.line });
         break;
       }
       case 'buffer-started':
@@ -216,7 +252,7 @@ export class Coverage {
     let kept = 0;
     const open = this.openLosses;
     for (const w of open) {
-      if (w.cpu === undefined || w.cpu === cpu) {
+      if (w.cpu === undefined || (w.machine === undefined ? w.cpu : this.idOf(w.cpu, w.machine)) === cpu) {
         w.to = ts;
         this.index(w.from, ts);
       } else open[kept++] = w;

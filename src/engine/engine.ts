@@ -3,7 +3,7 @@
  * callbacks and OOM-reaper context, and hands the rules what it found with a
  * verdict on how sure it is. It never looks at trace text.
  */
-import type { Timestamp, TraceEvent, TraceRecord } from '../model/event';
+import { taskKey, type Timestamp, type TraceEvent, type TraceRecord } from '../model/event';
 import { diffNs, formatDuration, timestampFromParts } from '../model/time';
 import type { EventFilter } from '../../parsers/types';
 import type { Semantics } from '../semantics';
@@ -116,7 +116,8 @@ export class Engine {
   /** Start-to-end latency of paired ranges, by event type and by caller (bounded memory). */
   readonly latencyByEventType = new LatencyTable();
   readonly latencyByCaller = new LatencyTable();
-  private readonly tasks = new Map<number, TaskState>();
+  /** By taskKey: the pid, or machine and pid in a report of several machines. */
+  private readonly tasks = new Map<number | string, TaskState>();
   /** Per hook, the rules' handler objects that have it, in rule order. */
   private readonly hooks: Record<Hook, RuleHandlers[]> = {
     rangeStart: [], rangeStartResolved: [], pairClosed: [], pairLeftOpen: [], startFailed: [], endAfterFailedStart: [], orphanEnd: [],
@@ -621,13 +622,14 @@ export class Engine {
   // ---- tasks -------------------------------------------------------------
 
   private task(ev: TraceEvent): TaskState {
-    let t = this.tasks.get(ev.pid);
+    const key = taskKey(ev.pid, ev.machine);
+    let t = this.tasks.get(key);
     if (!t) {
       t = {
-        pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
+        key, pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
         subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
       };
-      this.tasks.set(ev.pid, t);
+      this.tasks.set(key, t);
       if (this.tasks.size > this.sweepAt) this.forgetIdleTasks();
     } else {
       t.lastEvent = ev;
@@ -649,9 +651,9 @@ export class Engine {
    * inconclusive instead of certain: never a finding that was not there.
    */
   private forgetIdleTasks(): void {
-    for (const [pid, t] of this.tasks) {
+    for (const [key, t] of this.tasks) {
       if (t.openRanges.length === 0 && t.failed.size === 0 && t.subscriberOpen.size === 0 && t.subscriberDue.size === 0 &&
-        t.lastOomReap === undefined && t.inOomReapWindow === undefined) this.tasks.delete(pid);
+        t.lastOomReap === undefined && t.inOomReapWindow === undefined) this.tasks.delete(key);
     }
     // When most tasks hold something open, sweep again only after as many more have come.
     this.sweepAt = Math.max(TASKS_KEPT, this.tasks.size * 2);
@@ -659,7 +661,9 @@ export class Engine {
 
   private taskExit(op: Operation): void {
     const pid = op.targetPid ?? op.ev.pid;
-    const task = this.tasks.get(pid);
+    // The exiting task is of the machine that traced its exit.
+    const key = taskKey(pid, op.ev.machine);
+    const task = this.tasks.get(key);
     if (!task) return;
     task.exited = op.ev;
     this.checkSubscribersDue(task, op);
@@ -672,7 +676,7 @@ export class Engine {
         evidence: [op.ev],
       }));
     }
-    this.tasks.delete(pid);
+    this.tasks.delete(key);
   }
 
   // ---- findings ----------------------------------------------------------
@@ -756,5 +760,6 @@ function stubEvent(task: TaskState, ts: Timestamp, line: number): TraceEvent {
   return {
     kind: 'event', ts, pid: task.pid, comm: task.comm, name: 'event', fields: {},
     payload: '(later event of this task; see the trace line)', src: { file: task.lastEvent.src.file, line },
+    ...(task.lastEvent.machine !== undefined ? { machine: task.lastEvent.machine } : {}),
   };
 }

@@ -136,6 +136,8 @@ export interface RuleHandlers {
 
 /** Read-only view of a task's state that rules may consult. */
 export interface TaskView {
+  /** taskKey(pid, machine): what tells this task from another of the same pid on another machine. */
+  key: number | string;
   pid: number;
   comm: string;
   /** Ranges open on this task, outermost first. */

@@ -98,7 +98,22 @@ export interface TraceEvent {
   stack?: StackFrame[];
   /** User stack attached from a following `<user stack trace>` record. */
   userStack?: StackFrame[];
+  /**
+   * The machine the event came from, in a report of several inputs
+   * (`trace-cmd report -i host.dat -i guest.dat`: `trace.dat`, `trace-guest.dat`).
+   * Each machine numbers its pids and CPUs on its own: see taskKey.
+   */
+  machine?: string;
   src: SourceLocation;
+}
+
+/**
+ * A task's identity across a capture: its pid, or in a report of several
+ * machines (host and guest) the machine and the pid, since pid 318 of the
+ * guest is not pid 318 of the host.
+ */
+export function taskKey(pid: number, machine: string | undefined): number | string {
+  return machine === undefined ? pid : `${machine}/${pid}`;
 }
 
 /** `entries-in-buffer/entries-written: A/B #P:N` from the ftrace header. */
@@ -125,6 +140,8 @@ export interface LostEventsRecord {
   count?: number;
   /** Timestamp of the last event seen before the marker, if any (filled in by the parser). */
   after?: Timestamp;
+  /** The machine whose CPU this is, in a report of several (see TraceEvent.machine). */
+  machine?: string;
   src: SourceLocation;
 }
 

@@ -38,7 +38,7 @@ export interface ReportInput {
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */
   latency?: { byEventType: Record<string, LatencySummary>; byCaller: Record<string, LatencySummary> };
   subscribers?: SubscriberSummary[];
-  cpus?: Array<{ cpu: number; first?: string; last?: string; events: number; lostMarkers: number; lostEvents: number }>;
+  cpus?: Array<{ cpu: number; machine?: string; first?: string; last?: string; events: number; lostMarkers: number; lostEvents: number }>;
   /** Findings beyond engine.maxFindingsPerRule: counted (in the summary too), not listed. */
   unlistedFindings?: UnlistedFindings[];
 }
@@ -90,7 +90,7 @@ export function inputFromResult(r: AnalysisResult): ReportInput {
     subscribers: r.subscribers,
     ...(r.unlistedFindings.length ? { unlistedFindings: r.unlistedFindings } : {}),
     cpus: r.cpus.map((c) => ({
-      cpu: c.cpu, events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,
+      cpu: c.cpu, ...(c.machine !== undefined ? { machine: c.machine } : {}), events: c.events, lostMarkers: c.lostMarkers, lostEvents: c.lostEvents,
       ...(c.first ? { first: c.first.raw } : {}), ...(c.last ? { last: c.last.raw } : {}),
     })),
   };

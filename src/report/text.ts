@@ -120,7 +120,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
   }
   for (const c of i.cpus ?? []) {
     if (c.cpu < 0) continue;
-    cov.push(`cpu ${c.cpu}: ${c.first ?? '-'} .. ${c.last ?? '-'} (${c.events} events${c.lostEvents || c.lostMarkers ? `, ${c.lostEvents} lost` : ''})`);
+    cov.push(`${c.machine !== undefined ? `${c.machine} ` : ''}cpu ${c.cpu}: ${c.first ?? '-'} .. ${c.last ?? '-'} (${c.events} events${c.lostEvents || c.lostMarkers ? `, ${c.lostEvents} lost` : ''})`);
   }
   if (cov.length) out.push(st.dim(`    coverage: ${cov.join('; ')}`));
   for (const u of (i.unreadable ?? []).slice(0, 5)) out.push(st.yellow(`    unreadable ${u.path}:${u.line} (${u.reason}): ${u.text}`));
