@@ -87,7 +87,7 @@ export class Coverage {
   private openLosses: LossWindow[] = [];
   private irqsOnKprobe = false;
 
-  /** Per-CPU coverage, sorted by CPU. */
+  /** Per-CPU coverage, sorted by CPU (in a report of several machines, by machine in the order they appear, then CPU). */
   get cpus(): CpuCoverage[] {
     return [...this.cpuState.values()]
       .sort((a, b) => this.orderOf(a.machine) - this.orderOf(b.machine) || a.cpu - b.cpu)
