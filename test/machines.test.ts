@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeTrace, readKprobeEventsFile } from '../src/analyze';
 import { FIX } from './parse-helpers';
+import { parseReport, runCli } from './report-helpers';
 
 const REPORT = readFileSync(join(FIX, 'real', 'baseline.trace-cmd-report.lines-24861-25160.txt'), 'utf8').split('\n');
 const first = (name: string) => REPORT.find((l) => l.includes(` ${name}: `)) as string;
@@ -60,5 +61,18 @@ describe('a report of several machines keeps their tasks and CPUs apart', () => 
   it('coverage lists each machine\'s CPUs, host first', async () => {
     const r = await analyzeTrace(report([GUEST_EXIT, GUEST_ALLOC.replace('[001]', '[000]')]), { kprobeEvents });
     assert.deepEqual(r.cpus.map((c) => [c.machine, c.cpu, c.events]), [['trace.dat', 1, 5], ['trace-guest.dat', 0, 1], ['trace-guest.dat', 1, 1]]);
+  });
+
+  it('a finding names its machine (JSON, and the text report next to the task)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-machines-'));
+    const file = join(dir, 'report.txt');
+    const hostExit = GUEST_EXIT.replace('kworker-318', 'kvmnotif-318').replace('comm=kworker', 'comm=kvmnotif');
+    writeFileSync(file, ['      trace.dat: cpus=2', 'trace-guest.dat: cpus=2', `      trace.dat: ${first('mn_inv_start')}`, `      trace.dat: ${hostExit}`].join('\n') + '\n');
+    const kp = join(FIX, 'real', 'kprobe_events-6.1.txt');
+    const text = runCli(['check', '--kprobe-events', kp, file]);
+    assert.equal(text.code, 1, text.stderr);
+    assert.match(text.stdout, /error \[certain\] kvmnotif-318 on trace\.dat cpu 1 at 23\.565443/);
+    const json = parseReport(runCli(['check', '--format', 'json', '--kprobe-events', kp, file]).stdout);
+    assert.deepEqual(json.findings.map((f: { ruleId: string; machine?: string }) => [f.ruleId, f.machine]), [['unpaired-start', 'trace.dat']]);
   });
 });

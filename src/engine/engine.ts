@@ -704,6 +704,7 @@ export class Engine {
       pid: ev.pid,
       comm: ev.comm,
       ...(ev.cpu !== undefined ? { cpu: ev.cpu } : {}),
+      ...(ev.machine !== undefined ? { machine: ev.machine } : {}),
       timestamp: ev.ts.raw,
       evidence,
       fingerprint,

@@ -27,6 +27,8 @@ export interface Finding {
   pid: number;
   comm: string;
   cpu?: number;
+  /** In a report of several machines (host and guest): the machine of the task (TraceEvent.machine). */
+  machine?: string;
   /** Timestamp of the main evidence event, exactly as printed in the trace. */
   timestamp: string;
   evidence: EvidenceRef[];

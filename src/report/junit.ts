@@ -9,7 +9,7 @@
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
-import { failsRun, findingOfInput, type Report } from './report';
+import { failsRun, findingOfInput, findingWhere, type Report } from './report';
 
 /** Characters XML 1.0 allows (Char production); anything else becomes a visible \xNN / \uNNNN escape. */
 // eslint-disable-next-line no-control-regex
@@ -87,7 +87,7 @@ export function renderJunitSuites(name: string, suites: readonly JunitSuite[]): 
 /** One finding as readable text: the verdict line, the message, the evidence lines. */
 export function findingText(f: Finding, known?: boolean): string {
   const lines = [
-    `${f.severity} [${f.confidence}]${known ? ' (known: accepted by the baseline)' : ''} ${f.comm}-${f.pid}${f.cpu !== undefined ? ` cpu ${f.cpu}` : ''} at ${f.timestamp}`,
+    `${f.severity} [${f.confidence}]${known ? ' (known: accepted by the baseline)' : ''} ${findingWhere(f)}`,
     `  ${f.message}`,
     ...f.evidence.map((e) => `    ${e.path}:${e.line}  ${(e.role ?? '').padEnd(16)} ${e.text ?? ''}`),
   ];

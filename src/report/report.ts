@@ -55,6 +55,11 @@ export interface Report {
   findings: Finding[];
 }
 
+/** Where a finding happened, for people: `comm-pid [on machine] [cpu N] at timestamp`. */
+export function findingWhere(f: Finding): string {
+  return `${f.comm}-${f.pid}${f.machine !== undefined ? ` on ${f.machine}` : ''}${f.cpu !== undefined ? ` cpu ${f.cpu}` : ''} at ${f.timestamp}`;
+}
+
 /** The trace files an input's evidence points at: a merged capture's parts, a capture directory's trace, or the input itself. */
 export function inputFiles(i: { path: string; merged?: readonly string[]; trace?: string }): readonly string[] {
   return i.merged ?? [i.trace ?? i.path];

@@ -6,7 +6,7 @@ import { ruleById } from '../../rules';
 import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
-import { failsRun, unlistedFailing, unlistedOf } from './report';
+import { failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
@@ -31,7 +31,7 @@ export function renderText(report: Report, st: Style): string {
     out.push(st.bold(`${ruleId}`) + (meta ? st.dim(` — ${meta.docs.description}`) : ''));
     for (const f of findings) {
       const sev = f.severity === 'error' ? st.red('error') : f.severity === 'warning' ? st.yellow('warning') : st.cyan('info');
-      const where = `${f.comm}-${f.pid}${f.cpu !== undefined ? ` cpu ${f.cpu}` : ''} at ${f.timestamp}`;
+      const where = findingWhere(f);
       out.push(`  ${sev} ${st.dim(`[${f.confidence}]`)} ${where}`);
       out.push(`    ${f.message}`);
       for (const e of f.evidence) {
