@@ -75,4 +75,24 @@ describe('a report of several machines keeps their tasks and CPUs apart', () => 
     const json = parseReport(runCli(['check', '--format', 'json', '--kprobe-events', kp, file]).stdout);
     assert.deepEqual(json.findings.map((f: { ruleId: string; machine?: string }) => [f.ruleId, f.machine]), [['unpaired-start', 'trace.dat']]);
   });
+
+  it('timelines draw the host\'s and the guest\'s task of the same pid apart (Chrome trace threads, HTML rows)', () => {
+    // The guest runs the same range on its own pid 318, a millisecond later.
+    const later = (l: string) => l.replace(/23\.5655(\d\d)/, (_, d) => `23.5665${d}`).replace(/23\.5654(\d\d)/, (_, d) => `23.5664${d}`);
+    const guest = ['mn_inv_start', 'kvm_mn_inv_start', 'mn_inv_start_ret', 'mn_inv_end', 'kvm_mn_inv_end'].map((n) => later(first(n)));
+    const file = report([]);
+    writeFileSync(file, readFileSync(file, 'utf8') + guest.map((l) => `trace-guest.dat: ${l}`).join('\n') + '\n');
+    const kp = join(FIX, 'real', 'kprobe_events-6.1.txt');
+    const ct = runCli(['check', '--format', 'chrome-trace', '--kprobe-events', kp, file]);
+    assert.equal(ct.code, 0, ct.stderr);
+    const events = JSON.parse(ct.stdout).traceEvents as Array<{ ph: string; name: string; tid?: number; args?: { name?: string } }>;
+    const slices = events.filter((e) => e.ph === 'X' && e.name === 'MMU_NOTIFY_CLEAR');
+    assert.equal(slices.length, 2);
+    assert.equal(new Set(slices.map((e) => e.tid)).size, 2);
+    const names = events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args?.name).sort();
+    assert.deepEqual(names, ['kvmnotif-318 (trace-guest.dat)', 'kvmnotif-318 (trace.dat)']);
+    const html = runCli(['check', '--format', 'html', '--kprobe-events', kp, file]);
+    const data = JSON.parse((/<script type="application\/json" id="mntrace-data">(.*?)<\/script>/s.exec(html.stdout) as RegExpExecArray)[1]);
+    assert.deepEqual(data.timelines[0].tasks.map((t: { pid: number; machine: string }) => [t.pid, t.machine]), [[318, 'trace.dat'], [318, 'trace-guest.dat']]);
+  });
 });

@@ -12,6 +12,7 @@
  */
 import { SEVERITY_RANK, type Finding } from '../engine/types';
 import { findingOfInput, type Report } from './report';
+import { taskKey } from '../model/event';
 import { rawToUs, type TimelineInput, type TimelineRange } from './timeline';
 
 export interface TraceEvent {
@@ -29,8 +30,13 @@ export interface TraceEvent {
 
 /** Process id of the synthetic "capture coverage" process (lost-event windows). */
 export const COVERAGE_PID = 2147483646;
-/** With several inputs, each input's pids are offset by this much so that tasks of different captures never merge. */
-const INPUT_PID_STRIDE = 10_000_000;
+/**
+ * In a report of several machines (host and guest), each machine's pids are
+ * offset by this much (PID_MAX_LIMIT): host pid 318 and guest pid 318 are two tasks.
+ */
+const MACHINE_PID_SPACE = 4_194_304;
+/** With several inputs, each input's pids are offset by this much so that tasks of different captures never merge (room for 8 machines each). */
+const INPUT_PID_STRIDE = 8 * MACHINE_PID_SPACE;
 
 const us = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -67,57 +73,72 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
   const meta: TraceEvent[] = [];
   const events: TraceEvent[] = [];
   const multi = timelines.length > 1;
-  const coverageThreads = new Set<number>();
+  /** Threads of the capture coverage process (one per CPU), and their names. */
+  const coverageThreads = new Map<number, string>();
   let anyLoss = false;
 
   timelines.forEach((tl, idx) => {
     const offset = multi ? idx * INPUT_PID_STRIDE : 0;
     const label = multi ? ` [${tl.path}]` : '';
-    const procOf = (pid: number) => (tl.tgids.get(pid) ?? pid) + offset;
-    const threads = new Map<number, string>(); // pid -> comm
+    // The first machine's pids are shown as they are; each other machine's in a pid space of its own.
+    const machines = new Map<string, number>();
+    const space = (machine: string | undefined): number => {
+      if (machine === undefined) return offset;
+      let m = machines.get(machine);
+      if (m === undefined) machines.set(machine, (m = machines.size));
+      return offset + m * MACHINE_PID_SPACE;
+    };
+    const tidOf = (pid: number, machine: string | undefined) => pid + space(machine);
+    const procOf = (pid: number, machine: string | undefined) => (tl.tgids.get(taskKey(pid, machine)) ?? pid) + space(machine);
+    const threads = new Map<number, { pid: number; comm: string; machine?: string }>(); // by tid
     const procNames = new Map<number, string>();
-    const noteTask = (pid: number, comm: string) => {
-      if (!threads.has(pid) || threads.get(pid) === '<...>') threads.set(pid, comm);
-      const proc = procOf(pid);
-      const tgid = tl.tgids.get(pid) ?? pid;
-      if (tgid === pid || !procNames.has(proc)) procNames.set(proc, tgid === pid ? `${comm} (${pid})` : `tgid ${tgid}`);
+    const noteTask = (pid: number, comm: string, machine: string | undefined) => {
+      const tid = tidOf(pid, machine);
+      const known = threads.get(tid);
+      if (known === undefined || known.comm === '<...>') threads.set(tid, { pid, comm, machine });
+      const proc = procOf(pid, machine);
+      const tgid = tl.tgids.get(taskKey(pid, machine)) ?? pid;
+      const on = machine !== undefined ? ` on ${machine}` : '';
+      if (tgid === pid || !procNames.has(proc)) procNames.set(proc, tgid === pid ? `${comm} (${pid})${on}` : `tgid ${tgid}${on}`);
     };
 
     // Paired ranges are X slices when they nest on their thread; a partial overlap goes async.
-    const byTask = new Map<number, TimelineRange[]>();
+    const byTask = new Map<number, TimelineRange[]>(); // by tid
     for (const r of tl.ranges) {
-      noteTask(r.pid, r.comm);
+      noteTask(r.pid, r.comm, r.machine);
       if (r.outcome === 'paired' && r.endUs !== undefined) {
-        const list = byTask.get(r.pid) ?? [];
+        const tid = tidOf(r.pid, r.machine);
+        const list = byTask.get(tid) ?? [];
         list.push(r);
-        byTask.set(r.pid, list);
+        byTask.set(tid, list);
       } else {
         const end = r.endUs ?? tl.lastUs ?? r.startUs;
-        const common = { cat: `mmu_notifier,${r.outcome}`, id: `${idx}:${r.id}`, pid: procOf(r.pid), tid: r.pid + offset };
+        const common = { cat: `mmu_notifier,${r.outcome}`, id: `${idx}:${r.id}`, pid: procOf(r.pid, r.machine), tid: tidOf(r.pid, r.machine) };
         events.push({ ...common, name: asyncName(r), ph: 'b', ts: us(r.startUs), args: rangeArgs(r) });
         events.push({ ...common, name: asyncName(r), ph: 'e', ts: us(Math.max(end, r.startUs)), args: r.endUs === undefined ? { note: 'no end was captured: drawn to the end of the capture' } : {} });
       }
     }
-    for (const [pid, list] of byTask) {
+    for (const [tid, list] of byTask) {
+      const proc = procOf(list[0].pid, list[0].machine);
       list.sort((a, b) => a.startUs - b.startUs || (b.endUs as number) - (a.endUs as number));
       const stack: number[] = [];
       for (const r of list) {
         const end = r.endUs as number;
         while (stack.length && stack[stack.length - 1] <= r.startUs) stack.pop();
         if (stack.length && end > stack[stack.length - 1]) {
-          const common = { cat: 'mmu_notifier,overlapping', id: `${idx}:${r.id}`, pid: procOf(pid), tid: pid + offset };
+          const common = { cat: 'mmu_notifier,overlapping', id: `${idx}:${r.id}`, pid: proc, tid };
           events.push({ ...common, name: asyncName(r), ph: 'b', ts: us(r.startUs), args: { ...rangeArgs(r), note: 'overlaps another range of this task without nesting in it' } });
           events.push({ ...common, name: asyncName(r), ph: 'e', ts: us(end) });
           continue;
         }
         stack.push(end);
-        events.push({ name: r.eventType, cat: 'mmu_notifier', ph: 'X', ts: us(r.startUs), dur: us(Math.max(0, end - r.startUs)), pid: procOf(pid), tid: pid + offset, args: rangeArgs(r) });
+        events.push({ name: r.eventType, cat: 'mmu_notifier', ph: 'X', ts: us(r.startUs), dur: us(Math.max(0, end - r.startUs)), pid: proc, tid, args: rangeArgs(r) });
       }
     }
 
     for (const f of findings) {
       if (!findingOfInput(f, { path: tl.path, merged: tl.files })) continue;
-      noteTask(f.pid, f.comm);
+      noteTask(f.pid, f.comm, f.machine);
       const ts = rawToUs(f.timestamp);
       if (ts === undefined) continue;
       events.push({
@@ -126,8 +147,8 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
         ph: 'i',
         s: 't',
         ts: us(ts),
-        pid: procOf(f.pid),
-        tid: f.pid + offset,
+        pid: procOf(f.pid, f.machine),
+        tid: tidOf(f.pid, f.machine),
         args: {
           message: f.message, severity: f.severity, confidence: f.confidence, timestamp: f.timestamp,
           evidence: f.evidence.map((e) => `${e.path}:${e.line} ${e.role ?? ''} ${e.text ?? ''}`.trim()),
@@ -138,14 +159,14 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
     for (const w of tl.losses) {
       anyLoss = true;
       const cpu = w.cpu ?? -1;
-      const tid = cpu + 1 + offset;
-      coverageThreads.add(tid);
+      const tid = cpu + 1 + space(w.machine);
+      coverageThreads.set(tid, cpu < 0 ? 'unknown CPU' : `CPU ${cpu}${w.machine !== undefined ? ` of ${w.machine}` : ''}${label}`);
       const from = w.fromUs ?? tl.firstUs;
       const to = w.toUs ?? tl.lastUs ?? from;
       const name = w.why === 'lost-events' ? `events lost${w.count !== undefined ? ` (${w.count})` : ''}` : w.why === 'buffer-started' ? 'buffer started: earlier events not captured' : w.why === 'overwritten' ? 'ring buffer overwrote older events'
         : w.why === 'missing-entries' ? `${w.count} entries the header counted are not in the file (cut or removed lines)`
         : w.why === 'part-cut' ? 'a part of the merged capture stops here (compressed data cut off or corrupt)' : 'unreadable line';
-      const args = { why: w.why, line: w.line, ...(w.count !== undefined ? { count: w.count } : {}), ...(w.cpu !== undefined ? { cpu: w.cpu } : {}), input: tl.path };
+      const args = { why: w.why, line: w.line, ...(w.count !== undefined ? { count: w.count } : {}), ...(w.cpu !== undefined ? { cpu: w.cpu } : {}), ...(w.machine !== undefined ? { machine: w.machine } : {}), input: tl.path };
       if (from !== undefined && to !== undefined) {
         events.push({ name, cat: 'coverage', ph: 'X', ts: us(from), dur: us(Math.max(0, to - from)), pid: COVERAGE_PID, tid, args });
       }
@@ -153,8 +174,8 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
       if (at !== undefined) events.push({ name, cat: 'coverage', ph: 'i', s: 'g', ts: us(at), pid: COVERAGE_PID, tid, args });
     }
 
-    for (const [pid, comm] of threads) {
-      meta.push({ name: 'thread_name', ph: 'M', pid: procOf(pid), tid: pid + offset, args: { name: `${comm}-${pid}${label}` } });
+    for (const [tid, t] of threads) {
+      meta.push({ name: 'thread_name', ph: 'M', pid: procOf(t.pid, t.machine), tid, args: { name: `${t.comm}-${t.pid}${t.machine !== undefined ? ` (${t.machine})` : ''}${label}` } });
     }
     for (const [proc, name] of procNames) {
       meta.push({ name: 'process_name', ph: 'M', pid: proc, args: { name: `${name}${label}` } });
@@ -164,10 +185,7 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
   if (anyLoss) {
     meta.push({ name: 'process_name', ph: 'M', pid: COVERAGE_PID, args: { name: 'capture coverage (mntrace)' } });
     meta.push({ name: 'process_sort_index', ph: 'M', pid: COVERAGE_PID, args: { sort_index: -1 } });
-    for (const tid of coverageThreads) {
-      const cpu = (tid % INPUT_PID_STRIDE) - 1;
-      meta.push({ name: 'thread_name', ph: 'M', pid: COVERAGE_PID, tid, args: { name: cpu < 0 ? 'unknown CPU' : `CPU ${cpu}` } });
-    }
+    for (const [tid, name] of coverageThreads) meta.push({ name: 'thread_name', ph: 'M', pid: COVERAGE_PID, tid, args: { name } });
   }
   // A stable sort: events at the same time keep their order (a `b` before its `e`, a parent X before its children).
   events.sort((a, b) => (a.ts as number) - (b.ts as number));

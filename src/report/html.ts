@@ -16,6 +16,7 @@ import { rules as allRules } from '../../rules';
 import type { Finding } from '../engine/types';
 import { failsWithBaseline, stableFingerprint } from './baseline';
 import { findingOfInput, unlistedFailing, type Report } from './report';
+import { taskKey } from '../model/event';
 import { rawToUs, type TimelineInput } from './timeline';
 
 export interface HtmlOptions {
@@ -34,17 +35,19 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: number; comm: string; t: number | null; input: number }>, index: number) {
+function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: number; machine: string | null; comm: string; t: number | null; input: number }>, index: number) {
   if (!tl) return null;
   const t0 = tl.firstUs ?? 0;
-  const tasks: Array<{ pid: number; tgid?: number; comm: string }> = [];
-  const taskIdx = new Map<number, number>();
-  const task = (pid: number, comm: string, tgid?: number) => {
-    let i = taskIdx.get(pid);
+  // A row per task: in a report of several machines, host pid 318 and guest pid 318 are two rows.
+  const tasks: Array<{ pid: number; machine: string | null; tgid?: number; comm: string }> = [];
+  const taskIdx = new Map<number | string, number>();
+  const task = (pid: number, comm: string, machine: string | undefined, tgid?: number) => {
+    const key = taskKey(pid, machine);
+    let i = taskIdx.get(key);
     if (i === undefined) {
       i = tasks.length;
-      taskIdx.set(pid, i);
-      tasks.push({ pid, ...(tgid !== undefined ? { tgid } : {}), comm });
+      taskIdx.set(key, i);
+      tasks.push({ pid, machine: machine ?? null, ...(tgid !== undefined ? { tgid } : {}), comm });
     } else if (tasks[i].comm === '<...>') tasks[i].comm = comm;
     return i;
   };
@@ -61,7 +64,7 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
     return i;
   };
   const ranges = tl.ranges.map((r) => [
-    task(r.pid, r.comm, r.tgid ?? tl.tgids.get(r.pid)),
+    task(r.pid, r.comm, r.machine, r.tgid ?? tl.tgids.get(taskKey(r.pid, r.machine))),
     round3(r.startUs - t0),
     r.endUs === undefined ? null : round3(r.endUs - t0),
     OUTCOME_CODE[r.outcome],
@@ -76,7 +79,7 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
     r.cpu ?? null,
     r.ret ?? null,
   ]);
-  for (const f of findings) if (f.input === index) task(f.pid, f.comm);
+  for (const f of findings) if (f.input === index) task(f.pid, f.comm, f.machine ?? undefined);
   let span = (tl.lastUs ?? t0) - t0;
   for (const r of ranges) span = Math.max(span, (r[2] as number | null) ?? (r[1] as number));
   return {
@@ -113,6 +116,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
       confidence: f.confidence,
       message: f.message,
       pid: f.pid,
+      machine: f.machine ?? null,
       comm: f.comm,
       cpu: f.cpu ?? null,
       timestamp: f.timestamp,
@@ -258,6 +262,9 @@ function fmtTick(t, step, scale) {
   return '+' + (t / u[0]).toFixed(dec) + u[1];
 }
 function plural(n, w) { return n + ' ' + w + (n === 1 ? '' : 's'); }
+// A task is its pid on its machine (a report of several machines has a host pid 318 and a guest pid 318).
+function taskName(t) { return t.comm + '-' + t.pid + (t.machine !== null ? ' (' + t.machine + ')' : ''); }
+function sameTask(t, f) { return t.pid === f.pid && t.machine === f.machine; }
 
 // ---- header and summary -------------------------------------------------
 var s = data.summary;
@@ -329,7 +336,7 @@ function renderFindings() {
     li.appendChild(el('b', null, f.ruleId));
     li.appendChild(el('span', 'tag', f.confidence));
     if (f.known) li.appendChild(el('span', 'tag', 'known'));
-    li.appendChild(document.createTextNode(' ' + f.comm + '-' + f.pid + ' at ' + f.timestamp));
+    li.appendChild(document.createTextNode(' ' + taskName(f) + ' at ' + f.timestamp));
     li.appendChild(el('span', 'msg', f.message));
     li.addEventListener('click', function () { selectFinding(f.k, true); });
     li.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') selectFinding(f.k, true); });
@@ -346,7 +353,7 @@ function selectFinding(k, scroll) {
   while (d.firstChild) d.removeChild(d.firstChild);
   d.appendChild(el('h3', null, f.ruleId + ': ' + f.severity + ' [' + f.confidence + ']' + (f.known ? ' known (baseline)' : '')));
   d.appendChild(el('p', null, f.message));
-  d.appendChild(el('p', 'muted small', 'task ' + f.comm + '-' + f.pid + (f.cpu !== null ? ' on cpu ' + f.cpu : '') + ' at ' + f.timestamp + ' · ' + data.inputs[f.input].path));
+  d.appendChild(el('p', 'muted small', 'task ' + taskName(f) + (f.cpu !== null ? ' on cpu ' + f.cpu : '') + ' at ' + f.timestamp + ' · ' + data.inputs[f.input].path));
   var ul = el('ul', 'evidence');
   ul.id = 'evidence';
   f.evidence.forEach(function (e) {
@@ -403,7 +410,7 @@ function niceStep(span, n) {
 function rangeText(r) {
   var lines = [
     tl.strings[r[4]] + ' · ' + OUTCOMES[r[3]],
-    'task ' + tl.tasks[r[0]].comm + '-' + tl.tasks[r[0]].pid + (r[12] !== null ? ' cpu ' + r[12] : ''),
+    'task ' + taskName(tl.tasks[r[0]]) + (r[12] !== null ? ' cpu ' + r[12] : ''),
     'start ' + fmtUs(r[1]) + ' (line ' + r[5] + ')' + (r[2] !== null ? ', ' + (r[3] === 2 ? 'return' : 'end') + ' ' + fmtUs(r[2]) + ' (line ' + r[6] + '), ' + fmtUs(r[2] - r[1]) : ''),
     'range ' + tl.strings[r[7]] + (r[8] !== null ? ' flags=' + r[8] : '') + (r[13] !== null ? ' ret=' + r[13] : ''),
   ];
@@ -448,7 +455,7 @@ function draw() {
     var y = AXIS_H + i * ROW_H;
     var g = sv('g', {});
     var label = sv('text', { x: 6, y: y + 15 }, 'lbl');
-    var name = row.task.comm + '-' + row.task.pid;
+    var name = taskName(row.task);
     label.textContent = name.length > 24 ? name.slice(0, 23) + '…' : name;
     g.appendChild(sv('title', {})).textContent = name + (row.task.tgid !== undefined ? ' (tgid ' + row.task.tgid + ')' : '') + ', ' + plural(row.ranges.length, 'range');
     g.appendChild(label);
@@ -480,7 +487,7 @@ function draw() {
     if (f.input !== cur || f.t === null || f.t < view.a || f.t > view.b) return;
     if (!knownBox.checked && f.known) return;
     var i = -1;
-    rows.forEach(function (row, j) { if (row.task.pid === f.pid) i = j; });
+    rows.forEach(function (row, j) { if (sameTask(row.task, f)) i = j; });
     if (i < 0) return;
     var x = X(f.t), y = AXIS_H + i * ROW_H;
     var m = sv('path', { d: 'M' + x + ' ' + (y + 1) + ' l5 5 l-5 5 l-5 -5 z', 'data-k': f.k }, 'fmark' + (selected === f.k ? ' sel' : ''));
@@ -500,7 +507,7 @@ function focusFinding(f) {
   var lines = {}, lo = f.t, hi = f.t;
   f.evidence.forEach(function (e) { lines[e.line] = true; });
   tl.ranges.forEach(function (r) {
-    if (tl.tasks[r[0]].pid !== f.pid || !(lines[r[5]] || (r[6] !== null && lines[r[6]]))) return;
+    if (!sameTask(tl.tasks[r[0]], f) || !(lines[r[5]] || (r[6] !== null && lines[r[6]]))) return;
     lo = Math.min(lo, r[1]);
     hi = Math.max(hi, r[2] === null ? r[1] : r[2]);
   });

@@ -6,7 +6,7 @@
 import type { AnalysisResult, RangeOutcome } from '../analyze';
 import type { LossWindow } from '../engine/coverage';
 import type { RangeRecord } from '../engine/types';
-import type { Timestamp } from '../model/event';
+import { taskKey, type Timestamp } from '../model/event';
 import { parseTimestamp } from '../model/time';
 import { inputFiles } from './report';
 import { eventTypeName } from '../semantics/operations';
@@ -14,6 +14,8 @@ import { eventTypeName } from '../semantics/operations';
 export interface TimelineRange {
   id: string;
   pid: number;
+  /** In a report of several machines: the task's machine (its pid is that machine's). */
+  machine?: string;
   tgid?: number;
   comm: string;
   cpu?: number;
@@ -47,12 +49,12 @@ export interface TimelineInput {
   /** The trace files of the input (inputFiles): findings whose evidence is in them are this input's. */
   files: readonly string[];
   ranges: TimelineRange[];
-  losses: Array<{ cpu?: number; fromUs?: number; toUs?: number; count?: number; why: string; line: number }>;
+  losses: Array<{ cpu?: number; machine?: string; fromUs?: number; toUs?: number; count?: number; why: string; line: number }>;
   /** First and last timestamps of the capture (µs), when known. */
   firstUs?: number;
   lastUs?: number;
-  /** pid -> tgid, as far as events showed it. */
-  tgids: Map<number, number>;
+  /** Task (taskKey: pid, or machine and pid) -> tgid, as far as events showed it. */
+  tgids: Map<number | string, number>;
   /** Ranges left out because of the cap. */
   dropped: number;
 }
@@ -78,6 +80,7 @@ export function compactRange(r: RangeRecord, outcome: RangeOutcome): TimelineRan
   return {
     id: r.id,
     pid: r.pid,
+    ...(s.ev.machine !== undefined ? { machine: s.ev.machine } : {}),
     ...(s.ev.tgid !== undefined ? { tgid: s.ev.tgid } : {}),
     comm: r.comm,
     ...(s.ev.cpu !== undefined ? { cpu: s.ev.cpu } : {}),
@@ -107,9 +110,9 @@ export function compactRange(r: RangeRecord, outcome: RangeOutcome): TimelineRan
  * A collector to pass as AnalyzeOptions.onRange. `limit` caps the ranges kept
  * (the rest are counted in `dropped`): problem ranges are always kept.
  */
-export function rangeCollector(limit = Infinity): { onRange: (r: RangeRecord, o: RangeOutcome) => void; ranges: TimelineRange[]; tgids: Map<number, number>; dropped: () => number } {
+export function rangeCollector(limit = Infinity): { onRange: (r: RangeRecord, o: RangeOutcome) => void; ranges: TimelineRange[]; tgids: Map<number | string, number>; dropped: () => number } {
   const ranges: TimelineRange[] = [];
-  const tgids = new Map<number, number>();
+  const tgids = new Map<number | string, number>();
   let dropped = 0;
   let paired = 0;
   const byId = new Map<string, number>();
@@ -118,7 +121,7 @@ export function rangeCollector(limit = Infinity): { onRange: (r: RangeRecord, o:
     tgids,
     dropped: () => dropped,
     onRange(r, outcome) {
-      if (r.start.ev.tgid !== undefined) tgids.set(r.pid, r.start.ev.tgid);
+      if (r.start.ev.tgid !== undefined) tgids.set(taskKey(r.pid, r.start.ev.machine), r.start.ev.tgid);
       if (outcome === 'end-after-failed') {
         // The same range was passed as `failed` at its return: replace that entry.
         const at = byId.get(r.id);
@@ -157,6 +160,7 @@ export function timelineInput(result: AnalysisResult, c: ReturnType<typeof range
     ranges: c.ranges,
     losses: result.losses.map((w: LossWindow) => ({
       ...(w.cpu !== undefined ? { cpu: w.cpu } : {}),
+      ...(w.machine !== undefined ? { machine: w.machine } : {}),
       ...(w.from ? { fromUs: tsToUs(w.from) } : {}),
       ...(w.to ? { toUs: tsToUs(w.to) } : {}),
       ...(w.count !== undefined ? { count: w.count } : {}),
