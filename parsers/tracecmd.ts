@@ -231,7 +231,7 @@ export class TraceCmdParser implements TraceParser {
       this.info.consumed++;
       const frames: StackFrame[] = [];
       const target = this.held.open(cpu);
-      if (target && target.pid === pid && fieldInput(target) === input) {
+      if (target && target.pid === pid && target.machine === input) {
         if (name === 'user_stack' || payloadRaw.startsWith('<user')) target.userStack = frames;
         else target.stack = frames;
       } else {
@@ -243,8 +243,8 @@ export class TraceCmdParser implements TraceParser {
       return true;
     }
 
-    const mk = (evName: string, payload: string): ParsedEvent => {
-      const ev = input === undefined ? new ParsedEvent(ts, pid, comm, evName, payload, src) : new ExtraFieldsEvent(ts, pid, comm, evName, payload, src, { '@input': input });
+    const mk = (evName: string, payload: string, at: Timestamp = ts): ParsedEvent => {
+      const ev = input === undefined ? new ParsedEvent(at, pid, comm, evName, payload, src) : new ExtraFieldsEvent(at, pid, comm, evName, payload, src, { '@input': input });
       ev.cpu = cpu;
       if (ctx) ev.ctx = ctx;
       if (input !== undefined) ev.machine = input;
@@ -265,10 +265,7 @@ export class TraceCmdParser implements TraceParser {
           setFields(entry, { func: g.body.func, depth: String(g.depth) }, input);
           this.emit(entry, cpu);
           const exitTs = g.durationNs !== undefined ? addNs(ts, g.durationNs) : ts;
-          const exit = input === undefined ? new ParsedEvent(exitTs, pid, comm, 'funcgraph_exit', payloadRaw, src) : new ExtraFieldsEvent(exitTs, pid, comm, 'funcgraph_exit', payloadRaw, src, { '@input': input });
-          exit.cpu = cpu;
-          if (ctx) exit.ctx = ctx;
-          if (input !== undefined) exit.machine = input;
+          const exit = mk('funcgraph_exit', payloadRaw, exitTs);
           const f: Record<string, string> = { func: g.body.func, depth: String(g.depth) };
           if (g.durationNs !== undefined) f.duration_ns = String(g.durationNs);
           setFields(exit, f, input);
@@ -317,10 +314,6 @@ export class TraceCmdParser implements TraceParser {
     this.continuable = undefined;
     this.sink(unreadableRecord(this.file, lineNo, text, reason));
   }
-}
-
-function fieldInput(ev: ParsedEvent): string | undefined {
-  return ev instanceof ExtraFieldsEvent ? ev.extra['@input'] : undefined;
 }
 
 function setFields(ev: ParsedEvent, f: Record<string, string>, input: string | undefined): void {
