@@ -164,29 +164,27 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     }
   } else if (baseline) split = applyBaseline(findings, baseline);
   const known = split?.known;
+  /** The baseline file the run was compared with (written or read), with how the findings split on it. */
+  const compared = split ? { path: opts.writeBaseline ?? (opts.baseline as string), split } : undefined;
   const report = buildReport(inputs, findings, failOn, (f) => failsWithBaseline(f, failOn, known));
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
-    case 'json': {
-      const withBaseline = split ? { path: opts.writeBaseline ?? (opts.baseline as string), split } : undefined;
-      text = opts.follow ? JSON.stringify(jsonReport(report, withBaseline)) + '\n' : renderJson(report, withBaseline);
-      break;
-    }
+    case 'json': text = opts.follow ? JSON.stringify(jsonReport(report, compared)) + '\n' : renderJson(report, compared); break;
     case 'sarif': text = renderSarif(report, { known }); break;
     case 'junit': text = renderJunit(report, { known, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
     case 'chrome-trace': text = renderChromeTrace(report, timelines.filter((t): t is TimelineInput => !!t)); break;
     case 'html': text = renderHtml(report, timelines, { known }); break;
     default: {
       const st = makeStyle(!opts.output && colorWanted(process.stdout, opts.color));
-      if (!split) {
+      if (!compared) {
         text = renderText(report, st);
         break;
       }
       // Known findings are listed briefly after the new ones; the verdict counts only the new ones.
-      const shown = buildReport(inputs, split.newFindings, failOn);
+      const shown = buildReport(inputs, compared.split.newFindings, failOn);
       text = renderText(shown, st);
-      text += baselineText(split, opts.writeBaseline ?? (opts.baseline as string), !!opts.writeBaseline);
+      text += baselineText(compared.split, compared.path, !!opts.writeBaseline);
     }
   }
   if (opts.output) writeOutput(opts.output, text, '--output');

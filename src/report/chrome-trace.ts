@@ -11,7 +11,7 @@
  * Timestamps are the trace clock in microseconds, as the format requires.
  */
 import { SEVERITY_RANK, type Finding } from '../engine/types';
-import { findingOfInput, type Report } from './report';
+import { findingIn, type Report } from './report';
 import { taskKey } from '../model/event';
 import { rawToUs, type TimelineInput, type TimelineRange } from './timeline';
 
@@ -59,6 +59,18 @@ function rangeArgs(r: TimelineRange): Record<string, unknown> {
   };
 }
 
+/** What a loss window of the capture is, for its slice's name. */
+function lossName(w: TimelineInput['losses'][number]): string {
+  switch (w.why) {
+    case 'lost-events': return `events lost${w.count !== undefined ? ` (${w.count})` : ''}`;
+    case 'buffer-started': return 'buffer started: earlier events not captured';
+    case 'overwritten': return 'ring buffer overwrote older events';
+    case 'missing-entries': return `${w.count} entries the header counted are not in the file (cut or removed lines)`;
+    case 'part-cut': return 'a part of the merged capture stops here (compressed data cut off or corrupt)';
+    case 'unreadable-line': return 'unreadable line';
+  }
+}
+
 function asyncName(r: TimelineRange): string {
   switch (r.outcome) {
     case 'open': return `${r.eventType} (no end captured)`;
@@ -89,7 +101,8 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
       return offset + m * MACHINE_PID_SPACE;
     };
     const tidOf = (pid: number, machine: string | undefined) => pid + space(machine);
-    const procOf = (pid: number, machine: string | undefined) => (tl.tgids.get(taskKey(pid, machine)) ?? pid) + space(machine);
+    const tgidOf = (pid: number, machine: string | undefined) => tl.tgids.get(taskKey(pid, machine)) ?? pid;
+    const procOf = (pid: number, machine: string | undefined) => tgidOf(pid, machine) + space(machine);
     const threads = new Map<number, { pid: number; comm: string; machine?: string }>(); // by tid
     const procNames = new Map<number, string>();
     const noteTask = (pid: number, comm: string, machine: string | undefined) => {
@@ -97,7 +110,7 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
       const known = threads.get(tid);
       if (known === undefined || known.comm === '<...>') threads.set(tid, { pid, comm, machine });
       const proc = procOf(pid, machine);
-      const tgid = tl.tgids.get(taskKey(pid, machine)) ?? pid;
+      const tgid = tgidOf(pid, machine);
       const on = machine !== undefined ? ` on ${machine}` : '';
       if (tgid === pid || !procNames.has(proc)) procNames.set(proc, tgid === pid ? `${comm} (${pid})${on}` : `tgid ${tgid}${on}`);
     };
@@ -137,7 +150,7 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
     }
 
     for (const f of findings) {
-      if (!findingOfInput(f, { path: tl.path, merged: tl.files })) continue;
+      if (!findingIn(f, tl.files)) continue;
       noteTask(f.pid, f.comm, f.machine);
       const ts = rawToUs(f.timestamp);
       if (ts === undefined) continue;
@@ -163,9 +176,7 @@ export function chromeTraceEvents(timelines: readonly TimelineInput[], findings:
       coverageThreads.set(tid, cpu < 0 ? 'unknown CPU' : `CPU ${cpu}${w.machine !== undefined ? ` of ${w.machine}` : ''}${label}`);
       const from = w.fromUs ?? tl.firstUs;
       const to = w.toUs ?? tl.lastUs ?? from;
-      const name = w.why === 'lost-events' ? `events lost${w.count !== undefined ? ` (${w.count})` : ''}` : w.why === 'buffer-started' ? 'buffer started: earlier events not captured' : w.why === 'overwritten' ? 'ring buffer overwrote older events'
-        : w.why === 'missing-entries' ? `${w.count} entries the header counted are not in the file (cut or removed lines)`
-        : w.why === 'part-cut' ? 'a part of the merged capture stops here (compressed data cut off or corrupt)' : 'unreadable line';
+      const name = lossName(w);
       const args = { why: w.why, line: w.line, ...(w.count !== undefined ? { count: w.count } : {}), ...(w.cpu !== undefined ? { cpu: w.cpu } : {}), ...(w.machine !== undefined ? { machine: w.machine } : {}), input: tl.path };
       if (from !== undefined && to !== undefined) {
         events.push({ name, cat: 'coverage', ph: 'X', ts: us(from), dur: us(Math.max(0, to - from)), pid: COVERAGE_PID, tid, args });

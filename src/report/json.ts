@@ -13,7 +13,7 @@ export interface JsonBaseline {
  * baseline, each finding says whether the baseline accepted it (`known`) or
  * it is `new`, and a top-level `baseline` counts them.
  */
-export function jsonReport(report: Report, baseline?: JsonBaseline): object {
+export function jsonReport(report: Report, baseline?: JsonBaseline): Report & { baseline?: { path: string; known: number; new: number; absent: number } } {
   if (baseline === undefined) return report;
   const { known, knownFindings, newFindings, absent } = baseline.split;
   const findings = report.findings.map((f): Finding & { baseline: 'known' | 'new' } => ({ ...f, baseline: known.has(stableFingerprint(f)) ? 'known' : 'new' }));

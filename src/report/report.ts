@@ -65,10 +65,15 @@ export function inputFiles(i: { path: string; merged?: readonly string[]; trace?
   return i.merged ?? [i.trace ?? i.path];
 }
 
+/** Whether a finding's main evidence is in one of these files (an input's: inputFiles). */
+export function findingIn(f: Finding, files: readonly string[]): boolean {
+  const p = f.evidence[0]?.path;
+  return p !== undefined && files.includes(p);
+}
+
 /** Whether a finding is of this input (its main evidence is in one of the input's files). */
 export function findingOfInput(f: Finding, i: { path: string; merged?: readonly string[]; trace?: string }): boolean {
-  const p = f.evidence[0]?.path;
-  return p !== undefined && inputFiles(i).includes(p);
+  return findingIn(f, inputFiles(i));
 }
 
 /** Does this finding fail the run at this threshold? Inconclusive findings never do. */

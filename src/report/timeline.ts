@@ -49,7 +49,7 @@ export interface TimelineInput {
   /** The trace files of the input (inputFiles): findings whose evidence is in them are this input's. */
   files: readonly string[];
   ranges: TimelineRange[];
-  losses: Array<{ cpu?: number; machine?: string; fromUs?: number; toUs?: number; count?: number; why: string; line: number }>;
+  losses: Array<{ cpu?: number; machine?: string; fromUs?: number; toUs?: number; count?: number; why: LossWindow['why']; line: number }>;
   /** First and last timestamps of the capture (µs), when known. */
   firstUs?: number;
   lastUs?: number;
