@@ -95,15 +95,15 @@ const rule: RuleModule = {
       on: {
         'ksm-write-protect': clear,
         'anon-exclusive-clear': clear,
-        'range-start'(op) {
-          const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
+        'range-start'(op, task) {
+          const w = openByTask.get(task.key);
           if (w) {
             if (w.rangeStart) close(w, op.ev);
             else w.rangeStart = op; // KSM's write_protect_page starts its range after entry: the PTE clear is inside
           }
         },
-        'range-end'(op) {
-          const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
+        'range-end'(op, task) {
+          const w = openByTask.get(task.key);
           if (w) {
             w.rangeEnd = op;
             close(w, op.ev);
@@ -111,6 +111,7 @@ const rule: RuleModule = {
         },
         'gup-fast-pin': pin,
         'task-exit'(op) {
+          // The exiting task may be another than the one that traced the exit (sched_process_exit's pid=).
           const w = openByTask.get(taskKey(op.targetPid ?? op.ev.pid, op.ev.machine));
           if (w) close(w, op.ev);
         },
@@ -124,7 +125,7 @@ const rule: RuleModule = {
     function clear(op: Operation, task: TaskView) {
       const keys = keysOf(op);
       if (!keys.length) return;
-      const w = openByTask.get(taskKey(op.ev.pid, op.ev.machine));
+      const w = openByTask.get(task.key);
       if (w && w.keys.some((k) => keys.includes(k))) {
         w.ops.push(op);
         return;
@@ -132,9 +133,8 @@ const rule: RuleModule = {
       if (w) close(w, op.ev);
       // The PTE clear of try_to_migrate_one / try_to_unmap_one happens inside a range already open.
       const enclosing = task.openRanges[task.openRanges.length - 1];
-      const key = taskKey(op.ev.pid, op.ev.machine);
-      openByTask.set(key, {
-        id: nextId++, task: key, machine: op.ev.machine, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
+      openByTask.set(task.key, {
+        id: nextId++, task: task.key, machine: op.ev.machine, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
         rangeStart: enclosing?.start, from: enclosing?.start.ev ?? op.ev,
       });
     }

@@ -49,7 +49,7 @@ const rule: RuleModule = {
   create(context) {
     const tracker = new InsideInvalidationTracker<null>((c, where) => placed(c.op, where));
     const call = (op: Operation, task: TaskView) => {
-      const state = tracker.candidate({ op, data: null });
+      const state = tracker.candidate({ op, data: null }, task);
       if (state === 'outside') held(op, task);
     };
     return {

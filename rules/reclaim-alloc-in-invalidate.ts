@@ -62,10 +62,10 @@ const rule: RuleModule = {
     return {
       on: {
         ...tracker.on,
-        alloc(op) {
+        alloc(op, task) {
           const gfp = gfpAllowsDirectReclaim(op.gfp, context.kernel, override);
           if (!gfp?.direct) return;
-          tracker.candidate({ op, data: gfp });
+          tracker.candidate({ op, data: gfp }, task);
         },
       },
       endOfTrace() {

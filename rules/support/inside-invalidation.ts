@@ -18,7 +18,7 @@
  */
 import { taskKey, type StackFrame } from '../../src/model/event';
 import { loadCatalog } from '../../src/semantics';
-import type { OperationHandlers } from '../../src/engine/types';
+import type { OperationHandlers, TaskView } from '../../src/engine/types';
 import type { Operation } from '../../src/semantics/operations';
 import { compareTimestamps } from '../../src/model/time';
 
@@ -94,16 +94,11 @@ interface TaskCalls<T> {
   itree?: Operation;
 }
 
-/** The task an operation ran on (taskKey: pid, or machine and pid). */
-function ofTask(op: Operation): number | string {
-  return taskKey(op.ev.pid, op.ev.machine);
-}
-
 /** Pending candidates kept per call, at most. */
 const MAX_PENDING = 256;
 
 export class InsideInvalidationTracker<T> {
-  /** By taskKey (pid, or machine and pid). */
+  /** By TaskView.key (the pid, or machine and pid). */
   private readonly tasks = new Map<number | string, TaskCalls<T>>();
 
   /** `placed` is called once per candidate that is proven inside an invalidation call (or never can be, for `start-unproven`). */
@@ -111,32 +106,32 @@ export class InsideInvalidationTracker<T> {
 
   /** The operations that move a task in or out of invalidation calls: a rule passes these on as its own `on` handlers. */
   readonly on: OperationHandlers = {
-    'range-start': (op) => {
-      const t = this.task(ofTask(op));
+    'range-start': (op, task) => {
+      const t = this.task(task.key);
       this.closeEndCalls(t);
       t.frames.push({ side: 'start', opened: op, key: keyOf(op), mm: op.args.mm, pending: [] });
     },
-    'itree-inv-start': (op) => {
-      const t = this.task(ofTask(op));
+    'itree-inv-start': (op, task) => {
+      const t = this.task(task.key);
       this.closeEndCalls(t);
       t.itree = op;
       const top = t.frames[t.frames.length - 1];
       if (top && top.side === 'start') top.itree ??= op;
       else t.frames.push({ side: 'start', opened: op, key: op.args.range, mm: op.args.mm, pending: [] });
     },
-    'range-start-return': (op) => {
-      const t = this.tasks.get(ofTask(op));
+    'range-start-return': (op, task) => {
+      const t = this.tasks.get(task.key);
       if (!t) return;
       this.closeEndCalls(t);
       const f = t.frames.pop();
       if (f) this.confirm(f, op);
     },
-    'subscriber-start': (op) => {
-      const f = this.innermost(ofTask(op), 'start');
+    'subscriber-start': (op, task) => {
+      const f = this.innermost(task.key, 'start');
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) this.confirm(f, op);
     },
-    'range-end': (op) => {
-      const t = this.tasks.get(ofTask(op));
+    'range-end': (op, task) => {
+      const t = this.tasks.get(task.key);
       if (!t) return;
       this.closeEndCalls(t);
       // A start call still open here never showed its return: its candidates cannot be placed for sure.
@@ -157,48 +152,49 @@ export class InsideInvalidationTracker<T> {
       }
       t.frames.push({ side: 'end', opened: op, key, mm: op.args.mm, pending: [] });
     },
-    'itree-inv-end': (op) => {
-      const t = this.tasks.get(ofTask(op));
+    'itree-inv-end': (op, task) => {
+      const t = this.tasks.get(task.key);
       if (!t) return;
       t.itree = undefined;
-      const f = this.innermost(ofTask(op), 'end');
+      const f = this.innermost(task.key, 'end');
       if (f) this.confirm(f, op);
     },
-    'subscriber-end': (op) => {
-      const f = this.innermost(ofTask(op), 'end');
+    'subscriber-end': (op, task) => {
+      const f = this.innermost(task.key, 'end');
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) {
         (f.ended ??= []).push(op.subscriber ?? '?');
         this.confirm(f, op);
       }
     },
-    'subscriber-secondary-tlb': (op) => {
+    'subscriber-secondary-tlb': (op, task) => {
       // Before about 6.6 the end call runs each subscriber's invalidate_range (unless only_end) just before its
       // invalidate_range_end; after that subscriber's end, an invalidate_range comes from the separate hook.
-      const f = this.innermost(ofTask(op), 'end');
+      const f = this.innermost(task.key, 'end');
       if (f && f.opened.onlyEnd !== true && !f.ended?.includes(op.subscriber ?? '?') && (f.mm === undefined || op.args.mm === undefined || f.mm === op.args.mm)) this.confirm(f, op);
     },
-    'secondary-tlb': (op) => {
+    'secondary-tlb': (op, task) => {
       // The secondary-TLB hook is a core call of its own: any end call has returned.
-      const t = this.tasks.get(ofTask(op));
+      const t = this.tasks.get(task.key);
       if (t) this.closeEndCalls(t);
     },
     'task-exit': (op) => {
+      // The exiting task may be another than the one that traced the exit (sched_process_exit's pid=), on the same machine.
       this.tasks.delete(taskKey(op.targetPid ?? op.ev.pid, op.ev.machine));
     },
   };
 
   /**
-   * A candidate event (an allocation, an interval call). Returns how it stands now:
+   * A candidate event (an allocation, an interval call) on `task` (the handler's). Returns how it stands now:
    * `placed` (its stack showed it), `pending` (after a call's entry: decided later),
    * or `outside` (no invalidation call is running on the task).
    */
-  candidate(c: Candidate<T>): 'placed' | 'pending' | 'outside' {
+  candidate(c: Candidate<T>, task: TaskView): 'placed' | 'pending' | 'outside' {
     const inStack = invalidationFrame(c.op.ev.stack);
     if (inStack) {
       this.placed(c, { kind: 'stack', ...inStack });
       return 'placed';
     }
-    const t = this.tasks.get(ofTask(c.op));
+    const t = this.tasks.get(task.key);
     const top = t?.frames[t.frames.length - 1];
     if (!top) return 'outside';
     if (top.pending.length < MAX_PENDING) top.pending.push(c);
