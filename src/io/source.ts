@@ -25,7 +25,9 @@ export class DamagedInputError extends InputError {
 
   /** `source`: what was read before the damage; `cause`: the decompressor's message. */
   constructor(readonly source: SourceInfo, cause: string) {
-    super(`${source.path}: compressed data is corrupt or cut off after ${source.lines} lines (${cause})`);
+    // What to do next: the file on this machine is not the whole capture.
+    const test = source.compression === 'none' ? '' : ` (\`${source.compression} -t\` tells a whole copy from a damaged one)`;
+    super(`${source.path}: compressed data is corrupt or cut off after ${source.lines} lines (${cause}): copy the file again from the traced machine${test}`);
   }
 
   /** Whether a decompressor's error code means corrupt or cut-off data. */
