@@ -9,9 +9,9 @@
  * `mntrace check --threads 1` is measured too: what one core does.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { generate, loadTemplate } from './generate';
 
 const root = resolve(__dirname, '..', '..');
@@ -66,8 +66,45 @@ export function option(args: string[], name: string, dflt: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
 }
 
+/**
+ * Checks a bench script's arguments against the options it takes (`values`
+ * take a value, `flags` do not): `--help` prints `usage` and returns false;
+ * an unknown option, or one without its value, throws.
+ */
+export function checkArgs(args: string[], values: readonly string[], flags: readonly string[], usage: string): boolean {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(usage);
+    return false;
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (flags.includes(a)) continue;
+    if (!values.includes(a)) throw new Error(`unknown argument ${a}\n${usage}`);
+    if (args[i + 1] === undefined || args[i + 1].startsWith('--')) throw new Error(`${a} needs a value\n${usage}`);
+    i++;
+  }
+  return true;
+}
+
+/** The folder `--dir` names (made if missing), or the system's temporary folder. */
+export function benchDir(args: string[]): string {
+  const dir = resolve(option(args, '--dir', tmpdir()));
+  // One level at a time: Node 20's mkdirSync({ recursive: true }) never returns for a path under /proc.
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
+  return dir;
+}
+
 /** The mixes `--mix` takes: each replays the real capture of that name (see generate.ts). */
 export const MIXES: readonly string[] = ['reclaim', 'baseline'];
+
+const USAGE = `usage: npm run bench -- [--size 1G] [--mix ${MIXES.join('|')}] [--runs 3] [--dir DIR] [--keep]
+  --size  the generated trace's size (K, M or G; default 1G)
+  --mix   which real capture the trace replays (default reclaim)
+  --runs  runs of each tool; the best time counts (default 3)
+  --dir   where the trace is written (default the system's temporary folder; made if missing)
+  --keep  keep the trace afterwards (a later run with the same --dir, --mix and --size reuses it)`;
 
 /** The capture a mix replays; throws on a mix that does not exist. */
 export function mixTemplate(mix: string): string {
@@ -87,12 +124,13 @@ export function commandPath(cmd: string): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (!checkArgs(args, ['--size', '--mix', '--runs', '--dir'], ['--keep'], USAGE)) return;
   const opt = (name: string, dflt: string) => option(args, name, dflt);
   const size = parseSize(opt('--size', '1G'));
   const mix = opt('--mix', 'reclaim');
   const keep = args.includes('--keep');
   const template = mixTemplate(mix);
-  const file = join(opt('--dir', tmpdir()), `mntrace-bench-${mix}-${size}.txt`);
+  const file = join(benchDir(args), `mntrace-bench-${mix}-${size}.txt`);
   if (!existsSync(file) || statSync(file).size < size) {
     process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
     const g = await generate(file, size, loadTemplate(template));

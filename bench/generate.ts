@@ -40,13 +40,17 @@ export function loadTemplate(gzPath: string): Template {
 /** Write copies of the template until `bytes` are written. Resolves to the bytes and lines written. */
 export async function generate(path: string, bytes: number, tpl: Template): Promise<{ bytes: number; lines: number }> {
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
+  // A file that cannot be written (no such folder, disk full) fails the promise, not the process.
+  let failed: Error | undefined;
+  const failure = new Promise<never>((_, reject) => out.once('error', (err) => reject((failed = err))));
+  failure.catch(() => undefined);
   let written = 0;
   let lines = 0;
-  const write = (s: string) => new Promise<void>((resolve) => {
+  const write = (s: string) => {
+    if (failed) return Promise.reject(failed);
     written += Buffer.byteLength(s);
-    if (out.write(s)) resolve();
-    else out.once('drain', resolve);
-  });
+    return out.write(s) ? Promise.resolve() : Promise.race([new Promise<void>((resolve) => out.once('drain', resolve)), failure]);
+  };
   await write(tpl.header);
   // Whole lines until `bytes` are reached (the last line may cross it): the file is the size asked for, to a line.
   let pending = 0;
@@ -73,6 +77,6 @@ export async function generate(path: string, bytes: number, tpl: Template): Prom
       pending = 0;
     }
   }
-  await new Promise<void>((resolve) => out.end(resolve));
+  await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failure]);
   return { bytes: written, lines };
 }

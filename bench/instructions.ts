@@ -26,8 +26,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkCommand, commandPath, MAWK_PAIRING, MIXES, mixTemplate, option, parseSize } from './bench';
+import { benchDir, checkArgs, checkCommand, commandPath, MAWK_PAIRING, MIXES, mixTemplate, option, parseSize } from './bench';
 import { generate, loadTemplate } from './generate';
+
+const USAGE = `usage: npm run bench:instructions -- [--mix ${MIXES.join('|')}|both] [--small 16M] [--large 48M] [--functions N] [--dir DIR]
+  --mix        which real capture the traces replay (default both)
+  --small      the smaller trace's size (default 16M)
+  --large      the larger trace's size (default 48M); the difference per line between the two is reported
+  --functions  also list the N functions that take most instructions a line
+  --dir        where the traces are written (default the system's temporary folder; made if missing)`;
 
 interface Count {
   total: number;
@@ -87,6 +94,7 @@ function byFunction(out: string, perfMap: string): Map<string, number> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (!checkArgs(args, ['--mix', '--small', '--large', '--functions', '--dir'], [], USAGE)) return;
   const opt = (name: string, dflt: string) => option(args, name, dflt);
   if (!commandPath('valgrind')) throw new Error('valgrind not found (apt-get install valgrind)');
   const mawk = commandPath('mawk');
@@ -99,7 +107,7 @@ async function main(): Promise<void> {
   const functions = Number(opt('--functions', '0'));
   if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')} (how many functions to list: a whole number)`);
   if (large <= small) throw new Error('--large must be larger than --small');
-  const dir = opt('--dir', tmpdir());
+  const dir = benchDir(args);
   const check = [...checkCommand(['--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : [])]), '--threads', '1'];
   console.log('| mix | tool | instructions a line | fixed (startup, compiling) | check / mawk a line |');
   console.log('|---|---|---|---|---|');

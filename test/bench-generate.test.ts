@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchDir, checkArgs } from '../bench/bench';
 import { generate, loadTemplate } from '../bench/generate';
 import { analyzeTrace } from '../src/analyze';
 import { FIX } from './parse-helpers';
@@ -31,4 +32,31 @@ describe('bench trace generator', () => {
       }
     });
   }
+});
+
+describe('bench arguments', () => {
+  const usage = 'usage: bench';
+  it('takes the options it knows, with their values', () => {
+    assert.equal(checkArgs(['--size', '1M', '--keep'], ['--size'], ['--keep'], usage), true);
+  });
+  it('refuses an unknown option and an option without its value, naming it', () => {
+    assert.throws(() => checkArgs(['--szie', '1M'], ['--size'], [], usage), /unknown argument --szie\nusage: bench/);
+    assert.throws(() => checkArgs(['--size'], ['--size'], [], usage), /--size needs a value/);
+    assert.throws(() => checkArgs(['--size', '--keep'], ['--size'], ['--keep'], usage), /--size needs a value/);
+  });
+  it('makes a missing --dir, and fails (not hangs) on one that cannot be made', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-dir-'));
+    try {
+      const want = join(dir, 'a', 'b');
+      assert.equal(benchDir(['--dir', want]), want);
+      assert.ok(statSync(want).isDirectory());
+      assert.throws(() => benchDir(['--dir', '/proc/mntrace-no-such/x']), /ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a trace that cannot be written rejects the generator promise', async () => {
+    const tpl = loadTemplate(join(FIX, 'real', 'baseline.trace.txt.gz'));
+    await assert.rejects(generate('/proc/mntrace-no-such/trace.txt', 1 << 20, tpl), /ENOENT/);
+  });
 });
