@@ -6,6 +6,8 @@
  * it as inconclusive (info) only, and mawk's one-liner counts it as open.
  */
 import { createWriteStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 
 export interface Template {
@@ -37,46 +39,39 @@ export function loadTemplate(gzPath: string): Template {
   return { parts, spanUs: last - first + 1000, header: header.join('\n') + '\n' };
 }
 
-/** Write copies of the template until `bytes` are written. Resolves to the bytes and lines written. */
+/** Write copies of the template until `bytes` are written. Resolves to the bytes and lines written; rejects if the file cannot be written. */
 export async function generate(path: string, bytes: number, tpl: Template): Promise<{ bytes: number; lines: number }> {
-  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  // A file that cannot be written (no such folder, disk full) fails the promise, not the process.
-  let failed: Error | undefined;
-  const failure = new Promise<never>((_, reject) => out.once('error', (err) => reject((failed = err))));
-  failure.catch(() => undefined);
   let written = 0;
   let lines = 0;
-  const write = (s: string) => {
-    if (failed) return Promise.reject(failed);
-    written += Buffer.byteLength(s);
-    return out.write(s) ? Promise.resolve() : Promise.race([new Promise<void>((resolve) => out.once('drain', resolve)), failure]);
-  };
-  await write(tpl.header);
   // Whole lines until `bytes` are reached (the last line may cross it): the file is the size asked for, to a line.
-  let pending = 0;
-  for (let copy = 0; written + pending < bytes; copy++) {
-    const shift = copy * tpl.spanUs;
+  function* chunks(): Generator<string> {
+    written = Buffer.byteLength(tpl.header);
+    yield tpl.header;
+    if (written >= bytes) return;
     let chunk: string[] = [];
-    for (const p of tpl.parts) {
-      const t = p.sec * 1e6 + p.usec + shift;
-      const sec = Math.floor(t / 1e6);
-      const usec = t - sec * 1e6;
-      const line = `${p.before}${sec}.${String(usec).padStart(6, '0')}${p.after}\n`;
-      chunk.push(line);
-      pending += line.length;
-      lines++;
-      if (chunk.length === 4096 || written + pending >= bytes) {
-        await write(chunk.join(''));
-        chunk = [];
-        pending = 0;
-        if (written >= bytes) break;
+    let pending = 0;
+    for (let copy = 0; ; copy++) {
+      const shift = copy * tpl.spanUs;
+      for (const p of tpl.parts) {
+        const t = p.sec * 1e6 + p.usec + shift;
+        const sec = Math.floor(t / 1e6);
+        const usec = t - sec * 1e6;
+        const line = `${p.before}${sec}.${String(usec).padStart(6, '0')}${p.after}\n`;
+        chunk.push(line);
+        pending += Buffer.byteLength(line);
+        lines++;
+        const done = written + pending >= bytes;
+        if (chunk.length === 4096 || done) {
+          written += pending;
+          yield chunk.join('');
+          chunk = [];
+          pending = 0;
+        }
+        if (done) return;
       }
     }
-    if (chunk.length) {
-      await write(chunk.join(''));
-      pending = 0;
-    }
   }
-  await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failure]);
+  // pipeline: the file stream's back-pressure, and its errors (no such folder, disk full) reject this promise.
+  await pipeline(Readable.from(chunks()), createWriteStream(path, { highWaterMark: 1 << 20 }));
   return { bytes: written, lines };
 }
