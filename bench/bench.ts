@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
 import { generate, loadTemplate } from './generate';
 
 const root = resolve(__dirname, '..', '..');
@@ -60,35 +61,9 @@ function measure(name: string, cmd: string[], file: string, runs: number): Measu
   return m;
 }
 
-/** The value after `--name` in the arguments, or `dflt`. */
-export function option(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
-}
-
-/**
- * Checks a bench script's arguments against the options it takes (`values`
- * take a value, `flags` do not): `--help` prints `usage` and returns false;
- * an unknown option, or one without its value, throws.
- */
-export function checkArgs(args: string[], values: readonly string[], flags: readonly string[], usage: string): boolean {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
-    return false;
-  }
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (flags.includes(a)) continue;
-    if (!values.includes(a)) throw new Error(`unknown argument ${a}\n${usage}`);
-    if (args[i + 1] === undefined || args[i + 1].startsWith('--')) throw new Error(`${a} needs a value\n${usage}`);
-    i++;
-  }
-  return true;
-}
-
-/** The folder `--dir` names (made if missing), or the system's temporary folder. */
-export function benchDir(args: string[]): string {
-  const dir = resolve(option(args, '--dir', tmpdir()));
+/** The folder a bench script writes its traces in, made if missing. */
+export function benchDir(dir: string): string {
+  dir = resolve(dir);
   // One level at a time: Node 20's mkdirSync({ recursive: true }) never returns for a path under /proc.
   const missing: string[] = [];
   for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
@@ -99,12 +74,20 @@ export function benchDir(args: string[]): string {
 /** The mixes `--mix` takes: each replays the real capture of that name (see generate.ts). */
 export const MIXES: readonly string[] = ['reclaim', 'baseline'];
 
-const USAGE = `usage: npm run bench -- [--size 1G] [--mix ${MIXES.join('|')}] [--runs 3] [--dir DIR] [--keep]
-  --size  the generated trace's size (K, M or G; default 1G)
-  --mix   which real capture the trace replays (default reclaim)
-  --runs  runs of each tool; the best time counts (default 3)
-  --dir   where the trace is written (default the system's temporary folder; made if missing)
-  --keep  keep the trace afterwards (a later run with the same --dir, --mix and --size reuses it)`;
+/** `npm run bench`'s options (commander, as the CLI: --help, and unknown options refused). */
+export function benchOptions(argv: string[]): { size: string; mix: string; runs: string; dir: string; keep?: boolean } {
+  return new Command('npm run bench --')
+    .description('Generate a trace from a real capture, then time wc -l, the mawk pairing one-liner and mntrace check on it.')
+    .option('--size <size>', "the generated trace's size (K, M or G)", '1G')
+    .option('--mix <mix>', `which real capture the trace replays (${MIXES.join(' or ')})`, 'reclaim')
+    .option('--runs <n>', 'runs of each tool; the best time counts', '3')
+    .option('--dir <dir>', 'where the trace is written (made if missing)', tmpdir())
+    .option('--keep', 'keep the trace afterwards (a later run with the same --dir, --mix and --size reuses it)')
+    .showHelpAfterError('(--help lists the options)')
+    .exitOverride()
+    .parse(argv, { from: 'user' })
+    .opts();
+}
 
 /** The capture a mix replays; throws on a mix that does not exist. */
 export function mixTemplate(mix: string): string {
@@ -123,14 +106,12 @@ export function commandPath(cmd: string): string {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (!checkArgs(args, ['--size', '--mix', '--runs', '--dir'], ['--keep'], USAGE)) return;
-  const opt = (name: string, dflt: string) => option(args, name, dflt);
-  const size = parseSize(opt('--size', '1G'));
-  const mix = opt('--mix', 'reclaim');
-  const keep = args.includes('--keep');
+  const o = benchOptions(process.argv.slice(2));
+  const size = parseSize(o.size);
+  const mix = o.mix;
+  const keep = !!o.keep;
   const template = mixTemplate(mix);
-  const file = join(benchDir(args), `mntrace-bench-${mix}-${size}.txt`);
+  const file = join(benchDir(o.dir), `mntrace-bench-${mix}-${size}.txt`);
   if (!existsSync(file) || statSync(file).size < size) {
     process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
     const g = await generate(file, size, loadTemplate(template));
@@ -138,8 +119,8 @@ async function main(): Promise<void> {
   }
   const bytes = statSync(file).size;
   const mb = bytes / 1e6;
-  const runs = Number(opt('--runs', '3'));
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${opt('--runs', '3')}`);
+  const runs = Number(o.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${o.runs}`);
   const results: Measured[] = [];
   results.push(measure('wc -l', ['wc', '-l'], file, runs));
   const mawk = commandPath('mawk');
@@ -164,9 +145,14 @@ async function main(): Promise<void> {
 }
 
 // Only when run (bench/instructions.ts imports its helpers).
-if (require.main === module) {
-  main().catch((err) => {
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : err}\n`);
-    process.exitCode = 1;
-  });
+if (require.main === module) main().catch((err) => benchFailed('bench', err));
+
+/** A bench script's failure: commander has already printed its own (and --help is no failure); anything else is said here. */
+export function benchFailed(script: string, err: unknown): void {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+    return;
+  }
+  process.stderr.write(`${script}: ${err instanceof Error ? err.message : err}\n`);
+  process.exitCode = 1;
 }

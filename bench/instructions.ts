@@ -26,15 +26,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchDir, checkArgs, checkCommand, commandPath, MAWK_PAIRING, MIXES, mixTemplate, option, parseSize } from './bench';
+import { Command } from 'commander';
+import { benchDir, benchFailed, checkCommand, commandPath, MAWK_PAIRING, MIXES, mixTemplate, parseSize } from './bench';
 import { generate, loadTemplate } from './generate';
 
-const USAGE = `usage: npm run bench:instructions -- [--mix ${MIXES.join('|')}|both] [--small 16M] [--large 48M] [--functions N] [--dir DIR]
-  --mix        which real capture the traces replay (default both)
-  --small      the smaller trace's size (default 16M)
-  --large      the larger trace's size (default 48M); the difference per line between the two is reported
-  --functions  also list the N functions that take most instructions a line
-  --dir        where the traces are written (default the system's temporary folder; made if missing)`;
 
 interface Count {
   total: number;
@@ -93,21 +88,29 @@ function byFunction(out: string, perfMap: string): Map<string, number> {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (!checkArgs(args, ['--mix', '--small', '--large', '--functions', '--dir'], [], USAGE)) return;
-  const opt = (name: string, dflt: string) => option(args, name, dflt);
+  const o = new Command('npm run bench:instructions --')
+    .description('Count instructions a line of the mawk one-liner and mntrace check --threads 1, with valgrind\'s callgrind.')
+    .option('--mix <mix>', `which real capture the traces replay (${MIXES.join(', ')} or both)`, 'both')
+    .option('--small <size>', "the smaller trace's size", '16M')
+    .option('--large <size>', "the larger trace's size; the difference per line between the two is reported", '48M')
+    .option('--functions <n>', 'also list the N functions that take most instructions a line', '0')
+    .option('--dir <dir>', 'where the traces are written (made if missing)', tmpdir())
+    .showHelpAfterError('(--help lists the options)')
+    .exitOverride()
+    .parse(process.argv.slice(2), { from: 'user' })
+    .opts<{ mix: string; small: string; large: string; functions: string; dir: string }>();
   if (!commandPath('valgrind')) throw new Error('valgrind not found (apt-get install valgrind)');
   const mawk = commandPath('mawk');
   if (!mawk) process.stderr.write('mawk not found (apt-get install mawk): measuring mntrace check alone\n');
-  const mixArg = opt('--mix', 'both');
+  const mixArg = o.mix;
   if (mixArg !== 'both' && !MIXES.includes(mixArg)) throw new Error(`bad --mix ${mixArg} (${MIXES.join(', ')} or both)`);
   const mixes = mixArg === 'both' ? [...MIXES] : [mixArg];
-  const small = parseSize(opt('--small', '16M'));
-  const large = parseSize(opt('--large', '48M'));
-  const functions = Number(opt('--functions', '0'));
-  if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${opt('--functions', '0')} (how many functions to list: a whole number)`);
+  const small = parseSize(o.small);
+  const large = parseSize(o.large);
+  const functions = Number(o.functions);
+  if (!Number.isInteger(functions) || functions < 0) throw new Error(`bad --functions ${o.functions} (how many functions to list: a whole number)`);
   if (large <= small) throw new Error('--large must be larger than --small');
-  const dir = benchDir(args);
+  const dir = benchDir(o.dir);
   const check = [...checkCommand(['--no-concurrent-recompilation', '--no-concurrent-sparkplug', ...(functions ? ['--perf-basic-prof', '--no-logfile-per-isolate', '--logfile=/dev/null'] : [])]), '--threads', '1'];
   console.log('| mix | tool | instructions a line | fixed (startup, compiling) | check / mawk a line |');
   console.log('|---|---|---|---|---|');
@@ -146,7 +149,4 @@ async function main(): Promise<void> {
   console.log('(instructions a line: the large file\'s count minus the small one\'s, per line between them)');
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench:instructions: ${err instanceof Error ? err.message : err}\n`);
-  process.exitCode = 1;
-});
+main().catch((err) => benchFailed('bench:instructions', err));

@@ -2,12 +2,13 @@
  * The benchmark's trace generator (bench/generate.ts): the size asked for, to
  * a line, and a trace check reads without a single unreadable line.
  */
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchDir, checkArgs } from '../bench/bench';
+import type { CommanderError } from 'commander';
+import { benchDir, benchOptions } from '../bench/bench';
 import { generate, loadTemplate } from '../bench/generate';
 import { analyzeTrace } from '../src/analyze';
 import { FIX } from './parse-helpers';
@@ -35,22 +36,29 @@ describe('bench trace generator', () => {
 });
 
 describe('bench arguments', () => {
-  const usage = 'usage: bench';
-  it('takes the options it knows, with their values', () => {
-    assert.equal(checkArgs(['--size', '1M', '--keep'], ['--size'], ['--keep'], usage), true);
+  it('takes the options it knows, with their values and defaults', () => {
+    const o = benchOptions(['--size', '1M', '--keep']);
+    assert.equal(o.size, '1M');
+    assert.equal(o.keep, true);
+    assert.equal(o.mix, 'reclaim');
+    assert.equal(o.runs, '3');
   });
   it('refuses an unknown option and an option without its value, naming it', () => {
-    assert.throws(() => checkArgs(['--szie', '1M'], ['--size'], [], usage), /unknown argument --szie\nusage: bench/);
-    assert.throws(() => checkArgs(['--size'], ['--size'], [], usage), /--size needs a value/);
-    assert.throws(() => checkArgs(['--size', '--keep'], ['--size'], ['--keep'], usage), /--size needs a value/);
+    const quiet = mock.method(process.stderr, 'write', () => true);
+    try {
+      assert.throws(() => benchOptions(['--szie', '1M']), (e: CommanderError) => e.code === 'commander.unknownOption' && /--szie/.test(e.message));
+      assert.throws(() => benchOptions(['--size']), (e: CommanderError) => e.code === 'commander.optionMissingArgument' && /--size/.test(e.message));
+    } finally {
+      quiet.mock.restore();
+    }
   });
   it('makes a missing --dir, and fails (not hangs) on one that cannot be made', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mntrace-dir-'));
     try {
       const want = join(dir, 'a', 'b');
-      assert.equal(benchDir(['--dir', want]), want);
+      assert.equal(benchDir(want), want);
       assert.ok(statSync(want).isDirectory());
-      assert.throws(() => benchDir(['--dir', '/proc/mntrace-no-such/x']), /ENOENT/);
+      assert.throws(() => benchDir('/proc/mntrace-no-such/x'), /ENOENT/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
