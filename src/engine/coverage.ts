@@ -58,8 +58,9 @@ const LOSSES_LISTED = 10000;
 export class Coverage {
   /** By CPU id: the CPU number, or for another machine's CPU an id of its own (idOf). */
   private readonly cpuState = new Map<number, CpuState>();
-  /** CPU ids of the machines of a report of several, by `machine/cpu`. */
-  private readonly machineCpuIds = new Map<string, number>();
+  /** CPU ids of the machines of a report of several: by machine, by CPU number (no string built per event). */
+  private readonly machineCpuIds = new Map<string, number[]>();
+  private machineCpus = 0;
   /** Those machines, in the order they first appear (the order coverage lists them in). */
   private readonly machineOrder = new Map<string, number>();
   /** The same states indexed by CPU number (the per-event path). */
@@ -103,14 +104,13 @@ export class Coverage {
    */
   private idOf(cpu: number, machine: string | undefined): number {
     if (machine === undefined) return cpu;
-    const name = `${machine}/${cpu}`;
-    let id = this.machineCpuIds.get(name);
-    if (id === undefined) {
-      id = MACHINE_CPU_IDS + this.machineCpuIds.size;
-      this.machineCpuIds.set(name, id);
-      if (!this.machineOrder.has(machine)) this.machineOrder.set(machine, this.machineOrder.size);
+    let ids = this.machineCpuIds.get(machine);
+    if (ids === undefined) {
+      ids = [];
+      this.machineCpuIds.set(machine, ids);
+      this.machineOrder.set(machine, this.machineOrder.size);
     }
-    return id;
+    return (ids[cpu] ??= MACHINE_CPU_IDS + this.machineCpus++);
   }
 
   private orderOf(machine: string | undefined): number {
