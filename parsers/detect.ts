@@ -120,8 +120,33 @@ export function explainUnrecognised(lines: readonly string[], file: string): str
   if (defs.definitions.length > 0 && defs.errors.length === 0) {
     return `kprobe definitions (as in /sys/kernel/tracing/kprobe_events), not a trace: give them with --kprobe-events ${file}, and the trace itself as the input`;
   }
-  if (lines.some((l) => l.includes('\u0000'))) {
+  // Compressions mntrace does not read itself (gzip, zstd and xz it does): what to pipe through.
+  const unpack = /^BZh[1-9]1AY&SY/.test(first) ? ['bzip2', 'bzcat'] : first.startsWith('\u0004"M\u0018') ? ['lz4', 'lz4cat'] : undefined;
+  if (unpack) {
+    const [kind, cat] = unpack;
+    const how = file === '<stdin>' ? `decompress it before the pipe (\`${cat} FILE | mntrace check -\`)` : `\`${cat} ${file} | mntrace check -\``;
+    return `${kind}-compressed, which mntrace does not decompress itself (it reads gzip, zstd and xz): ${how}, or recompress it with gzip, zstd or xz`;
+  }
+  if (lines.some((l) => l.includes('\u0000')) || looksBinary(lines)) {
     return 'binary data, not trace text: give the text of /sys/kernel/tracing/trace (or trace_pipe), `trace-cmd report` or `perf script`';
   }
   return undefined;
+}
+
+/**
+ * Whether the first lines read as bytes rather than text: at least one in
+ * ten of their characters is a control character (other than tab) or a byte
+ * that is not UTF-8 (decoded as U+FFFD). Trace text is ASCII but for task
+ * names, so a few odd characters never tip it.
+ */
+function looksBinary(lines: readonly string[]): boolean {
+  let chars = 0;
+  let odd = 0;
+  for (const l of lines) {
+    for (let i = 0; i < l.length && chars < 4096; i++, chars++) {
+      const c = l.charCodeAt(i);
+      if ((c < 32 && c !== 9) || c === 127 || c === 0xfffd) odd++;
+    }
+  }
+  return chars >= 16 && odd * 10 >= chars;
 }

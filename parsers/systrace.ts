@@ -252,7 +252,9 @@ export function sniffSystrace(lines: readonly string[]): number {
   let escaped = 0;
   let nonBlank = 0;
   for (const l of lines) {
-    if (JS_STRING_START.test(l) || TRACE_DATA_START.test(l)) score += 5000;
+    // At the start of a line, as the tools write them (a mention mid-line, in a README say, is not a trace).
+    const t = l.trimStart();
+    if (JS_STRING_START.exec(t)?.index === 0 || TRACE_DATA_START.exec(t)?.index === 0) score += 5000;
     if (l.trim() === '') continue;
     nonBlank++;
     if (/\\n\\$/.test(l)) escaped++;

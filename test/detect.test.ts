@@ -109,6 +109,13 @@ describe('format detection: registry and messages', () => {
       ['kprobe_events', readFileSync(join(FIX, 'real', 'kprobe_events-6.1.txt')),
         /is kprobe definitions \(as in \/sys\/kernel\/tracing\/kprobe_events\), not a trace: give them with --kprobe-events \S+kprobe_events, and the trace itself as the input$/],
       ['blob.bin', Buffer.concat([Buffer.from([0, 1, 2]), junk]), /blob\.bin is binary data, not trace text/],
+      // Bytes with no NUL among the first lines still are not text: mostly non-UTF-8 and control bytes.
+      ['random.bin', Buffer.from(Array.from({ length: 600 }, (_, i) => 1 + ((i * 167 + 3) % 255))), /random\.bin is binary data, not trace text/],
+      // bzip2: "BZh", the block size, then the block magic 0x314159265359; lz4 frames: 0x184D2204 (little-endian).
+      ['trace.txt.bz2', Buffer.concat([Buffer.from('BZh91AY&SY'), junk]),
+        /trace\.txt\.bz2 is bzip2-compressed, which mntrace does not decompress itself \(it reads gzip, zstd and xz\): `bzcat \S+trace\.txt\.bz2 \| mntrace check -`/],
+      ['trace.txt.lz4', Buffer.concat([Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7]), junk]),
+        /trace\.txt\.lz4 is lz4-compressed, which mntrace does not decompress itself \(it reads gzip, zstd and xz\): `lz4cat \S+trace\.txt\.lz4 \| mntrace check -`/],
     ];
     try {
       for (const [name, bytes, message] of cases) {
@@ -124,6 +131,20 @@ describe('format detection: registry and messages', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('text that only mentions the systrace markers mid-line (a README) is no format; the markers at the start of a line are', () => {
+    const readme = [
+      '# mntrace',
+      '',
+      '| format | recognised by | notes |',
+      '|---|---|---|',
+      '| Android atrace / systrace | `TRACE:` preamble, `<script class="trace-data">`, the old `linuxPerfData` string | the inner ftrace text keeps its line numbers |',
+      'Set `var linuxPerfData = "` aside: it is only a mention.',
+    ];
+    assert.equal(detectFormat(readme), undefined);
+    assert.equal(detectFormat(['<!-- BEGIN TRACE -->', '  <script class="trace-data" type="application/text">', '# tracer: nop'])?.name, 'systrace');
+    assert.equal(detectFormat(['<script>', '  var linuxPerfData = "\\', '# tracer: nop\\n\\'])?.name, 'systrace');
   });
 
   test('mixed input: trace-cmd lines under an ftrace header stay ftrace', () => {
