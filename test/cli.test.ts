@@ -44,6 +44,18 @@ describe('mntrace check', () => {
     assert.doesNotMatch(run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]).stdout, /no invalidation range/);
   });
 
+  it('a file of which no line reads as an event is an input error (exit 2), not a clean trace; a trace with no events at all still is clean', () => {
+    const notATrace = tmpTrace('# tracer: nop\n#\nhello world\nthis is not a trace either\n');
+    const res = run(['check', '--format', 'json', notATrace]);
+    assert.equal(res.code, 2, res.stdout);
+    assert.match(res.stderr, /trace\.txt: no event could be read from it as ftrace \(2 of its 4 lines unreadable; the first, line 3: "hello world"\): is it a trace\? If it is, --input-format names its format/);
+    const report = parseReport(res.stdout);
+    assert.match(report.inputs[0].error, /no event could be read/);
+    // The header of a capture that recorded nothing: no line is unreadable, and nothing is wrong.
+    const empty = tmpTrace('# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n');
+    assert.equal(run(['check', empty]).code, 0);
+  });
+
   it('the JSON report validates against schemas/report.schema.json', () => {
     const res = run(['check', '--format', 'json', join(REAL, 'baseline.trace.txt.gz'), join(REAL, 'process_mrelease.trace.txt.gz')]);
     assert.equal(res.code, 0, res.stderr);
