@@ -208,13 +208,19 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     damaged = m.damaged;
     read = m;
   } else read = await readOne();
+  const name = merged ? mergedInputName(merged) : path === '-' ? '<stdin>' : path;
+  // An empty file is a capture that was never written (a redirect that failed, a copy cut short), not a clean one.
+  // Following a quiet trace_pipe and stopping is another matter.
+  if (read.info.lines === 0 && damaged === undefined && !opts.live) {
+    throw new InputError(`${name} is empty: there is no line to check (was the capture written to another file, or copied before it was written?)`);
+  }
   // Not one event, only lines its parser could not read: the wrong file, or a format taken for another.
   // Judging it would report "no findings" on a trace that was never read.
   if (read.info.events === 0 && read.info.unreadable > 0 && damaged === undefined) {
     const u = unreadable[0];
     const first = u ? `; the first, line ${u.src.line}: ${JSON.stringify(u.text.slice(0, 120))}` : '';
     throw new InputError(
-      `${merged ? mergedInputName(merged) : path}: no event could be read from it as ${read.format} (${read.info.unreadable} of its ${read.info.lines} lines unreadable${first}): ` +
+      `${name}: no event could be read from it as ${read.format} (${read.info.unreadable} of its ${read.info.lines} lines unreadable${first}): ` +
         'is it a trace? If it is, --input-format names its format',
     );
   }

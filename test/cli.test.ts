@@ -44,7 +44,7 @@ describe('mntrace check', () => {
     assert.doesNotMatch(run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]).stdout, /no invalidation range/);
   });
 
-  it('a file of which no line reads as an event is an input error (exit 2), not a clean trace; a trace with no events at all still is clean', () => {
+  it('an empty file, or one of which no line reads as an event, is an input error (exit 2), not a clean trace; a capture that recorded no event still is clean', () => {
     const notATrace = tmpTrace('# tracer: nop\n#\nhello world\nthis is not a trace either\n');
     const res = run(['check', '--format', 'json', notATrace]);
     assert.equal(res.code, 2, res.stdout);
@@ -52,8 +52,14 @@ describe('mntrace check', () => {
     const report = parseReport(res.stdout);
     assert.match(report.inputs[0].error, /no event could be read/);
     // The header of a capture that recorded nothing: no line is unreadable, and nothing is wrong.
-    const empty = tmpTrace('# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n');
-    assert.equal(run(['check', empty]).code, 0);
+    const headerOnly = tmpTrace('# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n');
+    assert.equal(run(['check', headerOnly]).code, 0);
+    // An empty file was never written: an input error, on a file or on stdin; following a quiet trace_pipe is not.
+    const empty = run(['check', tmpTrace('')]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /trace\.txt is empty: there is no line to check/);
+    assert.match(run(['check', '-'], '').stderr, /^mntrace: <stdin> is empty/);
+    assert.equal(run(['check', '--follow', '-'], '').code, 0);
   });
 
   it('the JSON report validates against schemas/report.schema.json', () => {
