@@ -32,6 +32,19 @@ describe('baseline', () => {
     assert.match(stableFingerprint(a.findings[0]), /^[0-9a-f]{32}$/);
   });
 
+  it('a finding has one fingerprint: the JSON report\'s, the baseline file\'s and SARIF\'s are the same', () => {
+    const trace = caseTrace('failed-blockable-start');
+    const base = join(tmp(), 'baseline.json');
+    const json = parseReport(runCli(['check', '--format', 'json', '--fail-on', 'never', trace]).stdout);
+    assert.equal(runCli(['check', '--write-baseline', base, trace]).code, 0);
+    const sarif = JSON.parse(runCli(['check', '--format', 'sarif', '--fail-on', 'never', trace]).stdout);
+    const fromJson = json.findings.map((f: { fingerprint: string }) => f.fingerprint).sort();
+    assert.ok(fromJson.length > 0);
+    fromJson.forEach((fp: string) => assert.match(fp, /^[0-9a-f]{32}$/));
+    assert.deepEqual(readBaseline(base).findings.map((e) => e.fingerprint).sort(), fromJson);
+    assert.deepEqual(sarif.runs[0].results.map((r: { partialFingerprints: Record<string, string> }) => r.partialFingerprints['mntraceFingerprint/v1']).sort(), fromJson);
+  });
+
   it('applyBaseline splits known from new findings and lists accepted ones no longer found', async () => {
     const bug = await analyzeTrace(caseTrace('failed-blockable-start'));
     const base = makeBaseline(bug.findings.slice(0, 2));

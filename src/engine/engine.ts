@@ -15,6 +15,7 @@ import type {
   SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
 } from './types';
 import { describeEvent } from './describe';
+import { stableFingerprint } from './fingerprint';
 
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
@@ -127,7 +128,7 @@ export class Engine {
   private readonly onRole = new Map<Role, OperationHandler[]>();
   private nextRangeId = 1;
   private nextSubscriberSeq = 0;
-  private readonly seenFingerprints = new Set<string>();
+  private readonly seenFindings = new Set<string>();
   /** Findings kept so far, per rule. */
   private readonly keptByRule = new Map<string, number>();
   /** Findings beyond the per-rule limit: counted by rule, severity and confidence, not kept. */
@@ -692,10 +693,12 @@ export class Engine {
       return;
     }
     const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
-    const fingerprint = `${ruleId}:${ev.src.file.replace(/^.*[\\/]/, '')}:${ev.src.line}:${ev.pid}`;
-    if (this.seenFingerprints.has(fingerprint + d.message)) return;
-    this.seenFingerprints.add(fingerprint + d.message);
+    // The same finding made twice (two handlers reaching one verdict) is kept once.
+    const same = `${ruleId}\u0000${ev.src.file}\u0000${ev.src.line}\u0000${ev.pid}\u0000${d.message}`;
+    if (this.seenFindings.has(same)) return;
+    this.seenFindings.add(same);
     this.keptByRule.set(ruleId, kept + 1);
+    const timestamp = ev.ts.raw;
     const finding: Finding = {
       ruleId,
       severity: shownSeverity,
@@ -705,9 +708,9 @@ export class Engine {
       comm: ev.comm,
       ...(ev.cpu !== undefined ? { cpu: ev.cpu } : {}),
       ...(ev.machine !== undefined ? { machine: ev.machine } : {}),
-      timestamp: ev.ts.raw,
+      timestamp,
       evidence,
-      fingerprint,
+      fingerprint: stableFingerprint({ ruleId, pid: ev.pid, timestamp, evidence }),
     };
     this.findings.push(finding);
     this.opts.onFinding?.(finding);

@@ -32,7 +32,7 @@ export interface Finding {
   /** Timestamp of the main evidence event, exactly as printed in the trace. */
   timestamp: string;
   evidence: EvidenceRef[];
-  /** Stable across runs of the same input: rule + main evidence identity. */
+  /** Stable across runs, machines and directories (engine/fingerprint.ts): the one baselines and SARIF use. */
   fingerprint: string;
 }
 

@@ -3,34 +3,18 @@
  * records every finding of a run by its stable fingerprint; `--baseline <file>`
  * then reports those findings as known, and only new ones can fail the run.
  *
- * The fingerprint (`mntraceFingerprint/v1`, also SARIF's partialFingerprints)
- * hashes the rule id, the trace file's base name and the identity of the
- * evidence events (line, task, timestamp, role). It holds no absolute path and
- * no run time, so the same trace gives the same fingerprints wherever and
- * whenever it is checked.
+ * The fingerprint (`mntraceFingerprint/v1`) is engine/fingerprint.ts's: the
+ * one each finding carries, and SARIF's partialFingerprints.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Finding } from '../engine/types';
+import { baseName, stableFingerprint } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
 
 export const FINGERPRINT_KEY = 'mntraceFingerprint/v1';
 
-function baseName(path: string): string {
-  return path.replace(/^.*[\\/]/, '');
-}
-
-/** The stable fingerprint of a finding (hex sha256, 32 characters). */
-export function stableFingerprint(f: Finding): string {
-  const main = f.evidence[0];
-  const parts = [
-    f.ruleId,
-    baseName(main?.path ?? ''),
-    `main ${main?.line ?? 0} ${f.pid} ${f.timestamp}`,
-    ...f.evidence.map((e) => `${baseName(e.path)}:${e.line}:${e.role ?? ''}`),
-  ];
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-}
+// Findings carry it (Finding.fingerprint); reports compute it again, so findings made by hand are judged the same way.
+export { stableFingerprint };
 
 export interface BaselineEntry {
   fingerprint: string;

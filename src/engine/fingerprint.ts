@@ -1,0 +1,26 @@
+/**
+ * The stable fingerprint of a finding (`mntraceFingerprint/v1`): a hex
+ * sha256 (32 characters) of the rule id, the trace file's base name and the
+ * identity of the evidence events (line, task, timestamp, role). It holds no
+ * absolute path and no run time, so the same trace gives the same
+ * fingerprints wherever and whenever it is checked: the JSON report's
+ * `fingerprint`, SARIF's partialFingerprints and baseline files all use it.
+ */
+import { createHash } from 'node:crypto';
+import type { Finding } from './types';
+
+/** A path's last component (traces are compared by file name, not by where they live). */
+export function baseName(path: string): string {
+  return path.replace(/^.*[\\/]/, '');
+}
+
+export function stableFingerprint(f: Pick<Finding, 'ruleId' | 'pid' | 'timestamp' | 'evidence'>): string {
+  const main = f.evidence[0];
+  const parts = [
+    f.ruleId,
+    baseName(main?.path ?? ''),
+    `main ${main?.line ?? 0} ${f.pid} ${f.timestamp}`,
+    ...f.evidence.map((e) => `${baseName(e.path)}:${e.line}:${e.role ?? ''}`),
+  ];
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
