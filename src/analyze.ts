@@ -228,7 +228,8 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   const cov = engine.coverage;
   return {
     input: {
-      path: merged ? mergedInputName(merged) : path,
+      // The name its evidence and errors give it (`<stdin>` for `-`), so a report's input and its findings agree.
+      path: name,
       format: read.format,
       ...(merged ? { merged } : {}),
       compression: read.source.compression,

@@ -110,6 +110,20 @@ describe('mntrace check', () => {
     assert.equal(JSON.parse(res.stdout).inputs[0].ranges.paired, 11);
   });
 
+  it('names stdin one way: the input, its evidence and the SARIF artifact agree', () => {
+    const text = readFileSync(join(ROOT, 'fixtures', 'cases', 'missing-end', 'trace.txt'), 'utf8');
+    const json = JSON.parse(run(['check', '--format', 'json', '-'], text).stdout);
+    assert.equal(json.inputs[0].path, '<stdin>');
+    assert.ok(json.findings.length > 0);
+    for (const f of json.findings) for (const e of f.evidence) assert.equal(e.path, '<stdin>');
+    assert.match(run(['check', '-'], text).stdout, /^ {2}<stdin>: ftrace, 210 lines/m);
+    const sarif = JSON.parse(run(['check', '--format', 'sarif', '-'], text).stdout);
+    const uris = new Set<string>();
+    for (const a of sarif.runs[0].artifacts ?? []) uris.add(a.location.uri);
+    for (const res of sarif.runs[0].results) for (const l of res.locations) uris.add(l.physicalLocation.artifactLocation.uri);
+    assert.deepEqual([...uris], ['stdin']);
+  });
+
   it('usage and input errors exit 2 with a message', () => {
     const missing = run(['check', '/nonexistent/trace.txt']);
     assert.equal(missing.code, 2);

@@ -149,7 +149,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
       process.stderr.write(`mntrace: ${err.message}\n`);
-      inputs.push({ path: group.length > 1 ? mergedInputName(group) : file, ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
+      inputs.push({ path: group.length > 1 ? mergedInputName(group) : file === '-' ? '<stdin>' : file, ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
       timelines.push(undefined);
     }
   }

@@ -30,7 +30,8 @@ export function sarifLevel(severity: Severity): SarifLevel {
 
 /** A trace path as a SARIF URI reference: relative to cwd, forward slashes, each segment percent-encoded. */
 export function artifactUri(path: string, cwd = process.cwd()): string {
-  if (path === '-') return 'stdin';
+  // `-` as given on the command line, `<stdin>` as the report names it: one artifact either way.
+  if (path === '-' || path === '<stdin>') return 'stdin';
   const abs = resolve(cwd, path);
   let rel = relative(cwd, abs);
   if (rel === '' || (isAbsolute(rel) && !rel.startsWith('..'))) rel = abs; // another drive (Windows)
