@@ -10,6 +10,7 @@ import { SystraceParser, sniffSystrace } from './systrace';
 import { sniffTraceCmd, TraceCmdParser } from './tracecmd';
 import type { ParserOptions, TraceParser } from './types';
 import { parseKprobeEvents } from '../src/semantics/kprobe-events';
+import { STDIN_NAME } from '../src/io/source';
 
 export interface FormatDescriptor {
   /** Name used by `--input-format` and in reports. */
@@ -109,7 +110,7 @@ export function detectFormat(lines: readonly string[]): FormatDescriptor | undef
 export function explainUnrecognised(lines: readonly string[], file: string): string | undefined {
   const first = lines.find((l) => l.trim() !== '') ?? '';
   // The converters read the file itself: name it only when it is one they can open.
-  const plain = (dflt: string) => (file === '<stdin>' || /\.(gz|zst|xz)$/.test(file) ? dflt : file);
+  const plain = (dflt: string) => (file === STDIN_NAME || /\.(gz|zst|xz)$/.test(file) ? dflt : file);
   if (first.startsWith('\x17\x08Dtracing')) {
     return `a trace-cmd binary capture (trace.dat), not text: convert it with \`trace-cmd report -i ${plain('trace.dat')} > trace.txt\`, or pipe it: \`trace-cmd report -i ${plain('trace.dat')} | mntrace check -\``;
   }
@@ -124,7 +125,7 @@ export function explainUnrecognised(lines: readonly string[], file: string): str
   const unpack = /^BZh[1-9]1AY&SY/.test(first) ? ['bzip2', 'bzcat'] : first.startsWith('\u0004"M\u0018') ? ['lz4', 'lz4cat'] : undefined;
   if (unpack) {
     const [kind, cat] = unpack;
-    const how = file === '<stdin>' ? `decompress it before the pipe (\`${cat} FILE | mntrace check -\`)` : `\`${cat} ${file} | mntrace check -\``;
+    const how = file === STDIN_NAME ? `decompress it before the pipe (\`${cat} FILE | mntrace check -\`)` : `\`${cat} ${file} | mntrace check -\``;
     return `${kind}-compressed, which mntrace does not decompress itself (it reads gzip, zstd and xz): ${how}, or recompress it with gzip, zstd or xz`;
   }
   if (lines.some((l) => l.includes('\u0000')) || looksBinary(lines)) {

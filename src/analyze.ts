@@ -8,7 +8,7 @@ import type { TraceRecord, UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';
 import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
-import { DamagedInputError, InputError } from './io/source';
+import { DamagedInputError, InputError, inputName } from './io/source';
 import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
 import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
@@ -123,9 +123,13 @@ export function analyzeTrace(path: string, opts: AnalyzeOptions = {}): Promise<A
   return analyze(path, opts, undefined);
 }
 
-/** How a merged capture is named in reports: its parts, or the first and how many more. */
-export function mergedInputName(paths: readonly string[]): string {
-  return paths.length <= 4 ? paths.join(' + ') : `${paths[0]} + ${paths.length - 1} more`;
+/**
+ * How an input is named in reports, evidence and errors: a file as given
+ * (`<stdin>` for `-`), a merged capture by its parts, or the first and how many more.
+ */
+export function reportedInputName(paths: readonly string[]): string {
+  const names = paths.map(inputName);
+  return names.length <= 4 ? names.join(' + ') : `${names[0]} + ${names.length - 1} more`;
 }
 
 /**
@@ -208,7 +212,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     damaged = m.damaged;
     read = m;
   } else read = await readOne();
-  const name = merged ? mergedInputName(merged) : path === '-' ? '<stdin>' : path;
+  const name = reportedInputName(merged ?? [path]);
   // An empty file is a capture that was never written (a redirect that failed, a copy cut short), not a clean one.
   // Following a quiet trace_pipe and stopping is another matter.
   if (read.info.lines === 0 && damaged === undefined && !opts.live) {

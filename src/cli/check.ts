@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { analyzeMerged, analyzeTrace, kernelInfo, mergedInputName, readKprobeEventsFile } from '../analyze';
+import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile, reportedInputName } from '../analyze';
 import { rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
@@ -135,7 +135,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       for (const f of result.findings) findings.push(f);
       if (collector) {
         const tl = timelineInput(result, collector);
-        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${file}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
+        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${result.input.path}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
         timelines.push(tl);
       }
       if (opts.showUnreadable) reportUnreadable(result.unreadable, true);
@@ -149,7 +149,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
       process.stderr.write(`mntrace: ${err.message}\n`);
-      inputs.push({ path: group.length > 1 ? mergedInputName(group) : file === '-' ? '<stdin>' : file, ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
+      inputs.push({ path: reportedInputName(group), ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
       timelines.push(undefined);
     }
   }

@@ -6,7 +6,7 @@ import type { ParseInfo, TraceRecord } from '../model/event';
 import { detectFormat, explainUnrecognised, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
-import { DamagedInputError, InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
+import { DamagedInputError, InputError, inputName, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 
 export interface ReadOptions {
@@ -39,7 +39,7 @@ export interface ReadResult {
 }
 
 export async function readTrace(path: string, onRecord: (r: TraceRecord) => void, opts: ReadOptions = {}): Promise<ReadResult> {
-  const file = opts.displayName ?? (path === '-' ? '<stdin>' : path);
+  const file = opts.displayName ?? inputName(path);
   let parser: TraceParser | undefined;
   let forced: FormatDescriptor | undefined;
   if (opts.format) {

@@ -10,6 +10,7 @@ import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule, Severity } from '../engine/types';
 import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
 import { inputFiles, type Report } from './report';
+import { STDIN_NAME } from '../io/source';
 
 export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
 
@@ -31,7 +32,7 @@ export function sarifLevel(severity: Severity): SarifLevel {
 /** A trace path as a SARIF URI reference: relative to cwd, forward slashes, each segment percent-encoded. */
 export function artifactUri(path: string, cwd = process.cwd()): string {
   // `-` as given on the command line, `<stdin>` as the report names it: one artifact either way.
-  if (path === '-' || path === '<stdin>') return 'stdin';
+  if (path === '-' || path === STDIN_NAME) return 'stdin';
   const abs = resolve(cwd, path);
   let rel = relative(cwd, abs);
   if (rel === '' || (isAbsolute(rel) && !rel.startsWith('..'))) rel = abs; // another drive (Windows)
