@@ -124,6 +124,14 @@ describe('mntrace check', () => {
     assert.deepEqual([...uris], ['stdin']);
   });
 
+  it('a latency-by-caller table with no caller named says what would name them', () => {
+    const perf = run(['check', join(REAL, 'baseline.perf-script.lines-25311-25610.txt')]);
+    assert.match(perf.stdout, /latency by caller: no start's caller was captured by name .*perf record -g\)$/m);
+    assert.doesNotMatch(perf.stdout, /latency by caller \(top 1\): unknown/);
+    // Named callers (return sites of the kretprobe in ftrace text) are listed as before.
+    assert.match(run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]).stdout, /latency by caller \(top 3\): try_to_unmap_one n=162/);
+  });
+
   it('usage and input errors exit 2 with a message', () => {
     const missing = run(['check', '/nonexistent/trace.txt']);
     assert.equal(missing.code, 2);

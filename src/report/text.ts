@@ -100,7 +100,10 @@ function inputSummary(i: ReportInput, st: Style): string[] {
       `n=${x.count} p50 ${formatDuration(x.p50Ns)} p99 ${formatDuration(x.p99Ns)} max ${formatDuration(x.maxNs)}`;
     out.push(st.dim(`    latency by event: ${Object.entries(lat.byEventType).map(([k, x]) => `${k.replace('MMU_NOTIFY_', '')} ${fmt(x)}`).join('; ')}`));
     const callers = Object.entries(lat.byCaller).slice(0, 3);
-    if (callers.length) out.push(st.dim(`    latency by caller (top ${callers.length}): ${callers.map(([k, x]) => `${k} ${fmt(x)}`).join('; ')}`));
+    if (callers.length === 1 && callers[0][0] === 'unknown') {
+      // A table of one row, "unknown", says nothing: say what would name the callers.
+      out.push(st.dim(`    latency by caller: no start's caller was captured by name (no stack, and no kretprobe return site as a symbol): a stack on the start probe names them (ftrace: echo stacktrace > events/kprobes/mn_inv_start/trigger; trace-cmd record -T; perf record -g)`));
+    } else if (callers.length) out.push(st.dim(`    latency by caller (top ${callers.length}): ${callers.map(([k, x]) => `${k} ${fmt(x)}`).join('; ')}`));
   }
   for (const s of i.subscribers ?? []) {
     out.push(`    subscriber ${s.kind ?? ''} ${s.subscriber}: ${s.starts} starts, ${s.ends} ends, in progress at end: ${s.inProgressAtEnd}`);
