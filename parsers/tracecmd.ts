@@ -44,9 +44,11 @@
  * CPU numbering: consumers that pair events must also compare `@input`.
  *
  * Summary output is not events: `trace-cmd report --profile` blocks (from a
- * `task: comm-pid` line on) and the `-w` wakeup-latency summary (`Average
- * wakeup latency: ...`, `Maximum Latency: ...`, `RT task timings:`) are
- * counted in `info.summaryLines` (and in `info.consumed`), never unreadable.
+ * `task: comm-pid` line on), the `-w` wakeup-latency summary (`Average
+ * wakeup latency: ...`, `Maximum Latency: ...`, `RT task timings:`) and the
+ * ring-buffer statistics of `--stat` (from `Kernel buffer statistics:` on;
+ * `trace-cmd record` prints the same block when it stops) are counted in
+ * `info.summaryLines` (and in `info.consumed`), never unreadable.
  */
 import type { LostEventsRecord, ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
@@ -57,8 +59,10 @@ import { addNs, ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 export interface TraceCmdParseInfo extends ParseInfo {
-  /** `--profile` and `-w` summary lines (also counted in `consumed`). */
+  /** `--profile`, `-w` and `--stat` summary lines (also counted in `consumed`). */
   summaryLines: number;
+  /** What printed the first summary seen, for telling a user who gave a summary instead of a report. */
+  summaryOf?: string;
 }
 
 /** comm-pid [cpu] [flags] timestamp: [(+diff)] name: payload */
@@ -71,7 +75,12 @@ const VERSION = /^version = (\d+)\s*$/;
 const EMPTY_CPU = /^CPU \d+ is empty\s*$/;
 const SUBBUFFER = /^CPU:\d+ \[SUBBUFFER START\]/;
 const PREFIX = /^\s*(\S+): (.*)$/;
-const SUMMARY_START = /^(?:task: .*-\d+\s*$|Average wakeup latency: |Maximum Latency: |Minimum Latency: |RT task timings:)/;
+/** Where summary output begins, and what prints it. */
+const SUMMARIES: ReadonlyArray<[RegExp, string]> = [
+  [/^task: .*-\d+\s*$/, 'the `trace-cmd report --profile` summary'],
+  [/^(?:Average wakeup latency: |Maximum Latency: |Minimum Latency: |RT task timings:)/, 'the wakeup-latency summary of `trace-cmd report -w`'],
+  [/^Kernel buffer statistics:\s*$/, 'the ring-buffer statistics that `trace-cmd report --stat` prints (and `trace-cmd record`, when it stops)'],
+];
 const CONTINUABLE = new Set(['print', 'bprint', 'bputs']);
 const MAX_CONTINUATION = 16;
 
@@ -176,7 +185,7 @@ export class TraceCmdParser implements TraceParser {
       }
     }
     if (this.eventLine(body, input, lineNo)) return true;
-    if (this.summary || SUMMARY_START.test(body)) {
+    if (this.summary || this.summaryStarts(body)) {
       this.summary = true;
       this.continuable = undefined;
       this.info.consumed++;
@@ -309,6 +318,13 @@ export class TraceCmdParser implements TraceParser {
     this.continuable = undefined;
   }
 
+  private summaryStarts(body: string): boolean {
+    const hit = SUMMARIES.find(([start]) => start.test(body));
+    if (hit === undefined) return false;
+    this.info.summaryOf ??= hit[1];
+    return true;
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.continuable = undefined;
@@ -341,7 +357,7 @@ export function sniffTraceCmd(lines: readonly string[]): number {
     const l = raw.replace(SNIFF_PREFIX, '');
     if (CPUS.test(l) || VERSION.test(l)) markers += 20;
     else if (EMPTY_CPU.test(l) || DROPPED.test(l)) markers += 10;
-    else if (/^task: \S.*-\d+\s*$/.test(l)) markers += 20;
+    else if (/^task: \S.*-\d+\s*$/.test(l) || /^Kernel buffer statistics:\s*$/.test(l)) markers += 20;
     else if (/^\s+Event: \S/.test(l)) markers += 2;
     else if (/^=> \S+ \((?:0x)?[0-9a-fA-F]+\)\s*$/.test(l)) markers += 2;
     else {

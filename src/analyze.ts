@@ -18,6 +18,7 @@ import { Semantics, type SemanticsOptions } from './semantics';
 import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
+import type { TraceCmdParseInfo } from '../parsers/tracecmd';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
 import type { KernelInfo } from './engine/types';
@@ -226,6 +227,14 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     throw new InputError(
       `${name}: no event could be read from it as ${read.format} (${read.info.unreadable} of its ${read.info.lines} lines unreadable${first}): ` +
         'is it a trace? If it is, --input-format names its format',
+    );
+  }
+  // Only a trace-cmd summary (profile, wakeup latency, ring-buffer statistics): the events were never printed.
+  const summary = read.info as Partial<TraceCmdParseInfo>;
+  if (read.info.events === 0 && summary.summaryOf !== undefined && damaged === undefined) {
+    throw new InputError(
+      `${name} holds no events: ${summary.summaryLines} of its ${read.info.lines} lines are ${summary.summaryOf}. ` +
+        'Check the events themselves: what `trace-cmd report -i trace.dat` prints without that option',
     );
   }
   engine.finish();

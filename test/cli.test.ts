@@ -51,6 +51,13 @@ describe('mntrace check', () => {
     assert.match(res.stderr, /trace\.txt: no event could be read from it as ftrace \(2 of its 4 lines unreadable; the first, line 3: "hello world"\): is it a trace\? If it is, --input-format names its format/);
     const report = parseReport(res.stdout);
     assert.match(report.inputs[0].error, /no event could be read/);
+    // trace-cmd's summaries instead of its events (here the real capture's `--stat` output, then `--profile`): said what they are.
+    const stat = run(['check', join(REAL, 'meta', 'baseline.trace-cmd.stat.txt')]);
+    assert.equal(stat.code, 2, stat.stdout);
+    assert.match(stat.stderr, /baseline\.trace-cmd\.stat\.txt holds no events: 25 of its 31 lines are the ring-buffer statistics that `trace-cmd report --stat` prints .*Check the events themselves: what `trace-cmd report -i trace\.dat` prints without that option/);
+    const profile = run(['check', join(ROOT, 'fixtures', 'corpus', 'trace-cmd', 'report_profile.txt')]);
+    assert.equal(profile.code, 2, profile.stdout);
+    assert.match(profile.stderr, /holds no events: 31 of its 31 lines are the `trace-cmd report --profile` summary/);
     // The header of a capture that recorded nothing: no line is unreadable, and nothing is wrong.
     const headerOnly = tmpTrace('# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n');
     assert.equal(run(['check', headerOnly]).code, 0);

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LostEventsRecord, TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { TraceCmdParser, type TraceCmdParseInfo } from '../parsers/tracecmd';
+import { detectFormat } from '../parsers/detect';
 import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
 
 function parse(text: string, file = 'report.txt') {
@@ -105,6 +106,21 @@ describe('trace-cmd report: corpus files', () => {
       assert.equal(r.info.events + r.info.consumed, r.info.lines);
     });
   }
+
+  test('`trace-cmd report --stat` of a real capture: its ring-buffer statistics are summary lines, not unreadable, and say what printed them', () => {
+    const r = parse(fixture('real/meta/baseline.trace-cmd.stat.txt'));
+    assert.equal(r.info.events, 0);
+    assert.equal(r.info.unreadable, 0, JSON.stringify(r.unreadable));
+    // All but `cpus=2` and the blank lines before the block.
+    assert.equal(r.info.summaryLines, 25);
+    assert.match(r.info.summaryOf ?? '', /ring-buffer statistics that `trace-cmd report --stat` prints/);
+    // What `trace-cmd record` prints when it stops: the same block with no `cpus=` line before it, still trace-cmd's.
+    const tail = fixture('real/meta/baseline.trace-cmd.stat.txt').split('\n').slice(2);
+    assert.equal(detectFormat(tail)?.name, 'trace-cmd');
+    assert.equal(parse(tail.join('\n')).info.summaryLines, 25);
+    assert.equal(parse(fixture('corpus/trace-cmd/report_profile.txt')).info.summaryOf, 'the `trace-cmd report --profile` summary');
+    assert.match(parse(fixture('corpus/trace-cmd/report_wakeup_latency.txt')).info.summaryOf ?? '', /wakeup-latency summary of `trace-cmd report -w`/);
+  });
 
   test('kernel_stack: <stack trace > frames attach to the event before on the same CPU and task', () => {
     const r = parse(fixture('corpus/trace-cmd/report_cpu2_kernel_stack.txt'));
