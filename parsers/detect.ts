@@ -128,10 +128,24 @@ export function explainUnrecognised(lines: readonly string[], file: string): str
     const how = file === STDIN_NAME ? `decompress it before the pipe (\`${cat} FILE | mntrace check -\`)` : `\`${cat} ${file} | mntrace check -\``;
     return `${kind}-compressed, which mntrace does not decompress itself (it reads gzip, zstd and xz): ${how}, or recompress it with gzip, zstd or xz`;
   }
+  if (withoutContext(lines)) {
+    return 'ftrace event lines without their task, CPU and timestamp columns (captured with the `context-info` trace option off): ' +
+      'mntrace pairs ranges per task and in time order, so it needs them: `echo context-info > /sys/kernel/tracing/trace_options`, then capture again';
+  }
   if (lines.some((l) => l.includes('\u0000')) || looksBinary(lines)) {
     return 'binary data, not trace text: give the text of /sys/kernel/tracing/trace (or trace_pipe), `trace-cmd report` or `perf script`';
   }
   return undefined;
+}
+
+/** `name: payload` with nothing before the name: what tracefs prints with `nocontext-info` (kprobes as `name: (sym+0x0/0x190) ...`). */
+const CONTEXTLESS_EVENT = /^[A-Za-z_][\w.-]*: \S/;
+
+/** Whether at least 3 and 4 in 5 of the non-blank first lines are event lines without the context columns. */
+function withoutContext(lines: readonly string[]): boolean {
+  const text = lines.filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const events = text.filter((l) => CONTEXTLESS_EVENT.test(l)).length;
+  return events >= 3 && events * 5 >= text.length * 4;
 }
 
 /**

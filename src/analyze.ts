@@ -19,6 +19,7 @@ import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
 import type { TraceCmdParseInfo } from '../parsers/tracecmd';
+import { explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
 import type { KernelInfo } from './engine/types';
@@ -222,6 +223,9 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   // Not one event, only lines its parser could not read: the wrong file, or a format taken for another.
   // Judging it would report "no findings" on a trace that was never read.
   if (read.info.events === 0 && read.info.unreadable > 0 && damaged === undefined) {
+    // What the lines are instead, when that is clear (as for input no format recognises): event lines without their context columns under an ftrace header, say.
+    const what = explainUnrecognised(unreadable.map((u) => u.text), name);
+    if (what !== undefined) throw new InputError(`${name} is ${what}`);
     const u = unreadable[0];
     const first = u ? `; the first, line ${u.src.line}: ${JSON.stringify(u.text.slice(0, 120))}` : '';
     throw new InputError(

@@ -51,6 +51,12 @@ describe('mntrace check', () => {
     assert.match(res.stderr, /trace\.txt: no event could be read from it as ftrace \(2 of its 4 lines unreadable; the first, line 3: "hello world"\): is it a trace\? If it is, --input-format names its format/);
     const report = parseReport(res.stdout);
     assert.match(report.inputs[0].error, /no event could be read/);
+    // tracefs with `nocontext-info` prints `# tracer:` and then event lines without task, CPU and time (real lines, cut so): said what they are.
+    const contextless = readFileSync(join(ROOT, 'fixtures', 'real', 'baseline.trace.lines-25911-26110.txt'), 'utf8').split('\n')
+      .map((l) => /\d+\.\d+: (.*)$/.exec(l)?.[1]).filter((l) => l !== undefined).join('\n');
+    const noContext = run(['check', tmpTrace(`# tracer: nop\n#\n${contextless}\n`)]);
+    assert.equal(noContext.code, 2, noContext.stdout);
+    assert.match(noContext.stderr, /trace\.txt is ftrace event lines without their task, CPU and timestamp columns \(captured with the `context-info` trace option off\)/);
     // trace-cmd's summaries instead of its events (here the real capture's `--stat` output, then `--profile`): said what they are.
     const stat = run(['check', join(REAL, 'meta', 'baseline.trace-cmd.stat.txt')]);
     assert.equal(stat.code, 2, stat.stdout);

@@ -96,6 +96,14 @@ describe('format detection: registry and messages', () => {
     }
   });
 
+  /** The real baseline slice's event lines with their context columns cut off, as `nocontext-info` prints them. */
+  function contextless(): string {
+    const lines = readFileSync(join(FIX, 'real', 'baseline.trace.lines-25911-26110.txt'), 'utf8').split('\n');
+    const cut = lines.map((l) => /^\s*\S.*?-\d+\s+\[\d+\]\s+\S+\s+\d+\.\d+: (.*)$/.exec(l)?.[1]).filter((l) => l !== undefined);
+    assert.ok(cut.length > 150 && cut.some((l) => l.startsWith('mn_inv_start: (__mmu_notifier_invalidate_range_start+0x0/')), 'the slice holds kprobe lines');
+    return cut.join('\n') + '\n';
+  }
+
   test('a binary capture, the probe definitions or binary data given as the trace: says what it is and what to run, without echoing the bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mntrace-detect-'));
     const junk = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 131 + 7) % 256));
@@ -109,6 +117,9 @@ describe('format detection: registry and messages', () => {
       ['kprobe_events', readFileSync(join(FIX, 'real', 'kprobe_events-6.1.txt')),
         /is kprobe definitions \(as in \/sys\/kernel\/tracing\/kprobe_events\), not a trace: give them with --kprobe-events \S+kprobe_events, and the trace itself as the input$/],
       ['blob.bin', Buffer.concat([Buffer.from([0, 1, 2]), junk]), /blob\.bin is binary data, not trace text/],
+      // Real event lines as tracefs prints them with `nocontext-info`: the event and its payload, no task, CPU or time.
+      ['nocontext.txt', Buffer.from(contextless()),
+        /nocontext\.txt is ftrace event lines without their task, CPU and timestamp columns \(captured with the `context-info` trace option off\).*`echo context-info > \/sys\/kernel\/tracing\/trace_options`/],
       // Bytes with no NUL among the first lines still are not text: mostly non-UTF-8 and control bytes.
       ['random.bin', Buffer.from(Array.from({ length: 600 }, (_, i) => 1 + ((i * 167 + 3) % 255))), /random\.bin is binary data, not trace text/],
       // bzip2: "BZh", the block size, then the block magic 0x314159265359; lz4 frames: 0x184D2204 (little-endian).
