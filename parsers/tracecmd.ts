@@ -59,10 +59,8 @@ import { addNs, ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 export interface TraceCmdParseInfo extends ParseInfo {
-  /** `--profile`, `-w` and `--stat` summary lines (also counted in `consumed`). */
+  /** `--profile`, `-w` and `--stat` summary lines: always counted here. */
   summaryLines: number;
-  /** What printed the first summary seen, for telling a user who gave a summary instead of a report. */
-  summaryOf?: string;
 }
 
 /** comm-pid [cpu] [flags] timestamp: [(+diff)] name: payload */
@@ -75,11 +73,13 @@ const VERSION = /^version = (\d+)\s*$/;
 const EMPTY_CPU = /^CPU \d+ is empty\s*$/;
 const SUBBUFFER = /^CPU:\d+ \[SUBBUFFER START\]/;
 const PREFIX = /^\s*(\S+): (.*)$/;
+/** The first line of the ring-buffer statistics (`--stat`, and `trace-cmd record` as it stops). */
+const STAT_START = /^Kernel buffer statistics:\s*$/;
 /** Where summary output begins, and what prints it. */
 const SUMMARIES: ReadonlyArray<[RegExp, string]> = [
   [/^task: .*-\d+\s*$/, 'the `trace-cmd report --profile` summary'],
   [/^(?:Average wakeup latency: |Maximum Latency: |Minimum Latency: |RT task timings:)/, 'the wakeup-latency summary of `trace-cmd report -w`'],
-  [/^Kernel buffer statistics:\s*$/, 'the ring-buffer statistics that `trace-cmd report --stat` prints (and `trace-cmd record`, when it stops)'],
+  [STAT_START, 'the ring-buffer statistics that `trace-cmd report --stat` prints (and `trace-cmd record`, when it stops)'],
 ];
 const CONTINUABLE = new Set(['print', 'bprint', 'bputs']);
 const MAX_CONTINUATION = 16;
@@ -357,7 +357,7 @@ export function sniffTraceCmd(lines: readonly string[]): number {
     const l = raw.replace(SNIFF_PREFIX, '');
     if (CPUS.test(l) || VERSION.test(l)) markers += 20;
     else if (EMPTY_CPU.test(l) || DROPPED.test(l)) markers += 10;
-    else if (/^task: \S.*-\d+\s*$/.test(l) || /^Kernel buffer statistics:\s*$/.test(l)) markers += 20;
+    else if (/^task: \S.*-\d+\s*$/.test(l) || STAT_START.test(l)) markers += 20;
     else if (/^\s+Event: \S/.test(l)) markers += 2;
     else if (/^=> \S+ \((?:0x)?[0-9a-fA-F]+\)\s*$/.test(l)) markers += 2;
     else {

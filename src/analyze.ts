@@ -18,7 +18,6 @@ import { Semantics, type SemanticsOptions } from './semantics';
 import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
-import type { TraceCmdParseInfo } from '../parsers/tracecmd';
 import { explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
@@ -233,11 +232,10 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
         'is it a trace? If it is, --input-format names its format',
     );
   }
-  // Only a trace-cmd summary (profile, wakeup latency, ring-buffer statistics): the events were never printed.
-  const summary = read.info as Partial<TraceCmdParseInfo>;
-  if (read.info.events === 0 && summary.summaryOf !== undefined && damaged === undefined) {
+  // Only a tool's summary (trace-cmd's profile, wakeup latency, ring-buffer statistics): the events were never printed.
+  if (read.info.events === 0 && read.info.summaryOf !== undefined && damaged === undefined) {
     throw new InputError(
-      `${name} holds no events: ${summary.summaryLines} of its ${read.info.lines} lines are ${summary.summaryOf}. ` +
+      `${name} holds no events: ${read.info.summaryLines} of its ${read.info.lines} lines are ${read.info.summaryOf}. ` +
         'Check the events themselves: what `trace-cmd report -i trace.dat` prints without that option',
     );
   }

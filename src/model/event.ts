@@ -220,6 +220,10 @@ export interface ParseInfo {
   orphanStacks: number;
   /** Lines taken as the continuation of a multi-line payload (trace_marker writes with newlines). */
   continuationLines: number;
+  /** Lines of a tool's summary output rather than events (trace-cmd report's --profile, -w, --stat; also counted in `consumed`), where the format has it. */
+  summaryLines?: number;
+  /** What printed the first summary seen (said when an input holds a summary instead of events). */
+  summaryOf?: string;
 }
 
 export function emptyParseInfo(): ParseInfo {
