@@ -2,6 +2,7 @@
  * Format sniffing: look at the first lines (after decompression) and pick the
  * parser. Each format says how sure it is; the best score wins.
  */
+import { ConsoleDumpParser, sniffConsoleDump } from './console';
 import { CsvParser, sniffCsv, type CsvParserOptions } from './csv';
 import { FtraceParser } from './ftrace';
 import { FuncGraphParser, sniffFuncGraph } from './funcgraph';
@@ -47,6 +48,12 @@ const registry: FormatDescriptor[] = [
     description: '`trace-cmd report` text (also multi-file reports, -l latency form, -t/-R/-N output)',
     sniff: sniffTraceCmd,
     create: (opts) => new TraceCmdParser(opts),
+  },
+  {
+    name: 'ftrace-dump',
+    description: 'the ftrace buffer printed to the console (ftrace_dump_on_oops, sysrq-z) as dmesg, a serial log or the journal keep it',
+    sniff: sniffConsoleDump,
+    create: (opts) => new ConsoleDumpParser(opts),
   },
   {
     name: 'perf-script',

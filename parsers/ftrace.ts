@@ -170,7 +170,7 @@ export class FtraceParser implements TraceParser {
       this.unreadable(text, lineNo, 'kernel console (dmesg) line mixed into the trace');
       return;
     }
-    if (this.continuable && this.continuations < MAX_CONTINUATION && !/^\s*\S+-\d+\s+[([]/.test(text)) {
+    if (this.continuable && this.continuations < MAX_CONTINUATION && !/^\s*\S+-\d+\s+(?:[([]|\d+\S{3,}\s+\d+us)/.test(text)) {
       // A trace_marker write with embedded newlines prints its later lines raw.
       if (this.continuable !== DISCARD) this.continuable.payload += '\n' + text;
       this.continuations++;

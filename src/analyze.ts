@@ -69,6 +69,8 @@ export interface InputSummary {
   lostMarkers: number;
   orphanStacks: number;
   continuationLines: number;
+  /** Console lines that are not trace, around a console dump (ftrace-dump input). */
+  consoleLines?: number;
   /** The ring buffer overwrote older events (header entries-in-buffer < entries-written). */
   overwritten: boolean;
   /** Ring-buffer stats saved with a capture directory (per CPU overrun and dropped events). */
@@ -257,6 +259,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
       lostMarkers: read.info.lostMarkers,
       orphanStacks: read.info.orphanStacks,
       continuationLines: read.info.continuationLines,
+      ...(read.info.consoleLines !== undefined ? { consoleLines: read.info.consoleLines } : {}),
       overwritten: cov.overwritten || (capture?.stats.some((st) => st.overrun > 0) ?? false),
       ...(capture ? { trace: capture.trace, bufferStats: capture.stats } : {}),
       ...(cov.entriesInBuffer !== undefined && cov.entriesWritten !== undefined

@@ -224,6 +224,8 @@ export interface ParseInfo {
   summaryLines?: number;
   /** What printed the first summary seen (said when an input holds a summary instead of events). */
   summaryOf?: string;
+  /** Kernel console lines around a console dump of the trace (the oops, other messages): not trace, not unreadable (also in `consumed`). */
+  consoleLines?: number;
 }
 
 export function emptyParseInfo(): ParseInfo {

@@ -22,6 +22,8 @@ export interface ReportInput {
   /** `path`: the file the line is in (one part of a merged capture, or a capture directory's trace). */
   unreadable?: Array<{ path: string; line: number; reason: string; text: string }>;
   truncated?: boolean;
+  /** Console lines that are not trace, around a console dump. */
+  consoleLines?: number;
   lostEvents?: number;
   lostMarkers?: number;
   overwritten?: boolean;

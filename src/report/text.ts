@@ -72,7 +72,8 @@ function inputSummary(i: ReportInput, st: Style): string[] {
   const extras: string[] = [];
   if (i.compression && i.compression !== 'none') extras.push(i.compression);
   out.push(`  ${i.path}: ${i.format}${extras.length ? ` (${extras.join(', ')})` : ''}, ${i.lines} lines, ${i.events} events, ` +
-    (i.unreadableLines ? st.yellow(`${i.unreadableLines} unreadable`) : '0 unreadable'));
+    (i.unreadableLines ? st.yellow(`${i.unreadableLines} unreadable`) : '0 unreadable') +
+    (i.consoleLines ? `, ${i.consoleLines} other console lines` : ''));
   const r = i.ranges;
   if (r) {
     out.push(`    ranges: ${r.paired} paired, ${r.open} open, ${r.failedStarts} failed starts, ${r.orphanEnds} orphan ends` +
