@@ -145,6 +145,39 @@ export function explainUnrecognised(lines: readonly string[], file: string): str
   return undefined;
 }
 
+/**
+ * ftrace tracers whose output is their own records, not trace events: what
+ * each records. Their lines are not events mntrace can read.
+ */
+const TRACERS_WITHOUT_EVENTS: Record<string, string> = {
+  hwlat: 'hardware latency samples',
+  osnoise: 'operating system noise per sampling period',
+  timerlat: 'timer wakeup latency samples',
+  wakeup: 'the trace of the highest wakeup latency',
+  wakeup_rt: 'the trace of the highest real-time wakeup latency',
+  wakeup_dl: 'the trace of the highest deadline-task wakeup latency',
+  irqsoff: 'the trace of the longest irqs-off section',
+  preemptoff: 'the trace of the longest preempt-off section',
+  preemptirqsoff: 'the trace of the longest irqs-off or preempt-off section',
+  mmiotrace: 'MMIO accesses',
+  blk: 'block I/O records',
+  branch: 'branch prediction counts',
+};
+
+/**
+ * For an ftrace capture made with a tracer other than nop/function (its
+ * `# tracer:` header) in which no event mntrace checks was read: what that
+ * tracer's output is and how to capture the events instead. Undefined for
+ * the tracers whose output holds events.
+ */
+export function explainTracer(tracer: string, file: string): string | undefined {
+  const what = TRACERS_WITHOUT_EVENTS[tracer];
+  if (what === undefined) return undefined;
+  return `${file} is the ${tracer} tracer's output (${what}): it records no events, and none of the mmu_notifier events mntrace checks is in it. ` +
+    'Enable the events with the nop tracer instead: `echo nop > /sys/kernel/tracing/current_tracer`, enable the kprobes `mntrace probes` prints, ' +
+    'run the workload, then capture /sys/kernel/tracing/trace again';
+}
+
 /** `name: payload` with nothing before the name: what tracefs prints with `nocontext-info` (kprobes as `name: (sym+0x0/0x190) ...`). */
 const CONTEXTLESS_EVENT = /^[A-Za-z_][\w.-]*: \S/;
 

@@ -18,7 +18,7 @@ import { Semantics, type SemanticsOptions } from './semantics';
 import { workerThreadsWanted, type ParallelOptions } from './io/worker-source';
 import { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
 import { rules } from '../rules';
-import { explainUnrecognised } from '../parsers/detect';
+import { explainTracer, explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
 import type { KernelInfo } from './engine/types';
@@ -189,8 +189,13 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   if (capture) engine.bufferStats(capture.stats);
   const unreadable: UnreadableRecord[] = [];
   const keep = opts.keepUnreadable ?? 1000;
+  // The tracer a `# tracer:` header names, and whether any event the engine checks came (only those reach onRecord in full).
+  let tracer: string | undefined;
+  let checkedEvents = false;
   const onRecord = (r: TraceRecord) => {
     if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
+    else if (r.kind === 'event') checkedEvents = true;
+    else if (r.kind === 'header' && r.tracer !== undefined) tracer ??= r.tracer;
     engine.push(r);
   };
   let damaged: string | undefined;
@@ -220,6 +225,11 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   // Following a quiet trace_pipe and stopping is another matter.
   if (read.info.lines === 0 && damaged === undefined && !opts.live) {
     throw new InputError(`${name} is empty: there is no line to check (was the capture written to another file, or copied before it was written?)`);
+  }
+  // A latency or noise tracer's output (hwlat, osnoise, timerlat, wakeup, irqsoff, ...) with no event to check: say what it is.
+  if (tracer !== undefined && !checkedEvents && damaged === undefined) {
+    const what = explainTracer(tracer, name);
+    if (what !== undefined) throw new InputError(what);
   }
   // Not one event, only lines its parser could not read: the wrong file, or a format taken for another.
   // Judging it would report "no findings" on a trace that was never read.
