@@ -41,7 +41,7 @@ const PREFIX = new RegExp(
 /** A stack frame line; the kernel prints these without the console prefix on some configurations (a continuation of the record). */
 const FRAME = /^\s*=> /;
 /** A line the ftrace parser should see: an event line in either layout, a lost-events marker, a buffer-start marker. */
-const TRACE_SHAPE = /-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?(?:\[\d+\]\s|\d+\S{3,}\s+\d+(?:us)?.?:\s)|^CPU:\d+ \[LOST \d+ EVENTS\]|^#{5} CPU \d+ buffer started/;
+export const TRACE_SHAPE = /-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?(?:\[\d+\]\s|\d+\S{3,}\s+\d+(?:us)?.?:\s)|^CPU:\d+ \[LOST \d+ EVENTS\]|^#{5} CPU \d+ buffer started/;
 const DASHES = /^-{10,}\s*$/;
 
 export interface ConsoleParseInfo extends ParseInfo {
@@ -84,7 +84,6 @@ export class ConsoleDumpParser implements TraceParser {
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
-    if (text.endsWith('\r')) text = text.slice(0, -1);
     if (FRAME.test(text)) {
       this.inner.push(' ' + text.trimStart(), lineNo, terminated);
       return;

@@ -6,6 +6,7 @@ import { ConsoleDumpParser, sniffConsoleDump } from './console';
 import { CsvParser, sniffCsv, type CsvParserOptions } from './csv';
 import { FtraceParser } from './ftrace';
 import { FuncGraphParser, sniffFuncGraph } from './funcgraph';
+import { PastedParser, sniffPasted, type InnerDetector } from './pasted';
 import { PerfScriptParser, sniffPerfScript } from './perfscript';
 import { SystraceParser, sniffSystrace } from './systrace';
 import { sniffTraceCmd, TraceCmdParser } from './tracecmd';
@@ -25,20 +26,29 @@ export interface FormatDescriptor {
 export const SNIFF_LINES = 200;
 
 const FTRACE_EVENT = /^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
+/** The latency layout (`latency-format`, cyclictest -b, ftrace_dump): CPU and flags run together, time in µs with a delay mark. */
+const LATENCY_EVENT = /^\s*\S.*?-\d+\s+\d+[dDbX.][NnpLlBb.]\S{2,}\s+\d+us.:\s/;
 
 export const ftraceFormat: FormatDescriptor = {
   name: 'ftrace',
-  description: 'ftrace text from /sys/kernel/tracing/trace, trace_pipe or per_cpu/cpuN/trace (also latency-format)',
+  description: 'ftrace text from /sys/kernel/tracing/trace, trace_pipe or per_cpu/cpuN/trace (also latency-format, with or without its header)',
   sniff(lines) {
     let score = 0;
     for (const l of lines) {
       if (l.startsWith('# tracer:')) score += 10;
       else if (/^#\s+TASK-PID/.test(l) || /_------=> CPU#/.test(l)) score += 5;
-      else if (FTRACE_EVENT.test(l)) score += 2;
+      else if (FTRACE_EVENT.test(l) || LATENCY_EVENT.test(l)) score += 2;
     }
     return score;
   },
   create: (opts) => new FtraceParser(opts),
+};
+
+const pastedFormat: FormatDescriptor = {
+  name: 'pasted',
+  description: 'any of these formats quoted in a mail (`> `, `>> `) or wrapped by a mail client',
+  sniff: (lines) => sniffPasted(lines, detectInner),
+  create: (opts) => new PastedParser(opts, detectInner, SNIFF_LINES, ftraceFormat.create),
 };
 
 const registry: FormatDescriptor[] = [
@@ -55,6 +65,7 @@ const registry: FormatDescriptor[] = [
     sniff: sniffConsoleDump,
     create: (opts) => new ConsoleDumpParser(opts),
   },
+  pastedFormat,
   {
     name: 'perf-script',
     description: '`perf script` text (tracepoints, kprobes, samples with callchains)',
@@ -96,17 +107,28 @@ export function formatByName(name: string): FormatDescriptor | undefined {
 
 /** The best-scoring format for these first lines, or undefined when none recognises them. */
 export function detectFormat(lines: readonly string[]): FormatDescriptor | undefined {
+  return bestFormat(lines, undefined)?.format;
+}
+
+function bestFormat(lines: readonly string[], except: FormatDescriptor | undefined): { format: FormatDescriptor; score: number } | undefined {
   let best: FormatDescriptor | undefined;
   let bestScore = 0;
   for (const f of registry) {
+    if (f === except) continue;
     const s = f.sniff(lines);
     if (s > bestScore) {
       best = f;
       bestScore = s;
     }
   }
-  return best;
+  return best && { format: best, score: bestScore };
 }
+
+/** What a pasted text's unquoted, unwrapped lines are: any format but pasted text itself. */
+const detectInner: InnerDetector = (lines) => {
+  const b = bestFormat(lines, pastedFormat);
+  return b && { create: b.format.create, score: b.score };
+};
 
 /**
  * For input no format recognises: what it is instead, when that is clear from

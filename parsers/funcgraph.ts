@@ -141,10 +141,6 @@ export class FuncGraphParser implements TraceParser {
       ctx = decodeFlags(m[1]);
       if (ctx) rest = rest.slice(m[0].length);
     }
-    if (cpu === undefined && ts === undefined && task === undefined) {
-      // Without any context column only the duration form is recognisable.
-      if (!/^\s*(?:[+!#*@$]\s+)?(?:\d+(?:\.\d+)? us\s*)?\|/.test(rest)) return false;
-    }
     let body: GraphBody | undefined;
     let depth: number;
     let durationNs: bigint | undefined;
@@ -245,16 +241,27 @@ export class FuncGraphParser implements TraceParser {
 const SNIFF_GRAPH_LINE =
   /^\s*(?:\d+\.\d+ \|\s+)?(?:\d+ us \|\s+)?\d+\)\s+(?:\S(?:.*?\S)?-\d+\s*\|\s*)?(?:[dDbX.]\S{3,}\s+\|\s*)?(?:(?:[+!#*@$]\s+)?(?:\d+(?:\.\d+)? us\s*)?\|\s*)?(?:[^\s(]+\(.*\)\s*(?:\{|;)|\}|\/\*|==========>|<==========)/;
 
-/** How sure we are that these first lines are function_graph tracer output (0: not at all). */
+/** A graph line stripped of every column (as pasted into a mail or a commit message): `func() {`, `func();`, `}`, or `}` with the funcgraph-tail comment. */
+const BARE_GRAPH_LINE = /^\s*(?:[A-Za-z_][\w.]*\(\)\s*\{|[A-Za-z_][\w.]*\(\);|\}(?:\s*\/\*\s*[A-Za-z_][\w.]*\s*\*\/)?)\s*$/;
+
+/**
+ * How sure we are that these first lines are function_graph tracer output (0: not at all).
+ * An excerpt of bare graph lines counts when nearly all its lines are such (at least 3, 4 in 5 of the non-blank ones).
+ */
 export function sniffFuncGraph(lines: readonly string[]): number {
   let graph = 0;
   let markers = 0;
+  let bare = 0;
+  let text = 0;
   for (const l of lines) {
+    if (l.trim() !== '') text++;
     if (l.startsWith('# tracer: function_graph')) markers += 50;
     else if (/^#\s+(?:TIME\s+)?CPU\s+(?:TASK\/PID\s+)?DURATION\s+FUNCTION CALLS/.test(l)) markers += 20;
     else if (SNIFF_GRAPH_LINE.test(l)) graph++;
     else if (SWITCH.test(l)) graph++;
+    else if (BARE_GRAPH_LINE.test(l)) bare++;
   }
+  if (bare >= 3 && bare * 5 >= text * 4) graph += bare;
   if (graph === 0 && markers === 0) return 0;
   return 3 * graph + markers;
 }

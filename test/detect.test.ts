@@ -60,7 +60,7 @@ describe('format detection: fixtures', () => {
 
 describe('format detection: registry and messages', () => {
   test('every format is registered by name, ftrace first', () => {
-    assert.deepEqual(formats().map((f) => f.name), ['ftrace', 'trace-cmd', 'ftrace-dump', 'perf-script', 'function_graph', 'systrace', 'csv']);
+    assert.deepEqual(formats().map((f) => f.name), ['ftrace', 'trace-cmd', 'ftrace-dump', 'pasted', 'perf-script', 'function_graph', 'systrace', 'csv']);
     for (const f of formats()) assert.equal(formatByName(f.name), f);
   });
 
@@ -88,7 +88,7 @@ describe('format detection: registry and messages', () => {
       writeFileSync(p, 'p:kprobes/mn_inv_start __mmu_notifier_invalidate_range_start range=%di:x64\nsomething else\n');
       await assert.rejects(readTrace(p, () => {}), (e: unknown) => {
         assert.ok(e instanceof InputError);
-        assert.match((e as Error).message, /cannot tell what format this is \(expected ftrace, trace-cmd, ftrace-dump, perf-script, function_graph, systrace, csv;/);
+        assert.match((e as Error).message, /cannot tell what format this is \(expected ftrace, trace-cmd, ftrace-dump, pasted, perf-script, function_graph, systrace, csv;/);
         assert.match((e as Error).message, /--input-format/);
         return true;
       });
