@@ -141,7 +141,9 @@ export function explainUnrecognised(lines: readonly string[], file: string): str
   // The converters read the file itself: name it only when it is one they can open.
   const plain = (dflt: string) => (file === STDIN_NAME || /\.(gz|zst|xz)$/.test(file) ? dflt : file);
   if (first.startsWith('\x17\x08Dtracing')) {
-    return `a trace-cmd binary capture (trace.dat), not text: convert it with \`trace-cmd report -i ${plain('trace.dat')} > trace.txt\`, or pipe it: \`trace-cmd report -i ${plain('trace.dat')} | mntrace check -\``;
+    // Only from a pipe (a file is read directly: read-trace.ts): a trace.dat needs random access.
+    return 'a trace-cmd binary capture (trace.dat), which mntrace reads as a file, not from a pipe: give its path (`mntrace check trace.dat`), ' +
+      'or pipe its text: `trace-cmd report -i trace.dat | mntrace check -`';
   }
   if (first.startsWith('PERFILE2') || first.startsWith('PERFFILE') || first.startsWith('2ELIFREP')) {
     return `a perf binary capture (perf.data), not text: convert it with \`perf script -i ${plain('perf.data')} > perf.txt\`, or pipe it: \`perf script -i ${plain('perf.data')} | mntrace check -\``;

@@ -8,6 +8,8 @@ import type { EventFilter, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
 import { DamagedInputError, InputError, inputName, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
+import { datInput } from './tracedat/input';
+import { DatError, readTraceDat } from './tracedat/reader';
 
 export interface ReadOptions {
   /** Force a format instead of sniffing. */
@@ -40,6 +42,20 @@ export interface ReadResult {
 
 export async function readTrace(path: string, onRecord: (r: TraceRecord) => void, opts: ReadOptions = {}): Promise<ReadResult> {
   const file = opts.displayName ?? inputName(path);
+  // trace-cmd's binary trace.dat (also gzip/zstd-compressed): read directly, records merged by time.
+  const dat = path === '-' || (opts.format !== undefined && opts.format !== 'trace.dat') ? undefined : await datInput(path);
+  if (dat) {
+    try {
+      const r = readTraceDat([dat.path], [file], onRecord, opts.filter);
+      return { path, ...r, source: { ...r.source, compression: dat.compression } };
+    } catch (err) {
+      if (err instanceof DatError) throw new InputError(`${file}: cannot read this trace.dat: ${err.message}`);
+      throw err;
+    } finally {
+      dat.done();
+    }
+  }
+  if (opts.format === 'trace.dat') throw new InputError(`${file} is not a trace-cmd trace.dat (no "\\x17\\x08Dtracing" magic)`);
   let parser: TraceParser | undefined;
   let forced: FormatDescriptor | undefined;
   if (opts.format) {

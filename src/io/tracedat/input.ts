@@ -1,0 +1,99 @@
+/**
+ * Whether an input file is a trace.dat (also gzip- or zstd-compressed, as
+ * fixtures and archives keep them), and a file to read it from at random:
+ * the file itself, or the decompressed copy streamed to a temporary file
+ * (removed by `done`), so memory never holds the whole capture.
+ */
+import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { constants as zc, createGunzip, gunzipSync } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { isTraceDat } from './container';
+
+const GZIP = [0x1f, 0x8b];
+const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+
+function startsWith(b: Buffer, magic: number[]): boolean {
+  return magic.every((m, i) => b[i] === m);
+}
+
+function head(path: string, n: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    return b.subarray(0, readSync(fd, b, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function zstdHead(b: Buffer): Buffer {
+  const out: Uint8Array[] = [];
+  try {
+    const d = new Decompress((chunk) => out.push(chunk));
+    d.push(b);
+  } catch {
+    // A head cut mid-block: what came out before is enough to see the magic.
+  }
+  return Buffer.concat(out);
+}
+
+/** The trace.dat to read for `path`, or undefined when it is not one (then it is read as text). */
+export async function datInput(path: string): Promise<{ path: string; compression: 'none' | 'gzip' | 'zstd'; done(): void } | undefined> {
+  let h: Buffer;
+  try {
+    h = head(path, 65536);
+  } catch {
+    return undefined; // not a regular readable file: the text reader says why
+  }
+  if (isTraceDat(h)) return { path, compression: 'none', done: () => {} };
+  let compression: 'gzip' | 'zstd';
+  let inner: Buffer;
+  if (startsWith(h, GZIP)) {
+    compression = 'gzip';
+    try {
+      inner = gunzipSync(h, { finishFlush: zc.Z_SYNC_FLUSH });
+    } catch {
+      return undefined;
+    }
+  } else if (startsWith(h, ZSTD)) {
+    compression = 'zstd';
+    inner = zstdHead(h);
+  } else return undefined;
+  if (!isTraceDat(inner)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'mntrace-dat-'));
+  const out = join(dir, 'trace.dat');
+  const done = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    if (compression === 'gzip') await pipeline(createReadStream(path), createGunzip(), createWriteStream(out));
+    else {
+      let d: Decompress | undefined;
+      const t: Transform = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          try {
+            d ??= new Decompress((c) => t.push(Buffer.from(c)));
+            d.push(chunk);
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+        flush(cb) {
+          try {
+            d?.push(new Uint8Array(0), true);
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+      });
+      await pipeline(createReadStream(path), t, createWriteStream(out));
+    }
+  } catch {
+    // Cut or corrupt compressed data: what decompressed is read, and the reader says where it stops.
+  }
+  return { path: out, compression, done };
+}

@@ -1,0 +1,110 @@
+/**
+ * trace-cmd's trace.dat read directly (src/io/tracedat): the real baseline
+ * capture as trace-cmd 3.1.6 wrote it (version 7, zstd) and converted to
+ * version 6 (uncompressed, gzipped here), against `trace-cmd report` of the
+ * same file (fixtures/tracedat, README there): the same events one by one,
+ * the same counts and findings; a cut or corrupt file is an input error
+ * with what was read before reported.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { analyzeTrace } from '../src/analyze';
+import { readTrace } from '../src/io/read-trace';
+import { InputError } from '../src/io/source';
+import type { TraceEvent, TraceRecord } from '../src/model/event';
+import { FIX } from './parse-helpers';
+
+const DIR = join(FIX, 'tracedat');
+const V7 = join(DIR, 'baseline.trace-cmd.v7-zstd.dat');
+const V6 = join(DIR, 'baseline.trace-cmd.v6.dat.gz');
+const REPORT = join(DIR, 'baseline.trace-cmd-report.txt.gz');
+const BIN = join(__dirname, '..', '..', 'bin', 'mntrace.js');
+
+async function events(path: string) {
+  const records: TraceRecord[] = [];
+  const result = await readTrace(path, (r) => records.push(r));
+  return { result, records, events: records.filter((r): r is TraceEvent => r.kind === 'event') };
+}
+
+function tmp(name: string, bytes: Buffer): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'mntrace-dat-')), name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+/** A timestamp in ns rounded to µs, as trace-cmd report prints it. */
+function micros(e: TraceEvent): number {
+  return e.ts.sec * 1e6 + Math.round(e.ts.nsec / 1000);
+}
+
+describe('trace.dat', () => {
+  const reportP = events(REPORT);
+
+  for (const [label, path] of [['version 7 (zstd)', V7], ['version 6 (gzipped)', V6]] as const) {
+    it(`${label}: the same events as trace-cmd report, one by one, with nanosecond timestamps`, async () => {
+      const report = await reportP;
+      const dat = await events(path);
+      assert.equal(dat.result.format, 'trace.dat');
+      assert.equal(dat.result.info.unreadable, 0);
+      assert.equal(dat.events.length, report.events.length);
+      assert.equal(dat.events.length, 28276);
+      for (let i = 0; i < dat.events.length; i++) {
+        const d = dat.events[i];
+        const r = report.events[i];
+        assert.deepEqual([d.comm, d.pid, d.cpu, d.name, d.fields, d.probe], [r.comm, r.pid, r.cpu, r.name, r.fields, r.probe], `event ${i}`);
+        assert.equal(micros(d), micros(r), `event ${i}: ${d.ts.raw} vs ${r.ts.raw}`);
+        assert.match(d.ts.raw, /^\d+\.\d{9}$/);
+        // Where it is in the file: the CPU and the record's offset in that CPU's data.
+        assert.match(d.src.file, /baseline\.trace-cmd\.v[67][-\w.]*\.dat(\.gz)?:cpu[01]@0x[0-9a-f]+$/);
+        assert.equal(d.src.line, i + 1);
+      }
+      // The latency flags the report leaves out are read from the records.
+      assert.ok(dat.events.some((e) => e.ctx?.irqsOff));
+    });
+  }
+
+  it('check gives the same counts and findings on each trace.dat as on its report', async () => {
+    const want = await analyzeTrace(REPORT);
+    for (const path of [V7, V6]) {
+      const got = await analyzeTrace(path);
+      assert.equal(got.input.format, 'trace.dat');
+      assert.equal(got.input.events, want.input.events);
+      assert.deepEqual(got.counts, want.counts);
+      assert.deepEqual(got.findings.map((f) => [f.ruleId, f.pid, f.message]), want.findings.map((f) => [f.ruleId, f.pid, f.message]));
+      assert.deepEqual(got.subscribers, want.subscribers);
+      assert.deepEqual(got.cpus.map((c) => [c.cpu, c.events]), want.cpus.map((c) => [c.cpu, c.events]));
+      assert.equal(got.counts.paired, 281);
+    }
+  });
+
+  it('a trace.dat cut inside its ring-buffer data: what was read before is analysed, and check exits 2 saying where it stops', async () => {
+    const whole = gunzipSync(readFileSync(V6));
+    // cpu1's data starts at 4538368 and takes 950272 bytes: cut it in the middle of a page.
+    const cut = tmp('cut.dat', whole.subarray(0, 4538368 + 300000 + 123));
+    const r = await analyzeTrace(cut);
+    assert.match(r.input.damaged ?? '', /cut\.dat: cpu1's data at \d+: the file ends before cpu1's page/);
+    assert.ok(r.input.events > 5000 && r.input.events < 28276, String(r.input.events));
+    const res = spawnSync(process.execPath, [BIN, 'check', cut], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(res.status, 2);
+    assert.match(res.stdout, /read only in part/);
+  });
+
+  it('a corrupt page (its data size more than a page holds) stops that CPU there; the other CPU is read whole', async () => {
+    const whole = Buffer.from(gunzipSync(readFileSync(V6)));
+    // The commit word of cpu1's 10th page.
+    whole.writeUInt32LE(0x00ffffff, 4538368 + 9 * 4096 + 8);
+    const r = await events(tmp('corrupt.dat', whole)).catch((e: Error & { partial?: unknown }) => e);
+    assert.ok(r instanceof InputError);
+    assert.match(r.message, /cpu1's page at data offset 36864 claims \d+ bytes of data, more than a page holds/);
+  });
+
+  it('a trace.dat cut inside its metadata: an input error naming what is missing', async () => {
+    const cut = tmp('head.dat', readFileSync(V7).subarray(0, 0x0f33df + 40));
+    await assert.rejects(analyzeTrace(cut), (e: Error) => e instanceof InputError && /head\.dat: cannot read this trace\.dat: .*ends before/.test(e.message));
+  });
+});
