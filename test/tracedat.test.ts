@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { analyzeTrace } from '../src/analyze';
+import { analyzeMerged, analyzeTrace } from '../src/analyze';
 import { readTrace } from '../src/io/read-trace';
 import { InputError } from '../src/io/source';
 import type { TraceEvent, TraceRecord } from '../src/model/event';
@@ -80,6 +80,19 @@ describe('trace.dat', () => {
       assert.deepEqual(got.cpus.map((c) => [c.cpu, c.events]), want.cpus.map((c) => [c.cpu, c.events]));
       assert.equal(got.counts.paired, 281);
     }
+  });
+
+  it('several trace.dat files of one capture (host and guest) are merged by time, each a machine with its own pids and CPUs', async () => {
+    const r = await analyzeMerged([V7, V6]);
+    assert.equal(r.input.format, 'trace.dat');
+    assert.equal(r.input.events, 2 * 28276);
+    // The same pid on two machines is two tasks: every range still pairs within its machine.
+    assert.equal(r.counts.paired, 2 * 281);
+    assert.equal(r.counts.orphanEnds, 0);
+    assert.deepEqual(r.cpus.map((c) => [c.machine, c.cpu, c.events]), [
+      ['baseline.trace-cmd.v7-zstd.dat', 0, 270], ['baseline.trace-cmd.v7-zstd.dat', 1, 28006],
+      ['baseline.trace-cmd.v6.dat.gz', 0, 270], ['baseline.trace-cmd.v6.dat.gz', 1, 28006],
+    ]);
   });
 
   it('a trace.dat cut inside its ring-buffer data: what was read before is analysed, and check exits 2 saying where it stops', async () => {

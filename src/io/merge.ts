@@ -13,7 +13,9 @@ import type { PartCutRecord, Timestamp, TraceRecord } from '../model/event';
 import { emptyParseInfo } from '../model/event';
 import { compareTimestamps } from '../model/time';
 import { readTrace, type ReadResult } from './read-trace';
-import { DamagedInputError, type SourceInfo } from './source';
+import { DamagedInputError, InputError, inputName, type SourceInfo } from './source';
+import { datInput } from './tracedat/input';
+import { DatError, readTraceDat } from './tracedat/reader';
 
 const HIGH = 20000;
 const LOW = 5000;
@@ -44,6 +46,21 @@ export async function readMerged(
   onRecord: (r: TraceRecord) => void,
   opts: { format?: string; onProgress?: (info: SourceInfo) => void } = {},
 ): Promise<MergedReadResult> {
+  // The trace.dat files of one host+guest capture (trace-cmd record -A): read together, each a machine of its own.
+  const dats = opts.format === undefined || opts.format === 'trace.dat' ? await Promise.all(paths.map((p) => datInput(p))) : [];
+  if (dats.length > 0 && dats.every((d) => d !== undefined)) {
+    try {
+      const r = readTraceDat(dats.map((d) => d!.path), paths.map(inputName), onRecord);
+      return { path: paths[0], ...r };
+    } catch (err) {
+      if (err instanceof DatError) throw new InputError(`${paths.map(inputName).join(' + ')}: cannot read these trace.dat files: ${err.message}`);
+      if (err instanceof DamagedInputError && err.partial) return { ...err.partial, damaged: err.message };
+      throw err;
+    } finally {
+      for (const d of dats) d!.done();
+    }
+  }
+  for (const d of dats) d?.done();
   const lanes: Lane[] = paths.map((path) => ({ path, queue: [], head: 0, done: false }));
   const size = (l: Lane) => l.queue.length - l.head;
 
