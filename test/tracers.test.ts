@@ -2,7 +2,7 @@
  * Captures made with another ftrace tracer (hwlat, osnoise, timerlat,
  * wakeup_rt): their records are not events. Given to `check`, such a file is
  * named for what it is, with how to capture the events instead (exit 2), not
- * "is it a trace?". Fixtures: fixtures/ftrace/tracer-*.txt (README there).
+ * "is it a trace?". Fixtures: fixtures/tracers (README there).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ const BIN = join(__dirname, '..', '..', 'bin', 'mntrace.js');
 describe('output of tracers that record no events', () => {
   for (const tracer of ['hwlat', 'osnoise', 'timerlat', 'wakeup_rt']) {
     it(`${tracer}: an input error naming the tracer and the nop tracer to use instead`, async () => {
-      const file = join(FIX, `ftrace/tracer-${tracer}.txt`);
+      const file = join(FIX, `tracers/${tracer}.txt`);
       await assert.rejects(analyzeTrace(file), (e: unknown) => {
         assert.ok(e instanceof InputError);
         assert.match(e.message, new RegExp(`is the ${tracer} tracer's output \\(`));
@@ -30,14 +30,14 @@ describe('output of tracers that record no events', () => {
   }
 
   it('check exits 2 with the message, not "is it a trace?"', () => {
-    const res = spawnSync(process.execPath, [BIN, 'check', join(FIX, 'ftrace/tracer-hwlat.txt')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const res = spawnSync(process.execPath, [BIN, 'check', join(FIX, 'tracers/hwlat.txt')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(res.status, 2);
     assert.match(res.stderr, /is the hwlat tracer's output \(hardware latency samples\): it records no events/);
     assert.doesNotMatch(res.stderr + res.stdout, /is it a trace/);
   });
 
   it('a timerlat capture with the mmu_notifier kprobes enabled beside it is checked as usual', async () => {
-    const timerlat = readFileSync(join(FIX, 'ftrace/tracer-timerlat.txt'), 'utf8').trimEnd().split('\n');
+    const timerlat = readFileSync(join(FIX, 'tracers/timerlat.txt'), 'utf8').trimEnd().split('\n');
     const events = readFileSync(join(FIX, 'real/baseline.trace.lines-25911-26110.txt'), 'utf8').trimEnd().split('\n');
     const dir = mkdtempSync(join(tmpdir(), 'mntrace-tracers-'));
     const file = join(dir, 'trace.txt');
