@@ -116,6 +116,24 @@ describe('trace.dat', () => {
     assert.match(r.message, /cpu1's page at data offset 36864 claims \d+ bytes of data, more than a page holds/);
   });
 
+  it('a page whose commit word says events were lost before it gives a lost-events record there, with the count when the kernel stored it', async () => {
+    const whole = Buffer.from(gunzipSync(readFileSync(V6)));
+    const page = (n: number) => 4538368 + n * 4096;
+    // Page 5: events missed, count not stored (bit 31). Page 9: missed and stored (bits 31 and 30), the count right after the data.
+    whole[page(5) + 11] |= 0x80;
+    const size9 = whole.readUInt32LE(page(9) + 8);
+    assert.ok(16 + size9 + 8 <= 4096, 'room for the stored count');
+    whole.writeBigUInt64LE(42n, page(9) + 16 + size9);
+    whole[page(9) + 11] |= 0xc0;
+    const { records, result } = await events(tmp('lost.dat', whole));
+    const lost = records.filter((r) => r.kind === 'lost');
+    assert.deepEqual(lost.map((l) => [l.cpu, l.count, l.src.file.replace(/^.*lost\.dat:/, '')]), [[1, undefined, 'cpu1@0x5000'], [1, 42, 'cpu1@0x9000']]);
+    assert.equal(result.info.lostMarkers, 2);
+    assert.equal(result.info.lostEvents, 42);
+    const r = await analyzeTrace(tmp('lost.dat', whole));
+    assert.equal(r.losses.filter((l) => l.why === 'lost-events').length, 2);
+  });
+
   it('a trace.dat cut inside its metadata: an input error naming what is missing', async () => {
     const cut = tmp('head.dat', readFileSync(V7).subarray(0, 0x0f33df + 40));
     await assert.rejects(analyzeTrace(cut), (e: Error) => e instanceof InputError && /head\.dat: cannot read this trace\.dat: .*ends before/.test(e.message));

@@ -60,7 +60,7 @@ export function parseFormat(system: string, text: string): EventFormat | undefin
   return ev;
 }
 
-function unescapeC(s: string): string {
+export function unescapeC(s: string): string {
   return s.replace(/\\(n|t|r|\\|"|'|0|x[0-9a-fA-F]{2})/g, (_, c: string) =>
     c === 'n' ? '\n' : c === 't' ? '\t' : c === 'r' ? '\r' : c === '0' ? '\0' : c[0] === 'x' ? String.fromCharCode(parseInt(c.slice(1), 16)) : c);
 }
@@ -382,13 +382,49 @@ const CONV = /%([-+ #0]*)(\d+|\*)?(?:\.(\d+))?(hh|h|ll|l|L|z|j|t)?([diouxXcsp%])
 /** The print format applied to the record, as libtraceevent prints it; throws when an argument cannot be evaluated. */
 export function printEvent(ev: EventFormat, r: RecordView, symbols: Symbols): string {
   if (ev.args === undefined) throw new Error(ev.argsError ?? 'no print arguments');
+  return formatPrintf(ev.fmt, ev.args.map((a) => evaluate(a, ev, r)), r.longSize, symbols);
+}
+
+/**
+ * The arguments of a trace_printk() (the bprint event) as vbin_printf()
+ * packed them in `buf`: each number at its size's alignment (char 1, short 2,
+ * int 4, long and pointers the long size, long long 8), strings inline with
+ * their NUL.
+ */
+export function unpackBinaryArgs(fmt: string, buf: Buffer, le: boolean, longSize: number): Value[] {
+  const out: Value[] = [];
+  let pos = 0;
+  for (const m of fmt.matchAll(CONV)) {
+    const [, , , , len, conv] = m;
+    if (conv === '%') continue;
+    if (conv === 's') {
+      const z = buf.indexOf(0, pos);
+      const end = z < 0 ? buf.length : z;
+      out.push(buf.toString('utf8', pos, end));
+      pos = end + 1;
+      continue;
+    }
+    const size = conv === 'p' ? longSize : conv === 'c' || len === 'hh' ? 1 : len === 'h' ? 2 : len === 'll' || len === 'L' || len === 'j' ? 8 : len === 'l' || len === 'z' || len === 't' ? longSize : 4;
+    pos = Math.ceil(pos / size) * size;
+    if (pos + size > buf.length) {
+      out.push(0n);
+      continue;
+    }
+    const v = size === 8 ? (le ? buf.readBigUInt64LE(pos) : buf.readBigUInt64BE(pos)) : size === 4 ? BigInt(le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos)) : size === 2 ? BigInt(le ? buf.readUInt16LE(pos) : buf.readUInt16BE(pos)) : BigInt(buf[pos]);
+    out.push(v);
+    pos += size;
+  }
+  return out;
+}
+
+/** printf as the kernel's vsnprintf and libtraceevent print: %d %u %x %o %c %s %p with %pS/%ps (symbols), flags, width, precision, length. */
+export function formatPrintf(fmt: string, values: Value[], longSize: number, symbols: Symbols): string {
   let argi = 0;
-  const args = ev.args;
-  return ev.fmt.replace(CONV, (whole, flags: string, width: string | undefined, prec: string | undefined, len: string | undefined, conv: string, pext: string) => {
+  const r = { longSize };
+  return fmt.replace(CONV, (whole, flags: string, width: string | undefined, prec: string | undefined, len: string | undefined, conv: string, pext: string) => {
     if (conv === '%') return '%' + pext;
-    const e = args[argi++];
-    if (e === undefined) throw new Error('fewer print arguments than conversions');
-    let v = evaluate(e, ev, r);
+    if (argi >= values.length) throw new Error('fewer print arguments than conversions');
+    let v = values[argi++];
     let body: string;
     let prefix = '';
     if (conv === 'p') {

@@ -14,7 +14,7 @@ import { TraceCmdParser } from '../../../parsers/tracecmd';
 import type { EventFilter } from '../../../parsers/types';
 import { DamagedInputError, type SourceInfo } from '../source';
 import { DatError, openDat, type DatFile, type FileBytes } from './container';
-import { fieldsText, parseFormat, printEvent, readField, type EventFormat, type RecordView, type Symbols } from './formats';
+import { fieldsText, formatPrintf, unescapeC, parseFormat, printEvent, readField, unpackBinaryArgs, type EventFormat, type RecordView, type Symbols } from './formats';
 import { CpuRecords, pageLayout, type Lost, type RawRecord } from './pages';
 
 /** The data of a trace.dat stops early (cut or corrupt): what was read before it is analysed. */
@@ -67,6 +67,8 @@ export class DatInput {
   private readonly comms = new Map<number, string>();
   readonly symbols: Symbols;
   private readonly view: RecordView;
+  /** trace_printk() format strings by address (printk_formats), parsed on first use. */
+  private printkFormats: Map<bigint, string> | undefined;
 
   constructor(path: string, displayName: string) {
     const { dat, bytes } = openDat(path);
@@ -128,7 +130,7 @@ export class DatInput {
     }
     let text: string;
     try {
-      text = printEvent(ev, v, this.symbols);
+      text = ev.system === 'ftrace' && (ev.name === 'bprint' || ev.name === 'bputs') ? this.printk(ev) : printEvent(ev, v, this.symbols);
     } catch {
       text = fieldsText(ev, v);
     }
@@ -139,13 +141,38 @@ export class DatInput {
     return text.replace(/\n+$/, '').replace(/\n/g, '\\n');
   }
 
+  /**
+   * trace_printk() and trace_puts() records hold the address of their format
+   * (or string) in the kernel, found in the file's printk formats; bprint's
+   * arguments are packed after it (unpackBinaryArgs).
+   */
+  private printk(ev: EventFormat): string {
+    const v = this.view;
+    if (this.printkFormats === undefined) {
+      this.printkFormats = new Map();
+      for (const m of this.dat.printk.matchAll(/^0x([0-9a-fA-F]+) : "(.*)"$/gm)) this.printkFormats.set(BigInt('0x' + m[1]), unescapeC(m[2]));
+    }
+    const ipField = ev.byName.get('ip');
+    const ptrField = ev.byName.get(ev.name === 'bprint' ? 'fmt' : 'str');
+    if (!ipField || !ptrField) throw new Error(`${ev.name} without its ip and format fields`);
+    const ip = this.symbols.lookup(readField(ipField, v) as bigint);
+    const fmt = this.printkFormats.get(readField(ptrField, v) as bigint);
+    if (fmt === undefined) throw new Error('a trace_printk format the file does not hold');
+    const buf = ev.byName.get('buf');
+    const text = ev.name === 'bputs' || !buf ? fmt : formatPrintf(fmt, unpackBinaryArgs(fmt, v.data.subarray(buf.offset), v.le, v.longSize), v.longSize, this.symbols);
+    return `${ip?.name ?? '0x' + (readField(ipField, v) as bigint).toString(16)}: ${text}`;
+  }
+
   private stackFrames(ev: EventFormat): string[] {
     const f = ev.byName.get('caller');
     if (!f) return [];
     const d = this.view.data;
     const w = this.dat.longSize;
     const out: string[] = [];
-    for (let o = f.offset; o + w <= d.length; o += w) {
+    // `size`: the frames the kernel saved (the record may be padded past them).
+    const sizeField = ev.byName.get('size');
+    const saved = sizeField ? Number(readField(sizeField, this.view)) : Infinity;
+    for (let o = f.offset; o + w <= d.length && out.length < saved; o += w) {
       const a = w === 8 ? (this.view.le ? d.readBigUInt64LE(o) : d.readBigUInt64BE(o)) : BigInt(this.view.le ? d.readUInt32LE(o) : d.readUInt32BE(o));
       if (a === 0n || a === (1n << BigInt(w * 8)) - 1n) break;
       const s = this.symbols.lookup(a);
