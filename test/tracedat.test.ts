@@ -63,6 +63,12 @@ describe('trace.dat', () => {
         assert.match(d.src.file, /baseline\.trace-cmd\.v[67][-\w.]*\.dat(\.gz)?:cpu[01]@0x[0-9a-f]+$/);
         assert.equal(d.src.line, i + 1);
       }
+      const header = dat.records.filter((r) => r.kind === 'header');
+      assert.equal(header.length, 1);
+      assert.deepEqual(header[0], {
+        kind: 'header', cpus: 2, buffers: [''], clock: 'global', uname: 'Linux labguest 6.1.0-56-amd64 x86_64',
+        recorder: `trace-cmd 3.1.6 not-a-git-repo (trace.dat v${path === V7 ? '7, zstd 1.5.4' : '6'})`, src: { file: path, line: 0 },
+      });
       // The latency flags the report leaves out are read from the records.
       assert.ok(dat.events.some((e) => e.ctx?.irqsOff));
     });

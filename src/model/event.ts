@@ -129,6 +129,11 @@ export interface HeaderRecord {
   hasFlagsColumn?: boolean;
   /** Whether the header announced a TGID column (record-tgid). */
   hasTgidColumn?: boolean;
+  /** What a trace.dat says of its capture: the trace clock, the traced machine (uname), what recorded it, its buffer instances ('' the top one). */
+  clock?: string;
+  uname?: string;
+  recorder?: string;
+  buffers?: string[];
   src: SourceLocation;
 }
 

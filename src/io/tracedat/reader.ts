@@ -93,6 +93,16 @@ export class DatInput {
     this.bytes.close();
   }
 
+  /**
+   * Whether timestamps are ns: every trace clock but the raw counters
+   * (`counter`, and `x86-tsc` unless the file says how to convert it), whose
+   * values are printed as the integers they are.
+   */
+  get nanoseconds(): boolean {
+    const clock = this.dat.buffers[0]?.clock ?? this.dat.options.clock;
+    return !(clock === 'counter' || (clock === 'x86-tsc' && this.dat.options.tsc2nsec === undefined));
+  }
+
   /** The record's timestamp in ns, with the file's offset and TSC conversion applied. */
   nsOf(raw: bigint): bigint {
     const o = this.dat.options;
@@ -106,11 +116,11 @@ export class DatInput {
   lines(r: RawRecord, ns: bigint): string[] {
     const d = r.data;
     const le = this.dat.littleEndian;
-    if (d.length < 8) return [`<...>-0 [${pad3(r.cpu)}] ${stamp(ns)}: unknown: a ${d.length}-byte record, too short for an event`];
+    if (d.length < 8) return [`<...>-0 [${pad3(r.cpu)}] ${this.nanoseconds ? stamp(ns) : ns.toString()}: unknown: a ${d.length}-byte record, too short for an event`];
     const type = le ? d.readUInt16LE(0) : d.readUInt16BE(0);
     const pid = le ? d.readInt32LE(4) : d.readInt32BE(4);
     const comm = pid === 0 ? '<idle>' : this.comms.get(pid) ?? '<...>';
-    const head = `${comm}-${pid} [${pad3(r.cpu)}] ${latencyFlags(d[2], d[3])} ${stamp(ns)}:`;
+    const head = `${comm}-${pid} [${pad3(r.cpu)}] ${latencyFlags(d[2], d[3])} ${this.nanoseconds ? stamp(ns) : ns.toString()}:`;
     const ev = this.formats.get(type);
     if (!ev) return [`${head} unknown_event_${type}: the file has no format for event id ${type}`];
     this.view.data = d;
@@ -241,7 +251,18 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
   });
   // A tag per file in a host+guest capture: the parser keeps each machine's pids and CPUs apart.
   const tags = inputs.map((i) => (several ? `${basename(i.name)}: ` : ''));
-  inputs.forEach((inp, k) => parser.push(`${tags[k]}cpus=${inp.dat.cpus}`, 0, true));
+  inputs.forEach((inp, k) => {
+    // Several files: the parser learns each one's tag from its `NAME: cpus=N` line, as in a multi-file report.
+    if (several) parser.push(`${tags[k]}cpus=${inp.dat.cpus}`, 0, true);
+    const o = inp.dat.options;
+    onRecord({
+      kind: 'header', cpus: inp.dat.cpus, buffers: inp.dat.buffers.map((b) => b.name),
+      ...(inp.dat.buffers[0]?.clock ?? o.clock ? { clock: inp.dat.buffers[0]?.clock ?? o.clock } : {}),
+      ...(o.uname !== undefined ? { uname: o.uname } : {}),
+      recorder: `trace-cmd${o.traceCmdVersion !== undefined ? ` ${o.traceCmdVersion}` : ''} (trace.dat v${inp.dat.version}${inp.dat.compression !== 'none' ? `, ${inp.dat.compression}` : ''})`,
+      src: { file: inp.name, line: 0 },
+    });
+  });
   type Head = { input: number; cpu: CpuRecords; rec: RawRecord; ns: bigint };
   const heads: Head[] = [];
   const lastTs = new Map<string, Timestamp>();
@@ -279,7 +300,9 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
     const lines = inp.lines(h.rec, h.ns);
     for (const l of lines) parser.push(tags[h.input] + l, index, true);
     const sec = h.ns / 1000000000n;
-    lastTs.set(`${h.input}/${h.rec.cpu}`, { raw: stamp(h.ns), sec: Number(sec), nsec: Number(h.ns - sec * 1000000000n), unit: 'seconds' });
+    lastTs.set(`${h.input}/${h.rec.cpu}`, inp.nanoseconds
+      ? { raw: stamp(h.ns), sec: Number(sec), nsec: Number(h.ns - sec * 1000000000n), unit: 'seconds' }
+      : { raw: h.ns.toString(), sec: Number(sec), nsec: Number(h.ns - sec * 1000000000n), unit: 'counter' });
     advance(h.input, h.cpu);
   }
   parser.end();
