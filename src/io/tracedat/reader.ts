@@ -316,7 +316,8 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
     lines: index,
   };
   const result: DatReadResult = { format: 'trace.dat', info: parser.info, source };
-  const damage = inputs.flatMap((i) => i.cpus.map((c) => c.damage).filter((d): d is string => d !== undefined).map((d) => `${i.name}: ${d}`));
+  // The error names the input; with several files, each damage names its file.
+  const damage = inputs.flatMap((i) => i.cpus.map((c) => c.damage).filter((d): d is string => d !== undefined).map((d) => (several ? `${i.name}: ${d}` : d)));
   if (damage.length > 0) {
     const err = new DamagedDatError(source, damage.join('; '));
     err.partial = { path: display, ...result };
