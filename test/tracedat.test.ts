@@ -141,6 +141,12 @@ describe('trace.dat', () => {
     assert.equal(r.losses.filter((l) => l.why === 'lost-events').length, 2);
   });
 
+  it('a trace.dat on stdin: named, with its path or its report text to give instead (it needs random access)', () => {
+    const res = spawnSync(process.execPath, [BIN, 'check', '-'], { input: readFileSync(V7), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /<stdin> is a trace-cmd binary capture \(trace\.dat\), which mntrace reads as a file, not from a pipe: give its path/);
+  });
+
   it('a trace.dat cut inside its metadata: an input error naming what is missing', async () => {
     const cut = tmp('head.dat', readFileSync(V7).subarray(0, 0x0f33df + 40));
     await assert.rejects(analyzeTrace(cut), (e: Error) => e instanceof InputError && /head\.dat: cannot read this trace\.dat: .*ends before/.test(e.message));
