@@ -192,10 +192,18 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   // The tracer a `# tracer:` header names, and whether any event the engine checks came (only those reach onRecord in full).
   let tracer: string | undefined;
   let checkedEvents = false;
+  let recordedStats: CpuBufferStats[] | undefined;
   const onRecord = (r: TraceRecord) => {
     if (r.kind === 'unreadable' && unreadable.length < keep) unreadable.push(r);
     else if (r.kind === 'event') checkedEvents = true;
-    else if (r.kind === 'header' && r.tracer !== undefined) tracer ??= r.tracer;
+    else if (r.kind === 'header') {
+      if (r.tracer !== undefined) tracer ??= r.tracer;
+      // A trace.dat's per-CPU ring-buffer statistics: as a capture directory's (before the first event).
+      if (r.bufferStats !== undefined && !capture) {
+        engine.bufferStats(r.bufferStats);
+        recordedStats = [...(recordedStats ?? []), ...r.bufferStats];
+      }
+    }
     engine.push(r);
   };
   let damaged: string | undefined;
@@ -270,8 +278,8 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
       orphanStacks: read.info.orphanStacks,
       continuationLines: read.info.continuationLines,
       ...(read.info.consoleLines !== undefined ? { consoleLines: read.info.consoleLines } : {}),
-      overwritten: cov.overwritten || (capture?.stats.some((st) => st.overrun > 0) ?? false),
-      ...(capture ? { trace: capture.trace, bufferStats: capture.stats } : {}),
+      overwritten: cov.overwritten || ((capture?.stats ?? recordedStats)?.some((st) => st.overrun > 0) ?? false),
+      ...(capture ? { trace: capture.trace, bufferStats: capture.stats } : recordedStats ? { bufferStats: recordedStats } : {}),
       ...(cov.entriesInBuffer !== undefined && cov.entriesWritten !== undefined
         ? { entries: { inBuffer: cov.entriesInBuffer, written: cov.entriesWritten } }
         : {}),

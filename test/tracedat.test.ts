@@ -67,7 +67,9 @@ describe('trace.dat', () => {
       assert.equal(header.length, 1);
       assert.deepEqual(header[0], {
         kind: 'header', cpus: 2, buffers: [''], clock: 'global', uname: 'Linux labguest 6.1.0-56-amd64 x86_64',
-        recorder: `trace-cmd 3.1.6 not-a-git-repo (trace.dat v${path === V7 ? '7, zstd 1.5.4' : '6'})`, src: { file: path, line: 0 },
+        recorder: `trace-cmd 3.1.6 not-a-git-repo (trace.dat v${path === V7 ? '7, zstd 1.5.4' : '6'})`,
+        bufferStats: [{ cpu: 0, overrun: 0, dropped: 0, entries: 270 }, { cpu: 1, overrun: 0, dropped: 0, entries: 28006 }],
+        src: { file: path, line: 0 },
       });
       // The latency flags the report leaves out are read from the records.
       assert.ok(dat.events.some((e) => e.ctx?.irqsOff));
@@ -139,6 +141,21 @@ describe('trace.dat', () => {
     assert.equal(result.info.lostEvents, 42);
     const r = await analyzeTrace(tmp('lost.dat', whole));
     assert.equal(r.losses.filter((l) => l.why === 'lost-events').length, 2);
+  });
+
+  it('the per-CPU ring-buffer statistics recorded in the file: an overrun marks that CPU\'s oldest events as overwritten', async () => {
+    const clean = await analyzeTrace(V7);
+    assert.deepEqual(clean.input.bufferStats, [{ cpu: 0, overrun: 0, dropped: 0, entries: 270 }, { cpu: 1, overrun: 0, dropped: 0, entries: 28006 }]);
+    assert.equal(clean.input.overwritten, false);
+    // v7 keeps its first options section uncompressed: CPU 1's CPUSTAT text says 7 events were overwritten.
+    const bytes = Buffer.from(readFileSync(V7));
+    const at = bytes.indexOf('CPU: 1\nentries: 28006\noverrun: 0');
+    assert.ok(at > 0);
+    bytes.write('7', at + 'CPU: 1\nentries: 28006\noverrun: '.length);
+    const r = await analyzeTrace(tmp('overrun.dat', bytes));
+    assert.deepEqual(r.input.bufferStats?.[1], { cpu: 1, overrun: 7, dropped: 0, entries: 28006 });
+    assert.equal(r.input.overwritten, true);
+    assert.deepEqual(r.losses.filter((l) => l.why === 'overwritten').map((l) => [l.cpu, l.count]), [[1, 7]]);
   });
 
   it('a trace.dat on stdin: named, with its path or its report text to give instead (it needs random access)', () => {

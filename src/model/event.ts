@@ -134,6 +134,8 @@ export interface HeaderRecord {
   uname?: string;
   recorder?: string;
   buffers?: string[];
+  /** Per-CPU ring-buffer statistics recorded with the capture (a trace.dat's CPUSTAT options): overrun = oldest events overwritten, dropped = newest not written. */
+  bufferStats?: Array<{ cpu: number; overrun: number; dropped: number; entries?: number }>;
   src: SourceLocation;
 }
 

@@ -192,6 +192,15 @@ export class DatInput {
   }
 }
 
+/** A CPUSTAT option (per_cpu/cpuN/stats as trace-cmd saved it): the CPU, its overrun and dropped events, its entries. */
+function cpuStat(text: string): { cpu: number; overrun: number; dropped: number; entries?: number } | undefined {
+  const get = (key: string) => new RegExp(`^${key}:\\s*(\\d+)`, 'm').exec(text)?.[1];
+  const cpu = get('CPU');
+  if (cpu === undefined) return undefined;
+  const entries = get('entries');
+  return { cpu: Number(cpu), overrun: Number(get('overrun') ?? 0), dropped: Number(get('dropped events') ?? 0), ...(entries !== undefined ? { entries: Number(entries) } : {}) };
+}
+
 function pad3(n: number): string {
   return String(n).padStart(3, '0');
 }
@@ -259,6 +268,7 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
       kind: 'header', cpus: inp.dat.cpus, buffers: inp.dat.buffers.map((b) => b.name),
       ...(inp.dat.buffers[0]?.clock ?? o.clock ? { clock: inp.dat.buffers[0]?.clock ?? o.clock } : {}),
       ...(o.uname !== undefined ? { uname: o.uname } : {}),
+      ...(o.cpuStats.length > 0 ? { bufferStats: o.cpuStats.map(cpuStat).filter((x) => x !== undefined) } : {}),
       recorder: `trace-cmd${o.traceCmdVersion !== undefined ? ` ${o.traceCmdVersion}` : ''} (trace.dat v${inp.dat.version}${inp.dat.compression !== 'none' ? `, ${inp.dat.compression}` : ''})`,
       src: { file: inp.name, line: 0 },
     });
