@@ -161,11 +161,15 @@ const bufSource = (b: Buffer, name: string, base: number) => ({
   },
 });
 
+const MAX_DECOMPRESSED = 256 << 20;
+
 /** Decompress with the file's algorithm. */
 export function decompressWith(algorithm: string, data: Buffer, size: number): Buffer {
   const name = algorithm.split(' ')[0];
+  // A section or chunk is metadata or a few pages: a size past this is a corrupt header, not data to allocate for.
+  if (size > MAX_DECOMPRESSED) throw new DatError(`a compressed block claims ${size} bytes uncompressed, more than any section or chunk holds`);
   if (name === 'zstd') return Buffer.from(zstdDecompress(data, new Uint8Array(size)));
-  if (name === 'zlib') return inflateSync(data);
+  if (name === 'zlib') return inflateSync(data, { maxOutputLength: Math.max(size, 1) });
   throw new DatError(`compressed with ${name}, which mntrace cannot decompress (it reads zstd and zlib): \`trace-cmd convert --compression none\` first`);
 }
 
