@@ -60,7 +60,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   let forced: FormatDescriptor | undefined;
   if (opts.format) {
     forced = formatByName(opts.format);
-    if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${formats().map((f) => f.name).join(', ')}`);
+    if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${[...formats().map((f) => f.name), 'trace.dat'].join(', ')}`);
     parser = forced.create({ file, sink: onRecord, filter: opts.filter });
   }
   const held: Array<[string, number, boolean]> = [];
