@@ -82,6 +82,19 @@ interface TaskState extends TaskView {
   lastSeenDigits?: number;
   lastSeenLine?: number;
   exited?: TraceEvent;
+  /** The task's latest system-call boundary (a syscall event, a trace_marker write): it was outside any kernel entry just before. */
+  syscallSeen?: Operation;
+}
+
+/**
+ * What proves a range still open can no longer end: its task left the kernel
+ * entry that started it (a system call boundary, or tearing down the range's
+ * mm itself), or another task tore that mm down.
+ */
+interface LeftProof {
+  op: Operation;
+  /** `syscall`: the task's own system call boundary; `own-teardown`: it released the range's mm itself; `teardown`: another task did. */
+  kind: 'syscall' | 'own-teardown' | 'teardown';
 }
 
 export interface RangeCounts {
@@ -160,7 +173,7 @@ export class Engine {
   }
 
   /** Roles the engine and the enabled rules need in full; other events are only counted (see EventFilter). */
-  readonly neededRoles = new Set<Role>(['range-start', 'range-start-return', 'range-end', 'subscriber-start', 'subscriber-end', 'oom-reap', 'oom-reap-begin', 'oom-reap-end', 'task-exit']);
+  readonly neededRoles = new Set<Role>(['range-start', 'range-start-return', 'range-end', 'subscriber-start', 'subscriber-end', 'oom-reap', 'oom-reap-begin', 'oom-reap-end', 'task-exit', 'syscall', 'notifier-release']);
 
   /** The EventFilter for parsers: full events only for roles someone needs. */
   readonly filter: EventFilter = {
@@ -200,6 +213,8 @@ export class Engine {
       case 'oom-reap-begin': task.inOomReapWindow = op.ev; return;
       case 'oom-reap-end': task.inOomReapWindow = undefined; return;
       case 'task-exit': return this.taskExit(op);
+      case 'syscall': return this.syscallBoundary(op, task);
+      case 'notifier-release': return this.mmTornDown(op, task);
       default: return;
     }
   }
@@ -229,7 +244,7 @@ export class Engine {
         const range = task.openRanges[i];
         this.resolveStart(range, task);
         if (this.reportedEarly.has(range)) continue;
-        this.leftOpen(range, this.endOfCaptureVerdict(task, range.start.ev, 'end'));
+        this.leftOpen(range, this.openAtEndVerdict(range, task));
       }
       task.openRanges.length = 0;
     }
@@ -298,6 +313,7 @@ export class Engine {
       depth: task.openRanges.length,
     };
     task.openRanges.push(range);
+    this.tasksWithOpen.add(task);
     for (const h of this.hooks.rangeStart) h.rangeStart!(range, task);
   }
 
@@ -364,6 +380,7 @@ export class Engine {
       }));
     }
     task.openRanges.pop();
+    if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
     this.resolveStart(range, task);
     range.end = op;
     this.counts.paired++;
@@ -396,6 +413,11 @@ export class Engine {
     }
   }
 
+  /** Proofs that open ranges can no longer end (see LeftProof). */
+  private readonly leftProof = new WeakMap<RangeRecord, LeftProof>();
+  /** Tasks that had a range open when last looked at (emptied ones are dropped as found). */
+  private readonly tasksWithOpen = new Set<TaskState>();
+
   /** Ranges already reported by reportOverdue (not reported again at the end). */
   private readonly reportedEarly = new WeakSet<RangeRecord>();
 
@@ -404,6 +426,74 @@ export class Engine {
     if (!live && this.reportedEarly.has(range)) return;
     this.counts.open++;
     for (const h of this.hooks.pairLeftOpen) h.pairLeftOpen!(range, verdict);
+  }
+
+  // ---- leaving the kernel entry ------------------------------------------
+
+  /**
+   * The task is at a system call boundary: whatever it still holds open was
+   * started in an earlier kernel entry, and a range lives on its caller's
+   * stack within one entry, so none of them can end any more.
+   */
+  private syscallBoundary(op: Operation, task: TaskState): void {
+    task.syscallSeen = op;
+    for (const range of task.openRanges) this.proveLeft(range, op, 'syscall');
+  }
+
+  /** An mm is torn down (__mmu_notifier_release, exit_mmap): ranges still open on it. */
+  private mmTornDown(op: Operation, task: TaskState): void {
+    const mm = op.args.mm;
+    if (mm === undefined) return;
+    for (const t of this.tasksWithOpen) {
+      if (t.openRanges.length === 0) {
+        this.tasksWithOpen.delete(t);
+        continue;
+      }
+      for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, op, t === task ? 'own-teardown' : 'teardown');
+    }
+  }
+
+  /** Keep the first proof that `range` can no longer end; a proof by the task itself outranks another task's teardown. */
+  private proveLeft(range: RangeRecord, op: Operation, kind: LeftProof['kind']): void {
+    const had = this.leftProof.get(range);
+    if (had === undefined || (had.kind === 'teardown' && kind !== 'teardown')) this.leftProof.set(range, { op, kind });
+  }
+
+  /** A range still open when the capture ended: what proves it will not end, else how long its task ran on (the last resort). */
+  private openAtEndVerdict(range: RangeRecord, task: TaskState): Verdict {
+    const proof = this.leftProof.get(range);
+    const v = proof && this.leftVerdict(range, task, proof);
+    return v ? this.unlessLost(range.start.ev.ts, proof.op.ev.ts, 'end', v) : this.endOfCaptureVerdict(task, range.start.ev, 'end');
+  }
+
+  private leftVerdict(range: RangeRecord, task: TaskState, { op, kind }: LeftProof): Verdict | undefined {
+    const ev = op.ev;
+    const where = `at ${ev.ts.raw} (line ${ev.src.line})`;
+    if (kind === 'syscall') {
+      return {
+        confidence: 'certain',
+        reason: `${task.comm}-${task.pid} was back at a system call boundary ${where}, ${syscallWhat(ev)}, with the range still open: ` +
+          'a range lives on its caller\'s stack within one kernel entry, so its end can no longer come',
+        evidence: [ev],
+      };
+    }
+    const by = probeName(ev);
+    if (kind === 'own-teardown') {
+      return {
+        confidence: 'certain',
+        reason: `${task.comm}-${task.pid} tore down the range's mm ${range.start.args.mm} itself ${where}, ${by}: it is exiting, out of the call that started the range`,
+        evidence: [ev],
+      };
+    }
+    // Another task released the mm: the range's task must have run on after that, still holding it.
+    const seenLine = Math.max(task.lastEvent.src.line, task.lastSeenLine ?? 0);
+    if (seenLine <= ev.src.line) return undefined;
+    return {
+      confidence: 'likely',
+      reason: `${ev.comm}-${ev.pid} tore down the range's mm ${range.start.args.mm} ${where}, ${by}, and this task ran on (line ${seenLine}) without ending the range; ` +
+        'likely, not certain: the OOM reaper (or process_mrelease) can still hold a range on a dying mm',
+      evidence: [ev],
+    };
   }
 
   /** Fill in caller evidence and tell rules the start's outcome is known. Idempotent. */
@@ -446,6 +536,15 @@ export class Engine {
         confidence: 'certain',
         reason: `range ${key} was already ended at line ${prev.end.ev.src.line} and no start for it came since (no events were lost in between)`,
         evidence: [prev.start.ev, prev.end.ev],
+      };
+    }
+    const back = task.syscallSeen;
+    if (back !== undefined && !this.coverage.lossBetween(back.ev.ts, op.ev.ts)) {
+      return {
+        confidence: 'certain',
+        reason: `the task was at a system call boundary at ${back.ev.ts.raw} (line ${back.ev.src.line}), ${syscallWhat(back.ev)}, after the capture was complete, and no start for this range came on it since ` +
+          '(a range is started and ended within one kernel entry; no events were lost in between)',
+        evidence: [back.ev],
       };
     }
     const from = this.coverage.completeFrom();
@@ -630,8 +729,9 @@ export class Engine {
         key, pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
         subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
       };
+      // Sweep before the new task is kept: it has nothing open yet, and would be forgotten with the idle ones.
+      if (this.tasks.size >= this.sweepAt) this.forgetIdleTasks();
       this.tasks.set(key, t);
-      if (this.tasks.size > this.sweepAt) this.forgetIdleTasks();
     } else {
       t.lastEvent = ev;
       if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenLine = undefined;
@@ -678,6 +778,7 @@ export class Engine {
       }));
     }
     this.tasks.delete(key);
+    this.tasksWithOpen.delete(task);
   }
 
   // ---- findings ----------------------------------------------------------
@@ -766,4 +867,15 @@ function stubEvent(task: TaskState, ts: Timestamp, line: number): TraceEvent {
     payload: '(later event of this task; see the trace line)', src: { file: task.lastEvent.src.file, line },
     ...(task.lastEvent.machine !== undefined ? { machine: task.lastEvent.machine } : {}),
   };
+}
+
+/** What a system call boundary event is, in words. */
+function syscallWhat(ev: TraceEvent): string {
+  if (ev.name === 'tracing_mark_write' || ev.name === 'print') return 'its write() to trace_marker (a new system call)';
+  return `its ${ev.group !== undefined ? `${ev.group}:` : ''}${ev.name} event`;
+}
+
+/** The probed function of a kprobe event, else the event's name. */
+function probeName(ev: TraceEvent): string {
+  return ev.probe?.symbol ?? ev.name;
 }
