@@ -22,6 +22,7 @@ import { explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
 import type { KernelInfo } from './engine/types';
+import type { KernelBasis } from './report/report';
 
 export interface AnalyzeOptions {
   config?: Config & { baseDir?: string };
@@ -85,6 +86,8 @@ export interface InputSummary {
    * What came before was analysed; `check` still exits 2 (the input was not read whole).
    */
   damaged?: string;
+  /** The kernel the version-dependent verdicts were judged for, and where that came from. */
+  kernel: KernelBasis;
 }
 
 export interface AnalysisResult {
@@ -264,6 +267,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
         : {}),
       ...(cov.missingEntries ? { missingEntries: { ...cov.missingEntries } } : {}),
       ...(damaged !== undefined ? { damaged } : {}),
+      kernel: kernel ? { release: kernel.version, source: opts.kernel !== undefined ? 'option' : 'uname.txt' } : { source: 'unknown' },
     },
     unreadable,
     counts: engine.counts,

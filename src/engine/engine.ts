@@ -677,7 +677,7 @@ export class Engine {
       if (failed) {
         verdict = this.unlessLost(ops[ops.length - 1].ev.ts, due.at.ev.ts, 'subscriber end', {
           confidence: 'certain',
-          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning: this kernel lacks c2655835fd8c (v5.12), so the caller will not end the range either`,
+          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning`,
           evidence: [due.at.ev],
         });
       } else if (next) {

@@ -11,6 +11,26 @@ import { toolName, version } from '../version';
 
 export type FailOn = Severity | 'never';
 
+/**
+ * Which kernel was assumed and why: the release given (`option`: --kernel or
+ * the library's `kernel`), a capture directory's `uname.txt`, or `unknown`:
+ * then no older kernel is assumed, and a verdict that depends on the version
+ * is at most likely.
+ */
+export interface KernelBasis {
+  release?: string;
+  source: 'option' | 'uname.txt' | 'unknown';
+}
+
+/** The kernel basis in words, for reports. */
+export function describeKernel(k: KernelBasis): string {
+  if (k.source === 'unknown') {
+    return 'unknown (no --kernel, no uname.txt in a capture directory, no version in the trace): no kernel version is assumed, and verdicts that depend on it are at most likely';
+  }
+  return `${k.release} (${k.source === 'option' ? '--kernel' : 'uname.txt of the capture directory'})`;
+}
+
+
 export interface ReportInput {
   path: string;
   format: string;
@@ -33,6 +53,8 @@ export interface ReportInput {
   missingEntries?: { claimed: number; found: number };
   /** Compressed data corrupt or cut off: why the input stops early (what came before is in the report). */
   damaged?: string;
+  /** The kernel version-dependent verdicts were judged for (release and source), or `unknown`. */
+  kernel?: KernelBasis;
   error?: string;
   ranges?: RangeCounts;
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */

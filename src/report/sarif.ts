@@ -9,7 +9,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule, Severity } from '../engine/types';
 import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
-import { inputFiles, type Report } from './report';
+import { describeKernel, inputFiles, type Report } from './report';
 import { STDIN_NAME } from '../io/source';
 
 export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
@@ -175,6 +175,7 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
           properties: {
             ...(file !== i.path ? { input: i.path } : {}),
             format: i.format, ...(i.compression && i.compression !== 'none' ? { compression: i.compression } : {}), lines: i.lines, events: i.events,
+            ...(i.kernel ? { kernel: { ...i.kernel, assumed: describeKernel(i.kernel) } } : {}),
             ...(i.ranges ? { ranges: { paired: i.ranges.paired, open: i.ranges.open, failedStarts: i.ranges.failedStarts, orphanEnds: i.ranges.orphanEnds } } : {}),
           },
         }))),

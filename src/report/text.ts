@@ -6,7 +6,7 @@ import { ruleById } from '../../rules';
 import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
-import { failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
+import { describeKernel, failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
@@ -94,6 +94,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
       out.push(st.yellow(`    ${r.starts} range starts but not one end: was the __mmu_notifier_invalidate_range_end probe enabled?${probes}`));
     }
   }
+  if (i.kernel) out.push(i.kernel.source === 'unknown' ? st.yellow(`    kernel: ${describeKernel(i.kernel)}`) : st.dim(`    kernel: ${describeKernel(i.kernel)}`));
   const lat = i.latency;
   if (lat && Object.keys(lat.byEventType).length) {
     const fmt = (x: { count: number; p50Ns: number; p99Ns: number; maxNs: number }) =>
