@@ -88,6 +88,8 @@ export interface InputSummary {
   damaged?: string;
   /** The kernel the version-dependent verdicts were judged for, and where that came from. */
   kernel: KernelBasis;
+  /** Kprobe events printed with an address only whose names map to no probed function (see Semantics.unmappedKprobes). */
+  unmappedKprobes?: string[];
 }
 
 export interface AnalysisResult {
@@ -268,6 +270,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
       ...(cov.missingEntries ? { missingEntries: { ...cov.missingEntries } } : {}),
       ...(damaged !== undefined ? { damaged } : {}),
       kernel: kernel ? { release: kernel.version, source: opts.kernel !== undefined ? 'option' : 'uname.txt' } : { source: 'unknown' },
+      ...(semantics.unmappedKprobes.size ? { unmappedKprobes: [...semantics.unmappedKprobes] } : {}),
     },
     unreadable,
     counts: engine.counts,

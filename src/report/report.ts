@@ -55,6 +55,8 @@ export interface ReportInput {
   damaged?: string;
   /** The kernel version-dependent verdicts were judged for (release and source), or `unknown`. */
   kernel?: KernelBasis;
+  /** Kprobe events printed with an address only whose names map to no probed function: --kprobe-events would map them. */
+  unmappedKprobes?: string[];
   error?: string;
   ranges?: RangeCounts;
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */

@@ -143,6 +143,9 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
       const { claimed, found } = i.missingEntries;
       notifications.push({ level: 'warning', message: { text: `${i.path}: its header counted ${claimed} ring-buffer entries but the file holds ${found}: lines were cut or removed, so verdicts that rest on a missing event are inconclusive` }, ...loc });
     }
+    if (i.unmappedKprobes?.length) {
+      notifications.push({ level: 'warning', message: { text: `${i.path}: ${i.unmappedKprobes.join(', ')} look like kprobes printed at an address only, with names mntrace does not know: give the capture's kprobe_events with --kprobe-events to map them` }, ...loc });
+    }
     if (i.truncated) notifications.push({ level: 'warning', message: { text: `${i.path} ends in the middle of a line (a truncated capture?)` }, ...loc });
     for (const u of i.unlistedFindings ?? []) {
       notifications.push({ level: 'warning', message: { text: `${i.path}: ${u.count} more ${u.ruleId} finding${u.count === 1 ? '' : 's'} (${u.severity}, ${u.confidence}) ${u.count === 1 ? 'was' : 'were'} counted but not listed as results (engine.maxFindingsPerRule)` }, ...loc });

@@ -84,7 +84,11 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     // A file cut from a bigger capture, or damaged, may just have lost them: say so before pointing at the probes.
     const lost = i.damaged ? ' they may be in what could not be read after the damage (see above); if not,'
       : i.missingEntries ? ' they may be on the lines cut from this file (check the whole trace file); if not,' : '';
-    const probes = lost +
+    const unmapped = i.unmappedKprobes ?? [];
+    const probes = lost + (unmapped.length
+      ? ` ${unmapped.map((n) => `'${n}'`).join(', ')} ${unmapped.length === 1 ? 'looks like a kprobe' : 'look like kprobes'} printed at an address only, ` +
+        'with a name mntrace does not know: give the capture\'s kprobe definitions with --kprobe-events FILE (cat /sys/kernel/tracing/kprobe_events on the traced machine) to map them to their functions; else'
+      : '') +
       ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
     if (r.starts === 0 && ends === 0) {
       out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' + probes));

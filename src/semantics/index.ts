@@ -68,6 +68,9 @@ interface Tracepoint {
   when?: RegExp;
 }
 
+/** Unmapped kprobe names kept for the report (Semantics.unmappedKprobes). */
+const UNMAPPED_KEPT = 20;
+
 const NONE: unique symbol = Symbol('none');
 
 /**
@@ -162,8 +165,23 @@ export class Semantics {
     return r === NONE ? undefined : r;
   }
 
-  /** A role for the event's name/probe, or undefined. */
+  /**
+   * Kprobe events printed with an address only (trace-cmd report, perf script)
+   * whose name maps to no probed function: what `--kprobe-events` would name
+   * (`group:name` as printed; at most UNMAPPED_KEPT).
+   */
+  readonly unmappedKprobes = new Set<string>();
+
+  /** A role for the event's name/probe, or undefined (noting an address-only kprobe it cannot map). */
   private classify(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
+    const r = this.classifyNamed(name, group, probe);
+    if (r === undefined && probe !== undefined && probe.symbol === undefined && this.unmappedKprobes.size < UNMAPPED_KEPT) {
+      this.unmappedKprobes.add(group === undefined ? name : `${group}:${name}`);
+    }
+    return r;
+  }
+
+  private classifyNamed(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
     const ev = { name, group, probe };
     const user = this.userEvents.get(ev.name) ?? (ev.group ? this.userEvents.get(`${ev.group}:${ev.name}`) : undefined);
     if (user) {
