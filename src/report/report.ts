@@ -75,6 +75,8 @@ export interface Report {
     findings: Record<Severity, number>;
     failOn: FailOn;
     failed: boolean;
+    /** With --require-ranges: the inputs read that hold no invalidation range at all (each fails the run). */
+    withoutRanges?: string[];
   };
   findings: Finding[];
 }
@@ -157,4 +159,22 @@ export function unlistedOf(inputs: readonly ReportInput[]): UnlistedFindings[] {
 /** How many of the inputs' unlisted findings fail the run at this threshold (no baseline accepts them: they have no fingerprint). */
 export function unlistedFailing(inputs: readonly ReportInput[], failOn: FailOn): number {
   return unlistedOf(inputs).reduce((n, u) => n + (failsRun(u, failOn) ? u.count : 0), 0);
+}
+
+/** Whether an input holds any invalidation range (a start or an end of one). */
+export function hasRanges(i: ReportInput): boolean {
+  const r = i.ranges;
+  return r !== undefined && r.starts + r.paired + r.orphanEnds + r.endsAfterFailedStart > 0;
+}
+
+/**
+ * --require-ranges (config `requireRanges`): an input read whole that holds
+ * no invalidation range fails the run, as a capture whose probes were off
+ * (or a trace of the wrong thing) would otherwise pass as clean.
+ */
+export function requireRanges(report: Report): void {
+  const without = report.inputs.filter((i) => !i.error && !hasRanges(i)).map((i) => i.path);
+  if (without.length === 0) return;
+  report.summary.withoutRanges = without;
+  report.summary.failed = true;
 }

@@ -143,6 +143,9 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
       const { claimed, found } = i.missingEntries;
       notifications.push({ level: 'warning', message: { text: `${i.path}: its header counted ${claimed} ring-buffer entries but the file holds ${found}: lines were cut or removed, so verdicts that rest on a missing event are inconclusive` }, ...loc });
     }
+    if (report.summary.withoutRanges?.includes(i.path)) {
+      notifications.push({ level: 'error', message: { text: `${i.path} holds no invalidation range at all (--require-ranges): were the probes on, and is it the right trace?` }, ...loc });
+    }
     if (i.unmappedKprobes?.length) {
       notifications.push({ level: 'warning', message: { text: `${i.path}: ${i.unmappedKprobes.join(', ')} look like kprobes printed at an address only, with names mntrace does not know: give the capture's kprobe_events with --kprobe-events to map them` }, ...loc });
     }

@@ -53,10 +53,13 @@ export function renderText(report: Report, st: Style): string {
   const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length + unlistedFailing(report.inputs, s.failOn);
   const unread = report.inputs.filter((i) => i.error || i.damaged).length;
   const whole = report.inputs.some((i) => i.damaged) ? ' whole' : '';
+  const empty = s.withoutRanges?.length
+    ? `no invalidation range in ${s.withoutRanges.join(', ')} (--require-ranges)`
+    : undefined;
   const verdict = unread
     ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read${whole}, for the reason${unread === 1 ? '' : 's'} given above`)
     : s.failed
-    ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
+    ? st.red(`FAIL: ${[...(failing || !empty ? [`${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`] : []), ...(empty ? [empty] : [])].join('; ')}`)
     : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
   out.push(`  findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info — ${verdict}`);
   return out.join('\n') + '\n';
