@@ -46,4 +46,29 @@ describe('check --follow', () => {
     assert.match(out, /Summary/);
     assert.match(out, /0 paired, 1 open/);
   });
+
+  it('a leak proved by the task\'s system call boundary is reported certain as soon as that line comes', async () => {
+    const child = spawn(process.execPath, [BIN, 'check', '--follow', '-'], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const seen = new Promise<string>((resolve) => {
+      child.stdout.on('data', (d: string) => {
+        out += d;
+        if (/unpaired-start/.test(out)) resolve(out);
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const write = (line: string) => new Promise<void>((resolve) => child.stdin.write(line + '\n', () => resolve()));
+    await write(b.start);
+    await write(b.ret);
+    await write(b.marker);
+    // The parser holds an event until the next line of its CPU shows no stack record follows it.
+    await write(at(b.later, '6.673300'));
+    const early = await Promise.race([seen, new Promise((r) => setTimeout(r, 5000)).then(() => 'timeout')]);
+    assert.match(String(early), /error \[certain\] unpaired-start: kvmnotif-147 at 6\.667004: .*system call boundary .*line 3/);
+    assert.equal(child.exitCode, null, 'still running: the pipe is open');
+    child.stdin.end();
+    assert.equal(await exited, 1);
+    assert.match(out, /0 paired, 1 open/);
+  });
 });

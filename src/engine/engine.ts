@@ -437,7 +437,7 @@ export class Engine {
    */
   private syscallBoundary(op: Operation, task: TaskState): void {
     task.syscallSeen = op;
-    for (const range of task.openRanges) this.proveLeft(range, op, 'syscall');
+    for (const range of task.openRanges) this.proveLeft(range, task, op, 'syscall');
   }
 
   /** An mm is torn down (__mmu_notifier_release, exit_mmap): ranges still open on it. */
@@ -449,14 +449,21 @@ export class Engine {
         this.tasksWithOpen.delete(t);
         continue;
       }
-      for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, op, t === task ? 'own-teardown' : 'teardown');
+      for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, t, op, t === task ? 'own-teardown' : 'teardown');
     }
   }
 
   /** Keep the first proof that `range` can no longer end; a proof by the task itself outranks another task's teardown. */
-  private proveLeft(range: RangeRecord, op: Operation, kind: LeftProof['kind']): void {
+  private proveLeft(range: RangeRecord, task: TaskState, op: Operation, kind: LeftProof['kind']): void {
     const had = this.leftProof.get(range);
-    if (had === undefined || (had.kind === 'teardown' && kind !== 'teardown')) this.leftProof.set(range, { op, kind });
+    if (had !== undefined && (had.kind !== 'teardown' || kind === 'teardown')) return;
+    this.leftProof.set(range, { op, kind });
+    // Live input: the task's own proof is final, so say so now rather than at the end of the input.
+    if (this.opts.live && kind !== 'teardown' && !this.reportedEarly.has(range) && !this.coverage.lossBetween(range.start.ev.ts, op.ev.ts)) {
+      this.reportedEarly.add(range);
+      this.resolveStart(range, task);
+      this.leftOpen(range, this.openAtEndVerdict(range, task), true);
+    }
   }
 
   /** A range still open when the capture ended: what proves it will not end, else how long its task ran on (the last resort). */
