@@ -4,6 +4,12 @@
  * a blocking start whose caller never ends it, the task going on for well under the 1000 ms timer. Real lines
  * (test/real-lines.ts); a loss window between the start and the proof keeps each one inconclusive.
  */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeTrace } from '../../src/analyze';
 import { runRuleTests } from '../rule-tester';
 import { at, baseline as b, reaper as r, set, syscalls as sc, traceCmd as tc, trace } from '../real-lines';
 
@@ -82,3 +88,22 @@ runRuleTests('unpaired-start', {
     },
   ],
 }, 'rule unpaired-start: what proves a leak');
+
+describe('the proof read by the scan worker (big files)', () => {
+  it('a trace_marker write and a sys_exit scanned on the second thread prove the leak as on one thread', async () => {
+    // The leaked range, 2,000 real mmap_lock lines of the task (filtered out), then the proof lines.
+    const filler = '        kvmnotif-147     [001] .....     6.665748: mmap_lock_start_locking: mm=000000003eacbed4 memcg_path=/ write=false';
+    const pad = Array.from({ length: 2000 }, (_, i) => at(filler, `6.${String(668000 + i).padStart(6, '0')}`));
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-worker-proof-'));
+    for (const [proof, words] of [[b.marker, 'trace_marker'], [at(sc.rawExit, '6.673300'), 'sys_exit']] as const) {
+      const file = join(dir, 'trace.txt');
+      writeFileSync(file, trace(b.start, b.ret, ...pad, proof));
+      const one = await analyzeTrace(file, { threads: 1 });
+      const two = await analyzeTrace(file, { threads: 2, parallel: { minBytes: 0, chunkBytes: 64 * 1024, share: 8 } });
+      for (const r of [one, two]) {
+        assert.deepEqual(r.findings.map((f) => [f.ruleId, f.confidence, f.evidence.at(-1)?.line]), [['unpaired-start', 'certain', 2003]]);
+        assert.match(r.findings[0].message, new RegExp(words));
+      }
+    }
+  });
+});
