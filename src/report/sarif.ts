@@ -8,7 +8,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule, Severity } from '../engine/types';
-import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
+import { FINGERPRINT_KEY } from './baseline';
 import { describeKernel, inputFiles, type Report } from './report';
 import { STDIN_NAME } from '../io/source';
 
@@ -94,7 +94,7 @@ function physicalLocation(path: string, line: number, cwd: string, snippet?: str
 
 function result(f: Finding, ruleIndex: number, cwd: string, known: ReadonlySet<string> | undefined) {
   const [main, ...others] = f.evidence;
-  const fp = stableFingerprint(f);
+  const fp = f.fingerprint;
   return {
     ruleId: f.ruleId,
     ...(ruleIndex >= 0 ? { ruleIndex } : {}),
