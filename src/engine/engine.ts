@@ -11,7 +11,7 @@ import { eventTypeName, type Operation, type Role } from '../semantics/operation
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
-  CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
+  CallerEvidence, Confidence, Finding, KernelInfo, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
   SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
 } from './types';
 import { describeEvent } from './describe';
@@ -40,7 +40,14 @@ export interface EngineOptions {
    * not only at the end of the input.
    */
   live?: boolean;
+  /** The kernel the trace was captured on, when known: rules read it as `context.kernel`. */
+  kernel?: KernelInfo;
+  /** Each range's outcome as the engine decides it (after the rules heard of it): the timeline's collector. */
+  onRange?: (range: RangeRecord, outcome: RangeOutcome) => void;
 }
+
+/** What became of a range start: paired with its end, left open, failed, or failed and ended anyway. */
+export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
 
 /** Stack frames that mark the OOM reaper path (KERNEL.md section 3). */
 const REAPER_FRAMES = new Set([
@@ -160,6 +167,7 @@ export class Engine {
       severity,
       options,
       coverage: this.coverage,
+      ...(this.opts.kernel ? { kernel: this.opts.kernel } : {}),
       report: (d) => this.report(id, severity, d),
     };
     const handlers = create(ctx);
@@ -336,6 +344,7 @@ export class Engine {
       task.failed.set(range.key, range);
       this.resolveStart(range, task);
       for (const h of this.hooks.startFailed) h.startFailed!(range);
+    this.opts.onRange?.(range, 'failed');
       // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
       this.markSubscribersDue(task, range, op);
       this.checkSubscribersDue(task, op);
@@ -361,6 +370,7 @@ export class Engine {
         failed.end = op;
         this.counts.endsAfterFailedStart++;
         for (const h of this.hooks.endAfterFailedStart) h.endAfterFailedStart!(failed, op);
+        this.opts.onRange?.(failed, 'end-after-failed');
         return;
       }
       this.counts.orphanEnds++;
@@ -394,6 +404,7 @@ export class Engine {
     if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
     this.markSubscribersDue(task, range, op);
     for (const h of this.hooks.pairClosed) h.pairClosed!(range);
+    this.opts.onRange?.(range, 'paired');
   }
 
   /** Live input: report the task's ranges open longer than the threshold while it runs on (once each). */
@@ -426,6 +437,7 @@ export class Engine {
     if (!live && this.reportedEarly.has(range)) return;
     this.counts.open++;
     for (const h of this.hooks.pairLeftOpen) h.pairLeftOpen!(range, verdict);
+    this.opts.onRange?.(range, 'open');
   }
 
   // ---- leaving the kernel entry ------------------------------------------
