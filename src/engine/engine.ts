@@ -614,7 +614,8 @@ export class Engine {
     const left = captureEnd ? diffNs(since.ts, captureEnd) : 0;
     return {
       confidence: 'inconclusive',
-      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured`,
+      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured` +
+        (what === 'end' ? ' (a later trace_marker write or system call event of the task would prove the leak: docs/capture.md, "What proves a leak")' : ''),
       evidence: [],
     };
   }

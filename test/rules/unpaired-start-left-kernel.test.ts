@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeTrace } from '../../src/analyze';
 import { runRuleTests } from '../rule-tester';
+import { runCli } from '../report-helpers';
 import { at, baseline as b, reaper as r, set, syscalls as sc, traceCmd as tc, trace } from '../real-lines';
 
 const lost = 'CPU:1 [LOST 2 EVENTS]';
@@ -88,6 +89,17 @@ runRuleTests('unpaired-start', {
     },
   ],
 }, 'rule unpaired-start: what proves a leak');
+
+describe('a short test program that leaks a range fails CI', () => {
+  it('start, the error path, a marker write, the task exiting 59 ms later: check exits 1 with the leak certain', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mntrace-leak-')), 'trace.txt');
+    writeFileSync(file, trace(b.start, b.kvmStart, b.ret, b.marker, b.release));
+    const r = runCli(['check', file]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /error \[certain\] kvmnotif-147/);
+    assert.match(r.stdout, /trace\.txt:4 {2}proof/);
+  });
+});
 
 describe('the proof read by the scan worker (big files)', () => {
   it('a trace_marker write and a sys_exit scanned on the second thread prove the leak as on one thread', async () => {
