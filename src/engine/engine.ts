@@ -340,11 +340,12 @@ export class Engine {
     range.startReturn = op;
     if (op.ret !== undefined && op.ret !== 0n) {
       task.openRanges.splice(task.openRanges.indexOf(range), 1);
+      if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
       this.counts.failedStarts++;
       task.failed.set(range.key, range);
       this.resolveStart(range, task);
       for (const h of this.hooks.startFailed) h.startFailed!(range);
-    this.opts.onRange?.(range, 'failed');
+      this.opts.onRange?.(range, 'failed');
       // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
       this.markSubscribersDue(task, range, op);
       this.checkSubscribersDue(task, op);
