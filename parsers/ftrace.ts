@@ -29,6 +29,12 @@ const ENTRIES = /entries-in-buffer\/entries-written:\s*(\d+)\/(\d+)\s+#P:(\d+)/;
 const DMESG = /^\[\s*\d+\.\d+\]\s/;
 /** How many non-event lines may follow an event as a continuation of its payload (multi-line trace_marker writes). */
 const MAX_CONTINUATION = 16;
+/**
+ * The only event whose payload may run on over later lines: a trace_marker
+ * write (ftrace names it by the function that wrote it) prints embedded
+ * newlines raw. A line after any other event is not part of it.
+ */
+const MARKER_EVENT = 'tracing_mark_write';
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
 const BRACKET = 0x5b;
@@ -59,7 +65,7 @@ interface SiteEntry {
 }
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
-/** Where continuation lines of a filtered-out event go. */
+/** Where continuation lines of a filtered-out trace_marker write go. */
 const DISCARD = { payload: '' };
 
 export class FtraceParser implements TraceParser {
@@ -245,7 +251,8 @@ export class FtraceParser implements TraceParser {
     this.filter!.skipped(cpu, pid, sec, nsec, digits, lineNo);
     this.skippedPidByCpu[cpu] = pid;
     if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
-    this.continuable = DISCARD;
+    // Not known to be a trace_marker write (those are wanted by the check): a line after it is not part of it.
+    this.continuable = undefined;
   }
 
   /** Reads a plain event line from its bytes; returns false (having changed nothing) for anything else. */
@@ -346,7 +353,7 @@ export class FtraceParser implements TraceParser {
     if (this.scannedFlags !== undefined) ev.ctx = this.scannedFlags;
     if (this.scannedProbe) ev.probe = this.scannedProbe;
     this.hold(ev, cpu);
-    this.continuable = ev;
+    this.continuable = ev.name === MARKER_EVENT ? ev : undefined;
   }
 
   /** The fast lane's reading of a line's columns (see scanBytes). */
@@ -704,7 +711,7 @@ export class FtraceParser implements TraceParser {
       this.info.events++;
       this.skippedPidByCpu[cpu] = pid;
       if (this.openByCpu[cpu] !== undefined) this.flushCpu(cpu);
-      this.continuable = DISCARD;
+      this.continuable = split.name === MARKER_EVENT ? DISCARD : undefined;
       this.continuations = 0;
       return true;
     }
@@ -719,7 +726,7 @@ export class FtraceParser implements TraceParser {
     if (split.fields) ev.fields = split.fields;
     this.hold(ev, cpu);
     this.info.events++;
-    this.continuable = ev;
+    this.continuable = ev.name === MARKER_EVENT ? ev : undefined;
     this.continuations = 0;
     return true;
   }

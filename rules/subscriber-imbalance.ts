@@ -30,9 +30,19 @@ const rule: RuleModule = {
         let { confidence, reason } = imb.verdict;
         // A failed start: only kernels without c2655835fd8c return without ending the subscribers that succeeded.
         const failedRet = imb.range?.startReturn?.ret;
-        if (imb.direction === 'start-without-end' && failedRet !== undefined && failedRet !== 0n && context.kernel && hasRangeEndFix(context.kernel)) {
-          confidence = 'inconclusive';
-          reason = `the core start failed (ret=${failedRet}), but kernel ${context.kernel.version} has c2655835fd8c, whose core calls every subscriber's invalidate_range_end before a failed start returns: the end was most likely not captured (or --kernel names another kernel)`;
+        if (imb.direction === 'start-without-end' && failedRet !== undefined && failedRet !== 0n) {
+          const kernel = context.kernel;
+          if (kernel && hasRangeEndFix(kernel)) {
+            confidence = 'inconclusive';
+            reason = `the core start failed (ret=${failedRet}), but kernel ${kernel.version} has c2655835fd8c, whose core calls every subscriber's invalidate_range_end before a failed start returns: the end was most likely not captured (or --kernel names another kernel)`;
+          } else if (kernel) {
+            reason += `: kernel ${kernel.version} lacks c2655835fd8c (v5.12, 5.10.27 in stable), so the caller will not end the range either`;
+          } else {
+            // The kernel is unknown: no older kernel is assumed.
+            if (confidence === 'certain') confidence = 'likely';
+            reason += ': a kernel without c2655835fd8c (before 5.12, or 5.10 before 5.10.27) leaves it so, as the caller will not end the range either; ' +
+              'likely, not certain: the kernel is unknown (no --kernel, no uname.txt), and on a kernel with c2655835fd8c the core ends it itself, so the end would not have been captured';
+          }
         }
         context.report({
           confidence,

@@ -15,7 +15,7 @@ const rule: RuleModule = {
         'vCPUs may install mappings for a range that is being changed (a stale secondary-MMU mapping).',
       commits: ['c2655835fd8c (v5.12): mm/mmu_notifiers: ensure range_end() is paired with range_start()'],
       kernels: 'all kernels with mmu notifiers',
-      capture: 'start the capture before the workload: an end right after the capture began is inconclusive (its start may predate the capture)',
+      capture: 'start the capture before the workload: an end right after the capture began is inconclusive (its start may predate the capture); an end after its task\'s system call boundary (a trace_marker write, raw_syscalls or syscalls events) with no start since is certain',
     },
     messages: {
       orphan: '{{comm}}-{{pid}} ended invalidation range {{key}} with no start for it on this task: {{reason}}.',

@@ -21,7 +21,7 @@ const rule: RuleModule = {
         '93065ac753e4 (v4.19): mm, oom: distinguish blockable mode for mmu notifiers',
       ],
       kernels: 'all kernels with mmu notifiers (2.6.27+); range pointers exist from 5.0 (earlier kernels pair by task + mm + start + end)',
-      capture: 'a kretprobe on __mmu_notifier_invalidate_range_start (to tell failed starts, which must not be ended) and sched:sched_process_exit',
+      capture: 'a kretprobe on __mmu_notifier_invalidate_range_start (to tell failed starts, which must not be ended); for a certain verdict, an event showing the task left the kernel entry after the start: a trace_marker write, raw_syscalls or syscalls events, sched:sched_process_exit, __mmu_notifier_release or exit_mmap of the range\'s mm (docs/capture.md, "What proves a leak")',
     },
     messages: {
       leftOpen: '{{comm}}-{{pid}} started invalidation range {{key}} ({{eventType}}, {{span}}) and never ended it: {{reason}}. Subscribers such as KVM keep their in-progress count raised for this mm until an end comes.',

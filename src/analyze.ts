@@ -10,7 +10,7 @@ import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
 import { DamagedInputError, InputError, inputName } from './io/source';
 import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
-import { Engine, type RangeCounts, type SubscriberSummary } from './engine/engine';
+import { Engine, type RangeCounts, type RangeOutcome, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
 import type { Finding, RangeRecord, UnlistedFindings } from './engine/types';
 import type { LatencySummary } from './engine/latency';
@@ -22,6 +22,7 @@ import { explainTracer, explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
 import type { KernelInfo } from './engine/types';
+import type { KernelBasis } from './report/report';
 
 export interface AnalyzeOptions {
   config?: Config & { baseDir?: string };
@@ -54,7 +55,7 @@ export interface AnalyzeOptions {
   parallel?: Omit<ParallelOptions, 'spec'>;
 }
 
-export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
+export type { RangeOutcome };
 
 export interface InputSummary {
   path: string;
@@ -87,6 +88,10 @@ export interface InputSummary {
    * What came before was analysed; `check` still exits 2 (the input was not read whole).
    */
   damaged?: string;
+  /** The kernel the version-dependent verdicts were judged for, and where that came from. */
+  kernel: KernelBasis;
+  /** Kprobe events printed with an address only whose names map to no probed function (see Semantics.unmappedKprobes). */
+  unmappedKprobes?: string[];
 }
 
 export interface AnalysisResult {
@@ -168,23 +173,15 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     maxFindingsPerRule: cfg?.engine?.maxFindingsPerRule,
     onFinding: opts.onFinding,
     live: opts.live,
+    kernel,
+    onRange: opts.onRange,
   });
   for (const rule of rules) {
     const severity = ruleSeverity(rule.meta.id, cfg);
     if (!severity) continue;
     const setting = cfg?.rules?.[rule.meta.id];
     const options = ruleOptions(rule.meta.id, typeof setting === 'object' ? setting.options : undefined);
-    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(kernel ? Object.assign(ctx, { kernel }) : ctx), rule.meta);
-  }
-  const onRange = opts.onRange;
-  if (onRange) {
-    // Not a rule: a listener on the engine's range outcomes. It reports nothing.
-    engine.addRule('mntrace/range-collector', 'info', {}, () => ({
-      pairClosed: (r) => onRange(r, 'paired'),
-      pairLeftOpen: (r) => onRange(r, 'open'),
-      startFailed: (r) => onRange(r, 'failed'),
-      endAfterFailedStart: (r) => onRange(r, 'end-after-failed'),
-    }));
+    engine.addRule(rule.meta.id, severity, options, (ctx) => rule.create(ctx), rule.meta);
   }
   if (capture) engine.bufferStats(capture.stats);
   const unreadable: UnreadableRecord[] = [];
@@ -285,6 +282,8 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
         : {}),
       ...(cov.missingEntries ? { missingEntries: { ...cov.missingEntries } } : {}),
       ...(damaged !== undefined ? { damaged } : {}),
+      kernel: kernel ? { release: kernel.version, source: opts.kernel !== undefined ? 'option' : 'uname.txt' } : { source: 'unknown' },
+      ...(semantics.unmappedKprobes.size ? { unmappedKprobes: [...semantics.unmappedKprobes] } : {}),
     },
     unreadable,
     counts: engine.counts,

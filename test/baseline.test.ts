@@ -7,7 +7,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { analyzeTrace } from '../src/analyze';
-import { applyBaseline, makeBaseline, readBaseline, BaselineError, stableFingerprint } from '../src/report/baseline';
+import { applyBaseline, makeBaseline, readBaseline, BaselineError } from '../src/report/baseline';
+import { stableFingerprint } from '../src/engine/fingerprint';
 import { createProgress, progressLine, type ProgressStream } from '../src/report/progress';
 import type { SourceInfo } from '../src/io/source';
 import { caseTrace, parseReport, REAL, ROOT, runCli } from './report-helpers';

@@ -42,4 +42,22 @@ describe('engine memory with many tasks', () => {
       Engine.prototype.finish = finish;
     }
   });
+
+  it('4,097 tasks each with a correctly paired range: no false unpaired-end when the idle-task sweep runs', async () => {
+    // Each task: baseline's start, return and end, as kvmnotif-<pid>, one task after the other (12,291 lines).
+    const lines: string[] = [];
+    for (let i = 0; i < 4097; i++) {
+      const pid = 1000 + i;
+      const usec = (ts: number) => `7.${String(ts + i * 10).padStart(6, '0')}`;
+      for (const [line, ts] of [[b.start, 1], [b.ret, 2], [b.end, 3]] as const) lines.push(at(line.replace('kvmnotif-147 ', `kvmnotif-${pid} `), usec(ts)));
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-tasks-'));
+    writeFileSync(join(dir, 'trace.txt'), trace(...lines));
+    const r = await analyzeTrace(join(dir, 'trace.txt'), { threads: 1 });
+    assert.equal(lines.length, 12291);
+    assert.deepEqual(r.findings.map((f) => `${f.ruleId} ${f.confidence} ${f.comm}-${f.pid} line ${f.evidence[0].line}`), []);
+    assert.equal(r.counts.paired, 4097);
+    assert.equal(r.counts.orphanEnds, 0);
+    assert.equal(r.counts.open, 0);
+  });
 });

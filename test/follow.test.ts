@@ -12,22 +12,29 @@ import { at, baseline as b } from './real-lines';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'mntrace.js');
 
+/** `mntrace check --follow ...args -` fed line by line: `seen` resolves with stdout once it names unpaired-start. */
+function follow(args: string[]) {
+  const child = spawn(process.execPath, [BIN, 'check', '--follow', ...args, '-'], { env: { ...process.env, NO_COLOR: '1' } });
+  const state = { out: '' };
+  child.stdout.setEncoding('utf8');
+  const seen = new Promise<string>((resolve) => {
+    child.stdout.on('data', (d: string) => {
+      state.out += d;
+      if (/unpaired-start/.test(state.out)) resolve(state.out);
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const write = (line: string) => new Promise<void>((resolve) => child.stdin.write(line + '\n', () => resolve()));
+  return { child, state, seen, exited, write };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('check --follow', () => {
   it('reports a leaked range before the pipe closes, then summarises at EOF', async () => {
     const cfg = join(mkdtempSync(join(tmpdir(), 'mntrace-follow-')), 'config.json');
     writeFileSync(cfg, JSON.stringify({ engine: { likelyAfterMs: 50 } }));
-    const child = spawn(process.execPath, [BIN, 'check', '--follow', '--config', cfg, '-'], { env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const seen = new Promise<string>((resolve) => {
-      child.stdout.on('data', (d: string) => {
-        out += d;
-        if (/unpaired-start/.test(out)) resolve(out);
-      });
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const write = (line: string) => new Promise<void>((resolve) => child.stdin.write(line + '\n', () => resolve()));
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const { child, state, seen, exited, write } = follow(['--config', cfg]);
     // A start that returned 0, then the task keeps running (real lines, later timestamps), never ending it.
     await write(b.start);
     await write(b.kvmStart);
@@ -37,13 +44,28 @@ describe('check --follow', () => {
       await write(at(b.later, `6.${String(700000 + i * 20000)}`));
     }
     const early = await Promise.race([seen, pause(5000).then(() => 'timeout')]);
-    assert.notEqual(early, 'timeout', `no live finding while the pipe was open; stdout so far: ${out}`);
+    assert.notEqual(early, 'timeout', `no live finding while the pipe was open; stdout so far: ${state.out}`);
     assert.match(early, /error \[likely\] unpaired-start: kvmnotif-147 at 6\.667004: .*reported live/);
     assert.equal(child.exitCode, null, 'still running: the pipe is open');
     child.stdin.end();
     const code = await exited;
     assert.equal(code, 1);
-    assert.match(out, /Summary/);
-    assert.match(out, /0 paired, 1 open/);
+    assert.match(state.out, /Summary/);
+    assert.match(state.out, /0 paired, 1 open/);
+  });
+
+  it('a leak proved by the task\'s system call boundary is reported certain as soon as that line comes', async () => {
+    const { child, state, seen, exited, write } = follow([]);
+    await write(b.start);
+    await write(b.ret);
+    await write(b.marker);
+    // The parser holds an event until the next line of its CPU shows no stack record follows it.
+    await write(at(b.later, '6.673300'));
+    const early = await Promise.race([seen, pause(5000).then(() => 'timeout')]);
+    assert.match(String(early), /error \[certain\] unpaired-start: kvmnotif-147 at 6\.667004: .*system call boundary .*line 3/);
+    assert.equal(child.exitCode, null, 'still running: the pipe is open');
+    child.stdin.end();
+    assert.equal(await exited, 1);
+    assert.match(state.out, /0 paired, 1 open/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Per-CPU files of one capture merged by timestamp: the real baseline and OOM
- * captures split into per_cpu/cpuN/trace files (each with the header and its
- * own CPU's entry count, as the kernel writes them) give the same pairing and findings as the whole file.
+ * captures split into per_cpu/cpuN/trace files (each with the header and the
+ * whole buffer's entry count, as the kernel writes them) give the same pairing and findings as the whole file.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,11 @@ const ROOT = join(__dirname, '..', '..');
 
 /** Split an ftrace text capture into per-CPU files; stack records stay with their CPU's event. */
 function splitPerCpu(gz: string): string[] {
-  const lines = gunzipSync(readFileSync(join(ROOT, 'fixtures', 'real', gz))).toString('utf8').split('\n');
+  return splitText(gunzipSync(readFileSync(join(ROOT, 'fixtures', 'real', gz))).toString('utf8'));
+}
+
+function splitText(text: string): string[] {
+  const lines = text.split('\n');
   const header = lines.filter((l) => l.startsWith('#'));
   const byCpu = new Map<string, string[]>();
   let current: string[] | undefined;
@@ -34,10 +38,8 @@ function splitPerCpu(gz: string): string[] {
   return [...byCpu.entries()].map(([cpu, body]) => {
     const d = join(dir, 'per_cpu', `cpu${Number(cpu)}`);
     mkdirSync(d, { recursive: true });
-    // The kernel's per-CPU header counts that CPU's entries (its event lines and stack records).
-    const entries = body.filter((l) => !l.startsWith(' =>')).length;
-    const own = header.map((l) => l.replace(/entries-in-buffer\/entries-written: \d+\/\d+/, `entries-in-buffer/entries-written: ${entries}/${entries}`));
-    writeFileSync(join(d, 'trace'), [...own, ...body].join('\n') + '\n');
+    // The kernel prints the whole buffer's entries-in-buffer/entries-written in every per-CPU file's header (print_event_info).
+    writeFileSync(join(d, 'trace'), [...header, ...body].join('\n') + '\n');
     return join(d, 'trace');
   });
 }
@@ -59,6 +61,24 @@ describe('per-CPU files merged by timestamp', () => {
       assert.equal(merged.input.missingEntries, undefined);
     });
   }
+
+  it('per-CPU files each with the whole buffer\'s entry count: a complete capture, so a certain unpaired-start stays certain (exit 1 as for the single file)', async () => {
+    const single = join(ROOT, 'fixtures', 'cases', 'missing-end', 'trace.txt');
+    const files = splitText(readFileSync(single, 'utf8'));
+    assert.equal(files.length, 2);
+    const merged = await analyzeMerged(files);
+    assert.equal(merged.input.missingEntries, undefined);
+    assert.deepEqual(merged.findings.map((f) => [f.ruleId, f.confidence]), [['unpaired-start', 'certain']]);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'mntrace.js'), 'check', '--merge', ...files], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stdout);
+    // Lines cut from one part: all the parts together hold fewer than the figure, counted once.
+    const cpu1 = files.find((f) => f.includes('cpu1')) as string;
+    const kept = readFileSync(cpu1, 'utf8').split('\n');
+    writeFileSync(cpu1, [...kept.slice(0, 40), ...kept.slice(50)].join('\n'));
+    const cut = await analyzeMerged(files);
+    assert.deepEqual(cut.input.missingEntries, { claimed: 198, found: 188 });
+    assert.ok(cut.findings.length > 0 && cut.findings.every((f) => f.confidence === 'inconclusive'), cut.findings.map((f) => `${f.ruleId} ${f.confidence}`).join('\n'));
+  });
 
   it('check --merge reports one input; without it each file is its own capture', () => {
     const files = splitPerCpu('process_mrelease.trace.txt.gz');

@@ -227,9 +227,9 @@ describe('ftrace parser: columns', () => {
     };
     const text = run(false);
     assert.deepEqual(run(true), text);
-    // A line without the columns after an event reads as a raw continuation of its payload (multi-line trace_marker writes).
-    assert.deepEqual(text.map((r) => r.kind), ['event', 'event', 'event', 'event', 'event']);
-    assert.match((text[0] as TraceEvent).payload, /\n {9}kvmnotif-147 {5}001 /);
+    // A line without the columns after an event (not a trace_marker write) is unreadable in both lanes.
+    assert.deepEqual(text.filter((r) => r.kind === 'unreadable').map((r) => r.src.line), [2, 7]);
+    assert.equal(text.filter((r) => r.kind === 'event').length, 5);
     assert.deepEqual((text.filter((r) => r.kind === 'event') as TraceEvent[]).map((e) => [e.comm, e.pid, e.cpu]),
       [['Web Content', 4432, 1], ['kworker/u8:2', 71, 1], ['a[1]b', 4432, 1], ['x [1] y', 4432, 1], ['<...>', 1234567, 1]]);
   });
@@ -301,12 +301,30 @@ describe('ftrace parser: columns', () => {
     assert.deepEqual(u.events[0].userStack?.map((s) => s.address), ['00000000004004f4', '0000000000400527', '0000000000400537', '00007fca9f0e376d']);
   });
 
-  it('multi-line trace_marker payloads continue the event before them', async () => {
-    const { events, unreadable, result } = await read(join(FIX, 'corpus', 'perfetto-fixtures', 'bad_print.systrace'));
-    assert.equal(unreadable.length, 0);
+  it('multi-line trace_marker payloads continue the event before them; a line after any other event is unreadable', async () => {
+    const file = join(FIX, 'corpus', 'perfetto-fixtures', 'bad_print.systrace');
+    // bad_print.systrace's first event, printed over three lines, as a trace_marker write.
+    const marker = join(mkdtempSync(join(tmpdir(), 'mntrace-marker-')), 'marker.systrace');
+    writeFileSync(marker, readFileSync(file, 'utf8').replace(' event: event: ', ' tracing_mark_write: event: '));
+    const m = await read(marker);
+    assert.equal(m.unreadable.length, 0);
+    assert.equal(m.events.length, 3);
+    assert.equal(m.result.info.continuationLines, 2);
+    assert.match(m.events[0].payload, /xyz = 0x0 abc = 0x0$/);
+    // As captured, the event is not a trace_marker write: its two later lines are not part of it.
+    const { events, unreadable, result } = await read(file);
+    assert.deepEqual(unreadable.map((u) => [u.src.line, u.text]), [[2, 'some = 000, other = 0x4'], [3, 'xyz = 0x0 abc = 0x0']]);
     assert.equal(events.length, 3);
-    assert.equal(result.info.continuationLines, 2);
-    assert.match(events[0].payload, /xyz = 0x0 abc = 0x0$/);
+    assert.equal(result.info.continuationLines, 0);
+    assert.match(events[0].payload, /clk id = 019$/);
+  });
+
+  it('a stray line after a kretprobe event is unreadable, not glued into its last field', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mntrace-stray-')), 'trace.txt');
+    writeFileSync(file, [b.start, b.ret, 'xx', b.end].join('\n') + '\n');
+    const { events, unreadable } = await read(file);
+    assert.equal(events[1].fields.ret, '0');
+    assert.deepEqual(unreadable.map((u) => [u.src.line, u.text, u.reason]), [[3, 'xx', 'not an ftrace event line']]);
   });
 });
 
@@ -335,8 +353,11 @@ describe('ftrace parser: a file with fewer entries than its header counted', () 
   it('one event line removed (grep -v): found is one short; a stack record counts as an entry', async () => {
     const at = oomLines.findIndex((l) => l.includes(' mn_inv_end: '));
     assert.deepEqual(await missing(oomLines.filter((_, i) => i !== at).join('\n')), [[12627, 12626, 3]]);
+    // A whole stack record (its `<stack trace>` line and its frames) removed.
     const stack = oomLines.findIndex((l) => l.includes('<stack trace>'));
-    assert.deepEqual(await missing(oomLines.filter((_, i) => i !== stack).join('\n')), [[12627, 12626, 3]]);
+    let frames = stack + 1;
+    while (oomLines[frames].startsWith(' =>')) frames++;
+    assert.deepEqual(await missing(oomLines.filter((_, i) => i < stack || i >= frames).join('\n')), [[12627, 12626, 3]]);
   });
 
   it('no record for a header of 0/0 (trace_pipe read after the header), nor for more entries than counted', async () => {
@@ -369,9 +390,10 @@ describe('ftrace parser: every ftrace-text file of the corpus', () => {
   }
   it('found the corpus files', () => assert.ok(files.length >= 25, `only ${files.length} files`));
   for (const f of files) {
-    it(`${f}: zero unreadable lines, one event per event line`, async () => {
+    it(`${f}: zero unreadable lines (but bad_print's two lines after a non-marker event), one event per event line`, async () => {
       const { result, unreadable } = await read(join(corpus, f), 'ftrace');
-      assert.deepEqual(unreadable.map((u) => `${u.src.line}: ${u.reason}: ${u.text}`), []);
+      assert.deepEqual(unreadable.map((u) => `${u.src.line}: ${u.reason}: ${u.text}`), f.endsWith('bad_print.systrace')
+        ? ['2: not an ftrace event line: some = 000, other = 0x4', '3: not an ftrace event line: xyz = 0x0 abc = 0x0'] : []);
       assert.equal(result.info.events, countEventLines(readFileSync(join(corpus, f), 'utf8')));
     });
   }

@@ -42,7 +42,7 @@ describe('mntrace verify', () => {
   it('every recorded fixture of the repo passes', async () => {
     const fixtures = findFixtures(CASES);
     assert.ok(fixtures.length >= 13, `${fixtures.length} fixtures`);
-    for (const n of ['real-baseline', 'real-oom-reaper', 'real-process-mrelease', 'real-compaction', 'real-reclaim', 'real-baseline-stacktrace', 'missing-end', 'failed-blockable-start', 'nonblock-other-caller']) {
+    for (const n of ['real-baseline', 'real-oom-reaper', 'real-process-mrelease', 'real-compaction', 'real-reclaim', 'real-baseline-stacktrace', 'missing-end', 'failed-blockable-start', 'nonblock-other-caller', 'real-bug-nonblock-ioctl', 'real-bug-atomic-start', 'real-bug-alloc-in-invalidate']) {
       assert.ok(fixtures.some((f) => f.endsWith(n)), n);
     }
     const res = await cli([CASES]);

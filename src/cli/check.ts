@@ -10,7 +10,7 @@ import { renderHtml } from '../report/html';
 import { jsonReport, renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
 import { createProgress } from '../report/progress';
-import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
+import { buildReport, inputFromResult, requireRanges, type FailOn, type ReportInput } from '../report/report';
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
@@ -28,6 +28,7 @@ interface CheckOptions {
   merge?: boolean;
   follow?: boolean;
   kernel?: string;
+  requireRanges?: boolean;
   showUnreadable?: boolean;
   color?: boolean;
   quiet?: boolean;
@@ -55,6 +56,7 @@ export function registerCheckCommand(program: Command): void {
     .option('--follow', 'live input (e.g. - fed from trace_pipe): print each finding as soon as it is known (a range open longer than engine.likelyAfterMs while its task runs on is reported then), the summary at end of input or Ctrl-C')
     .option('--merge', 'the files are parts of one capture (per_cpu/cpuN/trace): merge them by timestamp into one analysis')
     .option('--csv-columns <map>', 'CSV column names for ts,cpu,pid,tid,comm,event,args when an export differs, e.g. ts=timestamp_ns,event=name')
+    .option('--require-ranges', 'fail the run (exit 1) when an input holds no invalidation range at all: the probes were off, or the trace is of something else (config: requireRanges)')
     .option('--kernel <release>', 'the traced kernel (`uname -r`, e.g. 6.1.0-56-amd64): rules whose verdict depends on the version use it (a capture directory\'s uname.txt is read by default)')
     .option('--threads <n>', 'threads to use: 1 reads and parses on one thread; 2 (the default with two or more cores) reads and scans files of 16 MiB or more on a second thread (same results)')
     .option('--show-unreadable', 'list every unreadable line on stderr')
@@ -167,6 +169,8 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   /** The baseline file the run was compared with (written or read), with how the findings split on it. */
   const compared = split ? { path: opts.writeBaseline ?? (opts.baseline as string), split } : undefined;
   const report = buildReport(inputs, findings, failOn, (f) => failsWithBaseline(f, failOn, known));
+  const rangesRequired = opts.requireRanges === true || config?.requireRanges === true;
+  if (rangesRequired) requireRanges(report);
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
@@ -183,6 +187,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       }
       // Known findings are listed briefly after the new ones; the verdict counts only the new ones.
       const shown = buildReport(inputs, compared.split.newFindings, failOn);
+      if (rangesRequired) requireRanges(shown);
       text = renderText(shown, st);
       text += baselineText(compared.split, compared.path, !!opts.writeBaseline);
     }

@@ -20,6 +20,8 @@ export interface Config {
   rules?: Record<string, RuleSetting>;
   engine?: { likelyAfterMs?: number; maxFindingsPerRule?: number };
   kprobeEvents?: string;
+  /** check --require-ranges: an input with no range at all fails the run. */
+  requireRanges?: boolean;
 }
 
 export class ConfigError extends Error {

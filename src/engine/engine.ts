@@ -11,7 +11,7 @@ import { eventTypeName, type Operation, type Role } from '../semantics/operation
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
-  CallerEvidence, Confidence, Finding, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
+  CallerEvidence, Confidence, Finding, KernelInfo, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
   SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
 } from './types';
 import { describeEvent } from './describe';
@@ -40,7 +40,14 @@ export interface EngineOptions {
    * not only at the end of the input.
    */
   live?: boolean;
+  /** The kernel the trace was captured on, when known: rules read it as `context.kernel`. */
+  kernel?: KernelInfo;
+  /** Each range's outcome as the engine decides it (after the rules heard of it): the timeline's collector. */
+  onRange?: (range: RangeRecord, outcome: RangeOutcome) => void;
 }
+
+/** What became of a range start: paired with its end, left open, failed, or failed and ended anyway. */
+export type RangeOutcome = 'paired' | 'open' | 'failed' | 'end-after-failed';
 
 /** Stack frames that mark the OOM reaper path (KERNEL.md section 3). */
 const REAPER_FRAMES = new Set([
@@ -82,6 +89,19 @@ interface TaskState extends TaskView {
   lastSeenDigits?: number;
   lastSeenLine?: number;
   exited?: TraceEvent;
+  /** The task's latest system-call boundary (a syscall event, a trace_marker write): it was outside any kernel entry just before. */
+  syscallSeen?: Operation;
+}
+
+/**
+ * What proves a range still open can no longer end: its task left the kernel
+ * entry that started it (a system call boundary, or tearing down the range's
+ * mm itself), or another task tore that mm down.
+ */
+interface LeftProof {
+  op: Operation;
+  /** `syscall`: the task's own system call boundary; `own-teardown`: it released the range's mm itself; `teardown`: another task did. */
+  kind: 'syscall' | 'own-teardown' | 'teardown';
 }
 
 export interface RangeCounts {
@@ -147,6 +167,7 @@ export class Engine {
       severity,
       options,
       coverage: this.coverage,
+      ...(this.opts.kernel ? { kernel: this.opts.kernel } : {}),
       report: (d) => this.report(id, severity, d),
     };
     const handlers = create(ctx);
@@ -160,7 +181,7 @@ export class Engine {
   }
 
   /** Roles the engine and the enabled rules need in full; other events are only counted (see EventFilter). */
-  readonly neededRoles = new Set<Role>(['range-start', 'range-start-return', 'range-end', 'subscriber-start', 'subscriber-end', 'oom-reap', 'oom-reap-begin', 'oom-reap-end', 'task-exit']);
+  readonly neededRoles = new Set<Role>(['range-start', 'range-start-return', 'range-end', 'subscriber-start', 'subscriber-end', 'oom-reap', 'oom-reap-begin', 'oom-reap-end', 'task-exit', 'syscall', 'notifier-release']);
 
   /** The EventFilter for parsers: full events only for roles someone needs. */
   readonly filter: EventFilter = {
@@ -200,6 +221,8 @@ export class Engine {
       case 'oom-reap-begin': task.inOomReapWindow = op.ev; return;
       case 'oom-reap-end': task.inOomReapWindow = undefined; return;
       case 'task-exit': return this.taskExit(op);
+      case 'syscall': return this.syscallBoundary(op, task);
+      case 'notifier-release': return this.mmTornDown(op, task);
       default: return;
     }
   }
@@ -229,7 +252,7 @@ export class Engine {
         const range = task.openRanges[i];
         this.resolveStart(range, task);
         if (this.reportedEarly.has(range)) continue;
-        this.leftOpen(range, this.endOfCaptureVerdict(task, range.start.ev, 'end'));
+        this.leftOpen(range, this.openAtEndVerdict(range, task));
       }
       task.openRanges.length = 0;
     }
@@ -298,6 +321,7 @@ export class Engine {
       depth: task.openRanges.length,
     };
     task.openRanges.push(range);
+    this.tasksWithOpen.add(task);
     for (const h of this.hooks.rangeStart) h.rangeStart!(range, task);
   }
 
@@ -316,10 +340,12 @@ export class Engine {
     range.startReturn = op;
     if (op.ret !== undefined && op.ret !== 0n) {
       task.openRanges.splice(task.openRanges.indexOf(range), 1);
+      if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
       this.counts.failedStarts++;
       task.failed.set(range.key, range);
       this.resolveStart(range, task);
       for (const h of this.hooks.startFailed) h.startFailed!(range);
+      this.opts.onRange?.(range, 'failed');
       // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
       this.markSubscribersDue(task, range, op);
       this.checkSubscribersDue(task, op);
@@ -345,6 +371,7 @@ export class Engine {
         failed.end = op;
         this.counts.endsAfterFailedStart++;
         for (const h of this.hooks.endAfterFailedStart) h.endAfterFailedStart!(failed, op);
+        this.opts.onRange?.(failed, 'end-after-failed');
         return;
       }
       this.counts.orphanEnds++;
@@ -364,6 +391,7 @@ export class Engine {
       }));
     }
     task.openRanges.pop();
+    if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
     this.resolveStart(range, task);
     range.end = op;
     this.counts.paired++;
@@ -377,6 +405,7 @@ export class Engine {
     if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
     this.markSubscribersDue(task, range, op);
     for (const h of this.hooks.pairClosed) h.pairClosed!(range);
+    this.opts.onRange?.(range, 'paired');
   }
 
   /** Live input: report the task's ranges open longer than the threshold while it runs on (once each). */
@@ -396,6 +425,11 @@ export class Engine {
     }
   }
 
+  /** Proofs that open ranges can no longer end (see LeftProof). */
+  private readonly leftProof = new WeakMap<RangeRecord, LeftProof>();
+  /** Tasks that had a range open when last looked at (emptied ones are dropped as found). */
+  private readonly tasksWithOpen = new Set<TaskState>();
+
   /** Ranges already reported by reportOverdue (not reported again at the end). */
   private readonly reportedEarly = new WeakSet<RangeRecord>();
 
@@ -404,6 +438,82 @@ export class Engine {
     if (!live && this.reportedEarly.has(range)) return;
     this.counts.open++;
     for (const h of this.hooks.pairLeftOpen) h.pairLeftOpen!(range, verdict);
+    this.opts.onRange?.(range, 'open');
+  }
+
+  // ---- leaving the kernel entry ------------------------------------------
+
+  /**
+   * The task is at a system call boundary: whatever it still holds open was
+   * started in an earlier kernel entry, and a range lives on its caller's
+   * stack within one entry, so none of them can end any more.
+   */
+  private syscallBoundary(op: Operation, task: TaskState): void {
+    task.syscallSeen = op;
+    for (const range of task.openRanges) this.proveLeft(range, task, op, 'syscall');
+  }
+
+  /** An mm is torn down (__mmu_notifier_release, exit_mmap): ranges still open on it. */
+  private mmTornDown(op: Operation, task: TaskState): void {
+    const mm = op.args.mm;
+    if (mm === undefined) return;
+    for (const t of this.tasksWithOpen) {
+      if (t.openRanges.length === 0) {
+        this.tasksWithOpen.delete(t);
+        continue;
+      }
+      for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, t, op, t === task ? 'own-teardown' : 'teardown');
+    }
+  }
+
+  /** Keep the first proof that `range` can no longer end; a proof by the task itself outranks another task's teardown. */
+  private proveLeft(range: RangeRecord, task: TaskState, op: Operation, kind: LeftProof['kind']): void {
+    const had = this.leftProof.get(range);
+    if (had !== undefined && (had.kind !== 'teardown' || kind === 'teardown')) return;
+    this.leftProof.set(range, { op, kind });
+    // Live input: the task's own proof is final, so say so now rather than at the end of the input.
+    if (this.opts.live && kind !== 'teardown' && !this.reportedEarly.has(range) && !this.coverage.lossBetween(range.start.ev.ts, op.ev.ts)) {
+      this.reportedEarly.add(range);
+      this.resolveStart(range, task);
+      this.leftOpen(range, this.openAtEndVerdict(range, task), true);
+    }
+  }
+
+  /** A range still open when the capture ended: what proves it will not end, else how long its task ran on (the last resort). */
+  private openAtEndVerdict(range: RangeRecord, task: TaskState): Verdict {
+    const proof = this.leftProof.get(range);
+    const v = proof && this.leftVerdict(range, task, proof);
+    return v ? this.unlessLost(range.start.ev.ts, proof.op.ev.ts, 'end', v) : this.endOfCaptureVerdict(task, range.start.ev, 'end');
+  }
+
+  private leftVerdict(range: RangeRecord, task: TaskState, { op, kind }: LeftProof): Verdict | undefined {
+    const ev = op.ev;
+    const where = `at ${ev.ts.raw} (line ${ev.src.line})`;
+    if (kind === 'syscall') {
+      return {
+        confidence: 'certain',
+        reason: `${task.comm}-${task.pid} was back at a system call boundary ${where}, ${syscallWhat(ev)}, with the range still open: ` +
+          'a range lives on its caller\'s stack within one kernel entry, so its end can no longer come',
+        evidence: [ev],
+      };
+    }
+    const by = probeName(ev);
+    if (kind === 'own-teardown') {
+      return {
+        confidence: 'certain',
+        reason: `${task.comm}-${task.pid} tore down the range's mm ${range.start.args.mm} itself ${where}, ${by}: it is exiting, out of the call that started the range`,
+        evidence: [ev],
+      };
+    }
+    // Another task released the mm: the range's task must have run on after that, still holding it.
+    const seenLine = Math.max(task.lastEvent.src.line, task.lastSeenLine ?? 0);
+    if (seenLine <= ev.src.line) return undefined;
+    return {
+      confidence: 'likely',
+      reason: `${ev.comm}-${ev.pid} tore down the range's mm ${range.start.args.mm} ${where}, ${by}, and this task ran on (line ${seenLine}) without ending the range; ` +
+        'likely, not certain: the OOM reaper (or process_mrelease) can still hold a range on a dying mm',
+      evidence: [ev],
+    };
   }
 
   /** Fill in caller evidence and tell rules the start's outcome is known. Idempotent. */
@@ -446,6 +556,15 @@ export class Engine {
         confidence: 'certain',
         reason: `range ${key} was already ended at line ${prev.end.ev.src.line} and no start for it came since (no events were lost in between)`,
         evidence: [prev.start.ev, prev.end.ev],
+      };
+    }
+    const back = task.syscallSeen;
+    if (back !== undefined && !this.coverage.lossBetween(back.ev.ts, op.ev.ts)) {
+      return {
+        confidence: 'certain',
+        reason: `the task was at a system call boundary at ${back.ev.ts.raw} (line ${back.ev.src.line}), ${syscallWhat(back.ev)}, after the capture was complete, and no start for this range came on it since ` +
+          '(a range is started and ended within one kernel entry; no events were lost in between)',
+        evidence: [back.ev],
       };
     }
     const from = this.coverage.completeFrom();
@@ -496,7 +615,8 @@ export class Engine {
     const left = captureEnd ? diffNs(since.ts, captureEnd) : 0;
     return {
       confidence: 'inconclusive',
-      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured`,
+      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured` +
+        (what === 'end' ? ' (a later trace_marker write or system call event of the task would prove the leak: docs/capture.md, "What proves a leak")' : ''),
       evidence: [],
     };
   }
@@ -578,7 +698,7 @@ export class Engine {
       if (failed) {
         verdict = this.unlessLost(ops[ops.length - 1].ev.ts, due.at.ev.ts, 'subscriber end', {
           confidence: 'certain',
-          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning: this kernel lacks c2655835fd8c (v5.12), so the caller will not end the range either`,
+          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning`,
           evidence: [due.at.ev],
         });
       } else if (next) {
@@ -630,8 +750,9 @@ export class Engine {
         key, pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
         subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
       };
+      // Sweep before the new task is kept: it has nothing open yet, and would be forgotten with the idle ones.
+      if (this.tasks.size >= this.sweepAt) this.forgetIdleTasks();
       this.tasks.set(key, t);
-      if (this.tasks.size > this.sweepAt) this.forgetIdleTasks();
     } else {
       t.lastEvent = ev;
       if (t.lastSeenLine !== undefined && t.lastSeenLine < ev.src.line) t.lastSeenLine = undefined;
@@ -678,6 +799,7 @@ export class Engine {
       }));
     }
     this.tasks.delete(key);
+    this.tasksWithOpen.delete(task);
   }
 
   // ---- findings ----------------------------------------------------------
@@ -766,4 +888,15 @@ function stubEvent(task: TaskState, ts: Timestamp, line: number): TraceEvent {
     payload: '(later event of this task; see the trace line)', src: { file: task.lastEvent.src.file, line },
     ...(task.lastEvent.machine !== undefined ? { machine: task.lastEvent.machine } : {}),
   };
+}
+
+/** What a system call boundary event is, in words. */
+function syscallWhat(ev: TraceEvent): string {
+  if (ev.name === 'tracing_mark_write' || ev.name === 'print') return 'its write() to trace_marker (a new system call)';
+  return `its ${ev.group !== undefined ? `${ev.group}:` : ''}${ev.name} event`;
+}
+
+/** The probed function of a kprobe event, else the event's name. */
+function probeName(ev: TraceEvent): string {
+  return ev.probe?.symbol ?? ev.name;
 }

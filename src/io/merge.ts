@@ -9,7 +9,7 @@
  * is full pauses until the others catch up, so memory stays bounded. Every
  * event is built in full here (no event filter): the merge orders everything.
  */
-import type { PartCutRecord, Timestamp, TraceRecord } from '../model/event';
+import type { MissingEntriesRecord, PartCutRecord, Timestamp, TraceRecord } from '../model/event';
 import { emptyParseInfo } from '../model/event';
 import { compareTimestamps } from '../model/time';
 import { readTrace, type ReadResult } from './read-trace';
@@ -29,6 +29,10 @@ interface Lane {
   last?: Timestamp;
   /** Why the part stopped early (compressed data cut off or corrupt). */
   damaged?: string;
+  /** The entries its header counted (entries-in-buffer), when it has one. */
+  claimed?: number;
+  /** Its parser found fewer entries than that (held back: see missingEntries). */
+  missing?: MissingEntriesRecord;
   resume?: () => void;
 }
 
@@ -111,6 +115,11 @@ export async function readMerged(
       try {
         return await readTrace(lane.path, (r) => {
           if (r.kind === 'event' && (lane.last === undefined || compareTimestamps(r.ts, lane.last) > 0)) lane.last = r.ts;
+          if (r.kind === 'header' && r.entriesInBuffer !== undefined) lane.claimed = r.entriesInBuffer;
+          if (r.kind === 'missing-entries') {
+            lane.missing = r;
+            return;
+          }
           lane.queue.push(r);
         }, {
           format: opts.format,
@@ -137,6 +146,7 @@ export async function readMerged(
     }),
   );
   drain();
+  for (const r of missingEntries(lanes)) onRecord(r);
   const info = emptyParseInfo();
   const source: SourceInfo = { path: paths.join(' + '), compression: results[0]?.source.compression ?? 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   for (const r of results) {
@@ -150,4 +160,24 @@ export async function readMerged(
   const formats = [...new Set(results.map((r) => r.format))];
   const damaged = lanes.flatMap((l) => (l.damaged !== undefined ? [l.damaged] : []));
   return { path: source.path, format: formats.join('+'), source, info, ...(damaged.length ? { damaged: damaged.join('; ') } : {}) };
+}
+
+/**
+ * Whether the merged capture holds fewer entries than its headers counted.
+ * The kernel prints the whole buffer's entries-in-buffer in every
+ * per_cpu/cpuN/trace file, so parts whose headers all carry one figure are
+ * one count: the capture is short only when all parts together hold fewer.
+ * Parts whose headers differ each counted their own entries: each is judged
+ * alone, as its parser did.
+ */
+function missingEntries(lanes: Lane[]): MissingEntriesRecord[] {
+  const short = lanes.flatMap((l) => (l.missing ? [l.missing] : []));
+  if (short.length === 0) return [];
+  const claims = new Set(lanes.flatMap((l) => (l.claimed !== undefined ? [l.claimed] : [])));
+  if (claims.size !== 1) return short;
+  // One figure: a part that holds it all by itself (it reported nothing short) means nothing is missing.
+  if (lanes.some((l) => l.claimed !== undefined && l.missing === undefined)) return [];
+  const claimed = short[0].claimed;
+  const found = short.reduce((n, r) => n + r.found, 0);
+  return found < claimed ? [{ ...short[0], claimed, found }] : [];
 }

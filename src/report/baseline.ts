@@ -8,13 +8,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Finding } from '../engine/types';
-import { baseName, stableFingerprint } from '../engine/fingerprint';
+import { baseName } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
 
 export const FINGERPRINT_KEY = 'mntraceFingerprint/v1';
-
-// Findings carry it (Finding.fingerprint); reports compute it again, so findings made by hand are judged the same way.
-export { stableFingerprint };
 
 export interface BaselineEntry {
   fingerprint: string;
@@ -44,7 +41,7 @@ export function makeBaseline(findings: readonly Finding[]): Baseline {
   const seen = new Set<string>();
   const entries: BaselineEntry[] = [];
   for (const f of findings) {
-    const fingerprint = stableFingerprint(f);
+    const fingerprint = f.fingerprint;
     if (seen.has(fingerprint)) continue;
     seen.add(fingerprint);
     entries.push({
@@ -102,7 +99,7 @@ export function applyBaseline(findings: readonly Finding[], baseline: Baseline):
   const newFindings: Finding[] = [];
   const matched = new Set<string>();
   for (const f of findings) {
-    const fp = stableFingerprint(f);
+    const fp = f.fingerprint;
     if (accepted.has(fp)) {
       known.add(fp);
       matched.add(fp);
@@ -116,6 +113,6 @@ export function applyBaseline(findings: readonly Finding[], baseline: Baseline):
 
 /** Does this finding fail the run, given the threshold and the findings a baseline accepted? */
 export function failsWithBaseline(f: Finding, failOn: FailOn, known: ReadonlySet<string> | undefined): boolean {
-  if (known && known.size && known.has(stableFingerprint(f))) return false;
+  if (known && known.size && known.has(f.fingerprint)) return false;
   return failsRun(f, failOn);
 }

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { rules as allRules } from '../../rules';
 import type { Finding } from '../engine/types';
-import { failsWithBaseline, stableFingerprint } from './baseline';
+import { failsWithBaseline } from './baseline';
 import { findingOfInput, unlistedFailing, type Report } from './report';
 import { taskKey } from '../model/event';
 import { rawToUs, type TimelineInput } from './timeline';
@@ -121,7 +121,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
       cpu: f.cpu ?? null,
       timestamp: f.timestamp,
       evidence: f.evidence.map((e) => ({ path: e.path, line: e.line, role: e.role ?? '', text: e.text ?? '' })),
-      known: !!opts.known?.has(stableFingerprint(f)),
+      known: !!opts.known?.has(f.fingerprint),
       fails: failsWithBaseline(f, failOn, opts.known),
       input,
       t: t === undefined ? null : round3(t - t0),

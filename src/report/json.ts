@@ -1,5 +1,5 @@
 import type { Finding } from '../engine/types';
-import { stableFingerprint, type BaselineSplit } from './baseline';
+import type { BaselineSplit } from './baseline';
 import type { Report } from './report';
 
 /** A baseline the run was compared with (`path`: its file). */
@@ -16,7 +16,7 @@ export interface JsonBaseline {
 export function jsonReport(report: Report, baseline?: JsonBaseline): Report & { baseline?: { path: string; known: number; new: number; absent: number } } {
   if (baseline === undefined) return report;
   const { known, knownFindings, newFindings, absent } = baseline.split;
-  const findings = report.findings.map((f): Finding & { baseline: 'known' | 'new' } => ({ ...f, baseline: known.has(stableFingerprint(f)) ? 'known' : 'new' }));
+  const findings = report.findings.map((f): Finding & { baseline: 'known' | 'new' } => ({ ...f, baseline: known.has(f.fingerprint) ? 'known' : 'new' }));
   return { ...report, findings, baseline: { path: baseline.path, known: knownFindings.length, new: newFindings.length, absent: absent.length } };
 }
 

@@ -8,7 +8,7 @@
  */
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule } from '../engine/types';
-import { failsWithBaseline, stableFingerprint } from './baseline';
+import { failsWithBaseline } from './baseline';
 import { failsRun, findingOfInput, findingWhere, type Report } from './report';
 
 /** Characters XML 1.0 allows (Char production); anything else becomes a visible \xNN / \uNNNN escape. */
@@ -120,7 +120,7 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
       const found = mine.filter((f) => f.ruleId === id);
       const failing = found.filter((f) => failsWithBaseline(f, failOn, opts.known));
       const others = found.filter((f) => !failing.includes(f));
-      const isKnown = (f: Finding) => !!opts.known?.has(stableFingerprint(f));
+      const isKnown = (f: Finding) => !!opts.known?.has(f.fingerprint);
       // Past the engine's per-rule limit findings are only counted: those fail the case too (they fail the run).
       const unlisted = (input.unlistedFindings ?? []).filter((u) => u.ruleId === id && failsRun(u, failOn)).reduce((n, u) => n + u.count, 0);
       const c: JunitCase = { name: id, classname };

@@ -11,6 +11,26 @@ import { toolName, version } from '../version';
 
 export type FailOn = Severity | 'never';
 
+/**
+ * Which kernel was assumed and why: the release given (`option`: --kernel or
+ * the library's `kernel`), a capture directory's `uname.txt`, or `unknown`:
+ * then no older kernel is assumed, and a verdict that depends on the version
+ * is at most likely.
+ */
+export interface KernelBasis {
+  release?: string;
+  source: 'option' | 'uname.txt' | 'unknown';
+}
+
+/** The kernel basis in words, for reports. */
+export function describeKernel(k: KernelBasis): string {
+  if (k.source === 'unknown') {
+    return 'unknown (no --kernel, no uname.txt in a capture directory, no version in the trace): no kernel version is assumed, and verdicts that depend on it are at most likely';
+  }
+  return `${k.release} (${k.source === 'option' ? '--kernel' : 'uname.txt of the capture directory'})`;
+}
+
+
 export interface ReportInput {
   path: string;
   format: string;
@@ -35,6 +55,10 @@ export interface ReportInput {
   missingEntries?: { claimed: number; found: number };
   /** Compressed data corrupt or cut off: why the input stops early (what came before is in the report). */
   damaged?: string;
+  /** The kernel version-dependent verdicts were judged for (release and source), or `unknown`. */
+  kernel?: KernelBasis;
+  /** Kprobe events printed with an address only whose names map to no probed function: --kprobe-events would map them. */
+  unmappedKprobes?: string[];
   error?: string;
   ranges?: RangeCounts;
   /** Start-to-end latency of paired ranges (quantiles are log-bucket upper edges, within about 9%). */
@@ -53,6 +77,8 @@ export interface Report {
     findings: Record<Severity, number>;
     failOn: FailOn;
     failed: boolean;
+    /** With --require-ranges: the inputs read that hold no invalidation range at all (each fails the run). */
+    withoutRanges?: string[];
   };
   findings: Finding[];
 }
@@ -135,4 +161,22 @@ export function unlistedOf(inputs: readonly ReportInput[]): UnlistedFindings[] {
 /** How many of the inputs' unlisted findings fail the run at this threshold (no baseline accepts them: they have no fingerprint). */
 export function unlistedFailing(inputs: readonly ReportInput[], failOn: FailOn): number {
   return unlistedOf(inputs).reduce((n, u) => n + (failsRun(u, failOn) ? u.count : 0), 0);
+}
+
+/** Whether an input holds any invalidation range (a start or an end of one). */
+export function hasRanges(i: ReportInput): boolean {
+  const r = i.ranges;
+  return r !== undefined && r.starts + r.paired + r.orphanEnds + r.endsAfterFailedStart > 0;
+}
+
+/**
+ * --require-ranges (config `requireRanges`): an input read whole that holds
+ * no invalidation range fails the run, as a capture whose probes were off
+ * (or a trace of the wrong thing) would otherwise pass as clean.
+ */
+export function requireRanges(report: Report): void {
+  const without = report.inputs.filter((i) => !i.error && !hasRanges(i)).map((i) => i.path);
+  if (without.length === 0) return;
+  report.summary.withoutRanges = without;
+  report.summary.failed = true;
 }

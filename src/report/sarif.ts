@@ -8,8 +8,8 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { rules as allRules } from '../../rules';
 import type { Finding, RuleModule, Severity } from '../engine/types';
-import { FINGERPRINT_KEY, stableFingerprint } from './baseline';
-import { inputFiles, type Report } from './report';
+import { FINGERPRINT_KEY } from './baseline';
+import { describeKernel, inputFiles, type Report } from './report';
 import { STDIN_NAME } from '../io/source';
 
 export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
@@ -94,7 +94,7 @@ function physicalLocation(path: string, line: number, cwd: string, snippet?: str
 
 function result(f: Finding, ruleIndex: number, cwd: string, known: ReadonlySet<string> | undefined) {
   const [main, ...others] = f.evidence;
-  const fp = stableFingerprint(f);
+  const fp = f.fingerprint;
   return {
     ruleId: f.ruleId,
     ...(ruleIndex >= 0 ? { ruleIndex } : {}),
@@ -143,6 +143,12 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
       const { claimed, found } = i.missingEntries;
       notifications.push({ level: 'warning', message: { text: `${i.path}: its header counted ${claimed} ring-buffer entries but the file holds ${found}: lines were cut or removed, so verdicts that rest on a missing event are inconclusive` }, ...loc });
     }
+    if (report.summary.withoutRanges?.includes(i.path)) {
+      notifications.push({ level: 'error', message: { text: `${i.path} holds no invalidation range at all (--require-ranges): were the probes on, and is it the right trace?` }, ...loc });
+    }
+    if (i.unmappedKprobes?.length) {
+      notifications.push({ level: 'warning', message: { text: `${i.path}: ${i.unmappedKprobes.join(', ')} look like kprobes printed at an address only, with names mntrace does not know: give the capture's kprobe_events with --kprobe-events to map them` }, ...loc });
+    }
     if (i.truncated) notifications.push({ level: 'warning', message: { text: `${i.path} ends in the middle of a line (a truncated capture?)` }, ...loc });
     for (const u of i.unlistedFindings ?? []) {
       notifications.push({ level: 'warning', message: { text: `${i.path}: ${u.count} more ${u.ruleId} finding${u.count === 1 ? '' : 's'} (${u.severity}, ${u.confidence}) ${u.count === 1 ? 'was' : 'were'} counted but not listed as results (engine.maxFindingsPerRule)` }, ...loc });
@@ -175,6 +181,7 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
           properties: {
             ...(file !== i.path ? { input: i.path } : {}),
             format: i.format, ...(i.compression && i.compression !== 'none' ? { compression: i.compression } : {}), lines: i.lines, events: i.events,
+            ...(i.kernel ? { kernel: { ...i.kernel, assumed: describeKernel(i.kernel) } } : {}),
             ...(i.ranges ? { ranges: { paired: i.ranges.paired, open: i.ranges.open, failedStarts: i.ranges.failedStarts, orphanEnds: i.ranges.orphanEnds } } : {}),
           },
         }))),

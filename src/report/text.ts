@@ -6,7 +6,7 @@ import { ruleById } from '../../rules';
 import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
 import type { Finding } from '../engine/types';
 import type { Report, ReportInput } from './report';
-import { failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
+import { describeKernel, failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
@@ -53,10 +53,13 @@ export function renderText(report: Report, st: Style): string {
   const failing = report.findings.filter((f) => failsRun(f, s.failOn)).length + unlistedFailing(report.inputs, s.failOn);
   const unread = report.inputs.filter((i) => i.error || i.damaged).length;
   const whole = report.inputs.some((i) => i.damaged) ? ' whole' : '';
+  const empty = s.withoutRanges?.length
+    ? `no invalidation range in ${s.withoutRanges.join(', ')} (--require-ranges)`
+    : undefined;
   const verdict = unread
     ? st.red(`${unread} input${unread === 1 ? '' : 's'} could not be read${whole}, for the reason${unread === 1 ? '' : 's'} given above`)
     : s.failed
-    ? st.red(`FAIL: ${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`)
+    ? st.red(`FAIL: ${[...(failing || !empty ? [`${failing} finding${failing === 1 ? '' : 's'} at or above ${s.failOn}`] : []), ...(empty ? [empty] : [])].join('; ')}`)
     : st.green(report.findings.length ? `ok: nothing at or above ${s.failOn} (inconclusive findings never fail a run)` : 'ok: no findings');
   out.push(`  findings: ${s.findings.error} error, ${s.findings.warning} warning, ${s.findings.info} info — ${verdict}`);
   return out.join('\n') + '\n';
@@ -85,7 +88,11 @@ function inputSummary(i: ReportInput, st: Style): string[] {
     // A file cut from a bigger capture, or damaged, may just have lost them: say so before pointing at the probes.
     const lost = i.damaged ? ' they may be in what could not be read after the damage (see above); if not,'
       : i.missingEntries ? ' they may be on the lines cut from this file (check the whole trace file); if not,' : '';
-    const probes = lost +
+    const unmapped = i.unmappedKprobes ?? [];
+    const probes = lost + (unmapped.length
+      ? ` ${unmapped.map((n) => `'${n}'`).join(', ')} ${unmapped.length === 1 ? 'looks like a kprobe' : 'look like kprobes'} printed at an address only, ` +
+        'with a name mntrace does not know: give the capture\'s kprobe definitions with --kprobe-events FILE (cat /sys/kernel/tracing/kprobe_events on the traced machine) to map them to their functions; else'
+      : '') +
       ' `mntrace probes --kernel $(uname -r)` on the traced machine prints the kprobe definitions that capture them';
     if (r.starts === 0 && ends === 0) {
       out.push(st.yellow('    no invalidation range start or end in this input, so no range was paired or judged:' + probes));
@@ -95,6 +102,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
       out.push(st.yellow(`    ${r.starts} range starts but not one end: was the __mmu_notifier_invalidate_range_end probe enabled?${probes}`));
     }
   }
+  if (i.kernel) out.push(i.kernel.source === 'unknown' ? st.yellow(`    kernel: ${describeKernel(i.kernel)}`) : st.dim(`    kernel: ${describeKernel(i.kernel)}`));
   const lat = i.latency;
   if (lat && Object.keys(lat.byEventType).length) {
     const fmt = (x: { count: number; p50Ns: number; p99Ns: number; maxNs: number }) =>

@@ -18,7 +18,7 @@ import type { Operation, RangeArgs, Role } from './operations';
 export interface Catalog {
   probes: Array<{ symbol: string; return: boolean; role: Role; subscriber?: string; doc?: string }>;
   eventNames: Record<string, string>;
-  tracepoints: Array<{ name: string; group?: string; role: Role; pattern?: string }>;
+  tracepoints: Array<{ name: string; group?: string; role: Role; pattern?: string; when?: string; doc?: string }>;
   fields: Record<string, string[]>;
 }
 
@@ -44,6 +44,8 @@ interface Resolved {
   role: Role;
   subscriberKind?: string;
   pattern?: RegExp;
+  /** The payload must match this for the event to have the role (`print` events: only trace_marker writes). */
+  when?: RegExp;
   fieldRenames?: Record<string, string>;
   /** The payload layouts this event's kprobe hits were last seen with (see PayloadLayout), most recent first. */
   layouts?: PayloadLayout[];
@@ -58,6 +60,16 @@ interface CacheEntry {
   lastProbe: ProbeSite | undefined;
   lastSite: Resolved | typeof NONE | undefined;
 }
+
+interface Tracepoint {
+  group?: string;
+  role: Role;
+  pattern?: RegExp;
+  when?: RegExp;
+}
+
+/** Unmapped kprobe names kept for the report (Semantics.unmappedKprobes). */
+const UNMAPPED_KEPT = 20;
 
 const NONE: unique symbol = Symbol('none');
 
@@ -79,7 +91,9 @@ export function catalogErrors(catalog: unknown): string | undefined {
 export class Semantics {
   private readonly byProbe = new Map<string, { role: Role; subscriber?: string }>();
   private readonly byEventName = new Map<string, { symbol: string; isReturn: boolean }>();
-  private readonly tracepoints = new Map<string, Array<{ group?: string; role: Role; pattern?: RegExp }>>();
+  private readonly tracepoints = new Map<string, Tracepoint[]>();
+  /** Tracepoints named by a prefix (`sys_enter_*`), by that prefix. */
+  private readonly tracepointPrefixes: Array<[string, Tracepoint]> = [];
   private readonly userEvents: Map<string, EventMapping>;
   private readonly fieldAliases: Record<string, string[]>;
   private readonly cache = new Map<string, CacheEntry>();
@@ -94,8 +108,13 @@ export class Semantics {
     // Definitions the user captured take precedence over our default names.
     for (const d of opts.kprobeDefinitions ?? []) this.byEventName.set(d.event, { symbol: d.symbol, isReturn: d.isReturn });
     for (const t of catalog.tracepoints) {
+      const tp: Tracepoint = { group: t.group, role: t.role, pattern: t.pattern ? new RegExp(t.pattern) : undefined, when: t.when ? new RegExp(t.when) : undefined };
+      if (t.name.endsWith('*')) {
+        this.tracepointPrefixes.push([t.name.slice(0, -1), tp]);
+        continue;
+      }
       const list = this.tracepoints.get(t.name) ?? [];
-      list.push({ group: t.group, role: t.role, pattern: t.pattern ? new RegExp(t.pattern) : undefined });
+      list.push(tp);
       this.tracepoints.set(t.name, list);
     }
     this.userEvents = new Map(Object.entries(opts.events ?? {}));
@@ -108,7 +127,8 @@ export class Semantics {
   /** The kernel operation an event stands for, or undefined for events the rules do not need. */
   resolve(ev: TraceEvent): Operation | undefined {
     const r = this.lookup(ev.name, ev.group, ev.probe);
-    return r === undefined ? undefined : this.extract(ev, r);
+    if (r === undefined || (r.when !== undefined && !r.when.test(ev.payload))) return undefined;
+    return this.extract(ev, r);
   }
 
   /** Just the role (for parsers' event filters), from what a parser knows before building the event. */
@@ -145,8 +165,23 @@ export class Semantics {
     return r === NONE ? undefined : r;
   }
 
-  /** A role for the event's name/probe, or undefined. */
+  /**
+   * Kprobe events printed with an address only (trace-cmd report, perf script)
+   * whose name maps to no probed function: what `--kprobe-events` would name
+   * (`group:name` as printed; at most UNMAPPED_KEPT).
+   */
+  readonly unmappedKprobes = new Set<string>();
+
+  /** A role for the event's name/probe, or undefined (noting an address-only kprobe it cannot map). */
   private classify(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
+    const r = this.classifyNamed(name, group, probe);
+    if (r === undefined && probe !== undefined && probe.symbol === undefined && this.unmappedKprobes.size < UNMAPPED_KEPT) {
+      this.unmappedKprobes.add(group === undefined ? name : `${group}:${name}`);
+    }
+    return r;
+  }
+
+  private classifyNamed(name: string, group: string | undefined, probe: ProbeSite | undefined): Resolved | undefined {
     const ev = { name, group, probe };
     const user = this.userEvents.get(ev.name) ?? (ev.group ? this.userEvents.get(`${ev.group}:${ev.name}`) : undefined);
     if (user) {
@@ -177,11 +212,9 @@ export class Semantics {
       return { role: perf.role, subscriberKind: perf.subscriber };
     }
     // 4. Tracepoints by name (and group, when the format shows one).
-    const tps = this.tracepoints.get(ev.name);
-    if (tps) {
-      const tp = tps.find((t) => !ev.group || !t.group || t.group === ev.group);
-      if (tp) return { role: tp.role, pattern: tp.pattern };
-    }
+    const tps = this.tracepoints.get(ev.name) ?? this.tracepointPrefixes.filter(([prefix]) => ev.name.startsWith(prefix)).map(([, t]) => t);
+    const tp = tps.find((t) => !ev.group || !t.group || t.group === ev.group);
+    if (tp) return { role: tp.role, pattern: tp.pattern, when: tp.when };
     return undefined;
   }
 

@@ -10,7 +10,7 @@ export type Role =
   | 'oom-reap' | 'oom-reap-begin' | 'oom-reap-end' | 'oom-victim'
   | 'notifier-register' | 'notifier-release'
   | 'interval-insert' | 'interval-remove' | 'interval-read-begin' | 'itree-inv-start' | 'itree-inv-end'
-  | 'kvm-unmap-range' | 'task-exit' | 'sched-switch' | 'alloc' | 'tlb-flush' | 'device-fault'
+  | 'kvm-unmap-range' | 'task-exit' | 'syscall' | 'sched-switch' | 'alloc' | 'tlb-flush' | 'device-fault'
   | 'gup-fast-pin' | 'anon-exclusive-clear' | 'ksm-write-protect';
 
 /** `enum mmu_notifier_event` (include/linux/mmu_notifier.h). */
