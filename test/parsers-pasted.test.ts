@@ -45,8 +45,9 @@ describe('pasted traces', () => {
     sameEvents(events, originalEvents.slice(0, 40));
     // Quoted lines keep their own line numbers: the trace starts on line 5.
     assert.equal(events[0].src.line, 5);
-    // The prose above the trace is unreadable; the reply after it reads as a continuation of the last event (as a multi-line trace_marker would).
-    assert.deepEqual(unreadable.map((u) => u.src.line), [1, 2, 3]);
+    // The prose around the trace is unreadable, with its line numbers: a line without the event columns continues only a
+    // trace_marker write, so the reply after the trace is not glued into the last event's payload.
+    assert.deepEqual(unreadable.map((u) => u.src.line), [1, 2, 3, 46, 48]);
   });
 
   for (const f of ['quoted-wrapped-crlf.txt', 'wrapped-76.txt']) {
