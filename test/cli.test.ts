@@ -79,6 +79,7 @@ describe('mntrace check', () => {
     const res = run(['check', '--format', 'json', join(REAL, 'baseline.trace.txt.gz'), join(REAL, 'process_mrelease.trace.txt.gz')]);
     assert.equal(res.code, 0, res.stderr);
     const report = parseReport(res.stdout);
+    assert.equal(report.$schema, 'https://mntrace.dev/schemas/report.schema.json', 'the report names its schema');
     assert.equal(report.tool.name, 'mntrace');
     assert.deepEqual(report.inputs.map((i: { events: number }) => i.events), [29294, 3422]);
     assert.equal(report.inputs[0].ranges.paired, 280);

@@ -1,15 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { detectFormat, formatByName, formats, SNIFF_LINES } from '../parsers/detect';
 import { readTrace } from '../src/io/read-trace';
 import { InputError } from '../src/io/source';
-
-const FIX = resolve(__dirname, '../../fixtures');
-const SHARED = resolve(__dirname, '../../../shared');
+import { FIX, SHARED, sharedSkip } from './parse-helpers';
 
 function firstLines(path: string): string[] {
   let buf = readFileSync(path);
@@ -168,7 +166,7 @@ describe('format detection: registry and messages', () => {
   });
 });
 
-describe('format detection: every file in /work/shared', { skip: !existsSync(join(SHARED, 'corpus')) || !existsSync(join(SHARED, 'traces/real')) }, () => {
+describe('format detection: every file in ../shared', { skip: sharedSkip('corpus', 'traces/real') }, () => {
   const corpus = readdirSync(join(SHARED, 'corpus'))
     .filter((d) => statSync(join(SHARED, 'corpus', d)).isDirectory())
     .flatMap((d) => filesUnder(join(SHARED, 'corpus', d)));

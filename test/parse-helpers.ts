@@ -1,7 +1,7 @@
 /**
  * Shared by the parser tests: run one parser over a text, and find fixtures.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { pushText } from '../parsers/shared-text';
@@ -10,6 +10,15 @@ import type { ParserOptions, TraceParser } from '../parsers/types';
 export const FIX = resolve(__dirname, '../../fixtures');
 /** The workplace's shared/ beside the checkout (CI has it too); tests that read it skip when it is absent. */
 export const SHARED = resolve(__dirname, '../../../shared');
+
+/**
+ * The `skip` of a test that reads these files of ../shared: false when all are
+ * there, else a reason naming them relative to the checkout (never this machine's path).
+ */
+export function sharedSkip(...paths: string[]): string | false {
+  const missing = paths.filter((p) => !existsSync(join(SHARED, p)));
+  return missing.length ? `../shared/${missing.join(', ../shared/')} absent (the workplace's real traces and corpus beside the checkout)` : false;
+}
 
 export function parseWith<P extends TraceParser>(create: (opts: ParserOptions) => P, text: string, file: string) {
   const records: TraceRecord[] = [];

@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { FuncGraphParser } from '../parsers/funcgraph';
 import { timestampNs } from '../parsers/shared-text';
-import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
+import { at, fixture, FIX, parseWith, SHARED, sharedSkip } from './parse-helpers';
 
 function parse(text: string, file = 'graph.txt') {
   const r = parseWith((o) => new FuncGraphParser(o), text, file);
@@ -134,7 +134,7 @@ describe('function_graph: real perf-tools output', () => {
   });
 });
 
-describe('function_graph: files in /work/shared', { skip: !existsSync(join(SHARED, 'corpus/perf-tools')) }, () => {
+describe('function_graph: files in ../shared', { skip: sharedSkip('corpus/perf-tools') }, () => {
   test('every funcgraph_* and funcslower_* file: nothing unreadable', () => {
     const dir = join(SHARED, 'corpus/perf-tools');
     for (const f of readdirSync(dir).filter((n) => /^func(graph|slower)_/.test(n))) {

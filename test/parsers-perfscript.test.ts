@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { PerfScriptParser } from '../parsers/perfscript';
-import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
+import { at, fixture, FIX, parseWith, SHARED, sharedSkip } from './parse-helpers';
 
 function parse(text: string, file = 'perf.txt') {
   const r = parseWith((o) => new PerfScriptParser(o), text, file);
@@ -171,7 +171,7 @@ describe('perf script: variants (real baseline lines with one column changed, as
   });
 });
 
-describe('perf script: files in /work/shared', { skip: !existsSync(join(SHARED, 'traces/real/baseline.perf-script.txt')) }, () => {
+describe('perf script: files in ../shared', { skip: sharedSkip('traces/real/baseline.perf-script.txt') }, () => {
   test('baseline.perf-script.txt: one event per line, nothing unreadable, MANIFEST counts', () => {
     const text = readFileSync(join(SHARED, 'traces/real/baseline.perf-script.txt'), 'utf8');
     const r = parse(text);

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { decodeJsStringPart, SystraceParser } from '../parsers/systrace';
-import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
+import { at, fixture, FIX, parseWith, SHARED, sharedSkip } from './parse-helpers';
 
 function parse(text: string, file = 'trace.html') {
   const r = parseWith((o) => new SystraceParser(o), text, file);
@@ -103,7 +103,7 @@ describe('systrace: HTML with <script class="trace-data"> blocks', () => {
   });
 });
 
-describe('systrace: files in /work/shared', { skip: !existsSync(join(SHARED, 'corpus/catapult/android_systrace.html')) }, () => {
+describe('systrace: files in ../shared', { skip: sharedSkip('corpus/catapult/android_systrace.html') }, () => {
   test('android_systrace.html (31671 lines): every trace line is an event, nothing unreadable', () => {
     const text = readFileSync(join(SHARED, 'corpus/catapult/android_systrace.html'), 'utf8');
     const r = parse(text);

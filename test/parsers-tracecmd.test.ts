@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LostEventsRecord, TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { TraceCmdParser, type TraceCmdParseInfo } from '../parsers/tracecmd';
 import { detectFormat } from '../parsers/detect';
-import { at, fixture, FIX, parseWith, SHARED } from './parse-helpers';
+import { at, fixture, FIX, parseWith, SHARED, sharedSkip } from './parse-helpers';
 
 function parse(text: string, file = 'report.txt') {
   const r = parseWith((o) => new TraceCmdParser(o), text, file);
@@ -258,7 +258,7 @@ describe('trace-cmd report: variants documented by trace-cmd', () => {
   });
 });
 
-describe('trace-cmd report: files in /work/shared', { skip: !existsSync(join(SHARED, 'traces/real/baseline.trace-cmd-report.txt')) }, () => {
+describe('trace-cmd report: files in ../shared', { skip: sharedSkip('traces/real/baseline.trace-cmd-report.txt') }, () => {
   test('baseline.trace-cmd-report.txt: as many events as event lines, nothing unreadable', () => {
     const text = readFileSync(join(SHARED, 'traces/real/baseline.trace-cmd-report.txt'), 'utf8');
     const eventLines = text.split('\n').filter((l) => /^\s*\S.*-\d+\s+\[\d+\]\s+\d+\.\d+: /.test(l)).length;
