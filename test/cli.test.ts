@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { baseline as b, reaper as r, set, trace } from './real-lines';
 import { parseReport } from './report-helpers';
+import { COMPRESSIONS } from '../src/io/source';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'mntrace.js');
@@ -19,6 +20,12 @@ const REAL = join(ROOT, 'fixtures', 'real');
 function run(args: string[], input?: string) {
   const res = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, maxBuffer: 256 << 20, env: { ...process.env, NO_COLOR: '1' } });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** An input error is said exactly once: in the text report on stdout (the text format), not repeated on stderr. */
+function saidOnce(res: { stdout: string; stderr: string }, re: RegExp): void {
+  const all = new RegExp(re.source, 'g');
+  assert.equal([...`${res.stdout}\n${res.stderr}`.matchAll(all)].length, 1, `said ${[...`${res.stdout}\n${res.stderr}`.matchAll(all)].length} times, not once:\n${res.stdout}${res.stderr}`);
 }
 
 function tmpTrace(text: string): string {
@@ -56,22 +63,23 @@ describe('mntrace check', () => {
       .map((l) => /\d+\.\d+: (.*)$/.exec(l)?.[1]).filter((l) => l !== undefined).join('\n');
     const noContext = run(['check', tmpTrace(`# tracer: nop\n#\n${contextless}\n`)]);
     assert.equal(noContext.code, 2, noContext.stdout);
-    assert.match(noContext.stderr, /trace\.txt is ftrace event lines without their task, CPU and timestamp columns \(captured with the `context-info` trace option off\)/);
+    saidOnce(noContext, /trace\.txt is ftrace event lines without their task, CPU and timestamp columns \(captured with the `context-info` trace option off\)/);
     // trace-cmd's summaries instead of its events (here the real capture's `--stat` output, then `--profile`): said what they are.
     const stat = run(['check', join(REAL, 'meta', 'baseline.trace-cmd.stat.txt')]);
     assert.equal(stat.code, 2, stat.stdout);
-    assert.match(stat.stderr, /baseline\.trace-cmd\.stat\.txt holds no events: 25 of its 31 lines are the ring-buffer statistics that `trace-cmd report --stat` prints .*Check the events themselves: what `trace-cmd report -i trace\.dat` prints without that option/);
+    saidOnce(stat, /baseline\.trace-cmd\.stat\.txt holds no events: 25 of its 31 lines are the ring-buffer statistics that `trace-cmd report --stat` prints .*Check the events themselves: what `trace-cmd report -i trace\.dat` prints without that option/);
     const profile = run(['check', join(ROOT, 'fixtures', 'corpus', 'trace-cmd', 'report_profile.txt')]);
     assert.equal(profile.code, 2, profile.stdout);
-    assert.match(profile.stderr, /holds no events: 31 of its 31 lines are the `trace-cmd report --profile` summary/);
+    saidOnce(profile, /holds no events: 31 of its 31 lines are the `trace-cmd report --profile` summary/);
     // The header of a capture that recorded nothing: no line is unreadable, and nothing is wrong.
     const headerOnly = tmpTrace('# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n');
     assert.equal(run(['check', headerOnly]).code, 0);
     // An empty file was never written: an input error, on a file or on stdin; following a quiet trace_pipe is not.
     const empty = run(['check', tmpTrace('')]);
     assert.equal(empty.code, 2);
-    assert.match(empty.stderr, /trace\.txt is empty: there is no line to check/);
-    assert.match(run(['check', '-'], '').stderr, /^mntrace: <stdin> is empty/);
+    saidOnce(empty, /trace\.txt is empty: there is no line to check/);
+    saidOnce(run(['check', '-'], ''), /<stdin> is empty/);
+    assert.match(run(['check', '--format', 'json', '-'], '').stderr, /^mntrace: <stdin> is empty/);
     assert.equal(run(['check', '--follow', '-'], '').code, 0);
   });
 
@@ -146,10 +154,23 @@ describe('mntrace check', () => {
     assert.match(run(['check', join(REAL, 'oom_reaper.trace.txt.gz')]).stdout, /latency by caller \(top 3\): try_to_unmap_one n=162/);
   });
 
+  it('mntrace with no command prints the help and exits 2; --help exits 0; check --help lists compressions, examples and exit codes', () => {
+    const none = run([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^Usage: mntrace \[options\] \[command\]/);
+    assert.match(none.stderr, /check \[options\] <files\.\.\.>/);
+    assert.equal(run(['--help']).code, 0);
+    const help = run(['check', '--help']);
+    assert.equal(help.code, 0);
+    for (const c of COMPRESSIONS) assert.match(help.stdout, new RegExp(`recognised by their magic bytes[^]*\\b${c}\\b`), `check --help does not name ${c}`);
+    assert.match(help.stdout, /\nExamples:\n {2}mntrace check /);
+    assert.match(help.stdout, /\nExit codes:\n {2}0 [^\n]+\n {2}1 [^\n]+\n {2}2 /);
+  });
+
   it('usage and input errors exit 2 with a message', () => {
     const missing = run(['check', '/nonexistent/trace.txt']);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /cannot open \/nonexistent\/trace\.txt: no such file/);
+    saidOnce(missing, /cannot open \/nonexistent\/trace\.txt: no such file/);
     // An output that cannot be written fails before any input is read (a big trace takes minutes), and never as a crash.
     for (const [flag, path, why] of [['-o', '/nonexistent/dir/r.txt', 'no such directory'], ['-o', tmpdir(), 'it is a directory'], ['--write-baseline', '/nonexistent/b.json', 'no such directory']]) {
       const bad = run(['check', flag, path, '/nonexistent/trace.txt']);
@@ -182,12 +203,12 @@ describe('mntrace check', () => {
     writeFileSync(cut, gz.subarray(0, Math.floor(gz.length * 0.6)));
     const text = run(['check', cut]);
     assert.equal(text.code, 2);
-    assert.match(text.stderr, /compressed data is corrupt or cut off after \d+ lines .*; the lines before it were analysed/);
-    assert.match(text.stdout, /read only in part: .*cut\.txt\.gz: compressed data is corrupt or cut off/);
+    saidOnce(text, /read only in part: .*cut\.txt\.gz: compressed data is corrupt or cut off/);
     assert.match(text.stdout, /ranges: [1-9]\d* paired/);
     assert.match(text.stdout, /1 input could not be read whole, for the reason given above\n$/);
     const json = run(['check', '--format', 'json', cut]);
     assert.equal(json.code, 2);
+    assert.match(json.stderr, /compressed data is corrupt or cut off after \d+ lines .*; the lines before it were analysed/);
     const report = parseReport(json.stdout);
     assert.match(report.inputs[0].damaged, /corrupt or cut off/);
     assert.ok(report.inputs[0].events > 0);

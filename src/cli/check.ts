@@ -3,7 +3,7 @@ import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile, reported
 import { rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
-import { InputError } from '../io/source';
+import { COMPRESSIONS, InputError } from '../io/source';
 import { applyBaseline, BaselineError, failsWithBaseline, readBaseline, writeBaseline, type BaselineSplit } from '../report/baseline';
 import { renderChromeTrace } from '../report/chrome-trace';
 import { renderHtml } from '../report/html';
@@ -42,11 +42,34 @@ const FORMATS = ['text', 'json', 'sarif', 'junit', 'chrome-trace', 'html'];
 const RANGE_LIMIT: Record<string, number> = { html: 50_000, 'chrome-trace': 500_000 };
 const FAIL_ON = ['error', 'warning', 'info', 'never'];
 
+const CHECK_HELP = `
+Inputs:
+  ftrace text (trace, trace_pipe, per_cpu/cpuN/trace), trace-cmd report, perf script,
+  function_graph, Android atrace/systrace, CSV; the format is detected (--input-format
+  names it). Compressed files are read as they are, recognised by their magic bytes (on
+  stdin too): ${COMPRESSIONS.join(', ')}. A directory made by the capture script
+  (mntrace probes --format script) is read with its kprobe_events, buffer stats and uname.
+
+Examples:
+  mntrace check trace.txt.gz
+  cat /sys/kernel/tracing/trace_pipe | mntrace check --follow -
+  mntrace check --merge per_cpu/cpu*/trace
+  mntrace check --kprobe-events kprobe_events.txt trace-cmd-report.txt
+  mntrace check --format sarif -o mntrace.sarif --fail-on warning traces/*.txt.zst
+  mntrace check --format html -o report.html --fail-on never mycapture
+
+Exit codes:
+  0  no finding at or above --fail-on (inconclusive findings never count)
+  1  a finding at or above --fail-on
+  2  usage or input error: bad option or config, a file that cannot be read, is empty,
+     holds no event or only a trace-cmd summary, or compressed data cut off or corrupt
+`;
+
 export function registerCheckCommand(program: Command): void {
   program
     .command('check')
     .description('pair every invalidation range and report what the kernel\'s rules forbid')
-    .argument('<files...>', 'trace files (each analysed on its own); - reads stdin; .gz is recognised')
+    .argument('<files...>', `trace files or capture directories (each analysed on its own); - reads stdin; ${COMPRESSIONS.join(', ')} are decompressed`)
     .option('-f, --format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--fail-on <severity>', 'exit 1 when a finding (not inconclusive) is at or above: error, warning, info, never', 'error')
@@ -64,6 +87,7 @@ export function registerCheckCommand(program: Command): void {
     .option('-q, --quiet', 'no summary on stderr for non-text formats, no progress bar')
     .option('--baseline <file>', 'findings accepted earlier (by fingerprint, as --write-baseline wrote them) are reported as known and do not fail the run')
     .option('--write-baseline <file>', 'record every finding of this run as accepted, in <file>; the run then exits 0 unless an input could not be read')
+    .addHelpText('after', CHECK_HELP)
     .action(async (files: string[], opts: CheckOptions) => {
       process.exitCode = await runCheck(files, opts);
     });
@@ -120,6 +144,8 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     process.stdout.write(line + '\n');
   };
   if (opts.follow) process.once('SIGINT', onSigint);
+  // An input error is said once where the user reads it: in the text report on stdout, else on stderr (beside a report for tools or a file).
+  const sayInputError = opts.format === 'text' && !opts.output ? () => {} : (msg: string) => process.stderr.write(`mntrace: ${msg}\n`);
   // --merge: all files are one capture (per-CPU files), analysed as one input.
   const groups: string[][] = opts.merge ? [files] : files.map((f) => [f]);
   for (const group of groups) {
@@ -144,13 +170,13 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       if (result.input.damaged !== undefined) {
         // Analysed up to the damage, and still an input error: the file was not read whole.
         inputErrors++;
-        process.stderr.write(`mntrace: ${result.input.damaged}; the lines before it were analysed\n`);
+        sayInputError(`${result.input.damaged}; the lines before it were analysed`);
       }
     } catch (err) {
       progress?.done();
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
-      process.stderr.write(`mntrace: ${err.message}\n`);
+      sayInputError(err.message);
       inputs.push({ path: reportedInputName(group), ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
       timelines.push(undefined);
     }

@@ -32,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.clean;
+      // --help, help and --version exit 0; help printed because no command was given exits 2 (commander's exitCode 1).
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return EXIT.clean;
       return EXIT.usage;
     }
     if (err instanceof UsageError || err instanceof InputError) {

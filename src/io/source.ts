@@ -42,6 +42,9 @@ const MAGIC: Array<[Compression, number[]]> = [
   ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
 ];
 
+/** The compressions read (recognised by their magic bytes, whatever the file is called). */
+export const COMPRESSIONS: readonly Compression[] = MAGIC.map(([kind]) => kind);
+
 export function sniffCompression(head: Uint8Array): Compression {
   for (const [kind, magic] of MAGIC) {
     if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) return kind;
