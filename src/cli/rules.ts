@@ -35,6 +35,21 @@ export function renderRuleList(rules: readonly RuleModule[] = allRules): string 
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The README's rules table (`mntrace rules --markdown`), made from each rule's
+ * meta: id, default severity, what it flags, and the kernel commits its
+ * rationale cites (hash and version). test/readme.test.ts keeps the README equal to it.
+ */
+export function renderRuleTable(rules: readonly RuleModule[] = allRules): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
+  const lines = ['| rule | default | what it flags | kernel commits |', '| --- | --- | --- | --- |'];
+  for (const r of rules) {
+    const commits = r.meta.docs.commits.flatMap((c) => /^([0-9a-f]{10,40}) \(([^)]*)\)/.exec(c)?.slice(1, 3).join(' (') ?? []).map((c) => `${c})`);
+    lines.push(`| [\`${r.meta.id}\`](rules/${r.meta.id}.ts) | ${r.meta.defaultSeverity} | ${cell(r.meta.docs.description)} | ${cell(commits.join(', ')) || '-'} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** A rule's full documentation as text. */
 export function renderRuleDoc(rule: RuleModule): string {
   const m = rule.meta;
@@ -78,7 +93,13 @@ export function registerRulesCommand(program: Command): void {
     .description('list the rules (id, default severity, description), or print one rule\'s full documentation')
     .argument('[id]', 'a rule id: print its rationale, commits, kernel versions, what to capture and its options')
     .option('--json', 'print JSON instead of text')
-    .action((id: string | undefined, opts: { json?: boolean }) => {
+    .option('--markdown', 'the list as the Markdown table of the README')
+    .action((id: string | undefined, opts: { json?: boolean; markdown?: boolean }) => {
+      if (opts.markdown) {
+        if (id !== undefined || opts.json) throw new UsageError('--markdown prints the table of all rules: give no rule id and no --json');
+        process.stdout.write(renderRuleTable());
+        return;
+      }
       if (id === undefined) {
         process.stdout.write(opts.json
           ? JSON.stringify(allRules.map((r) => ({ id: r.meta.id, defaultSeverity: r.meta.defaultSeverity, description: r.meta.docs.description })), null, 2) + '\n'
