@@ -118,21 +118,6 @@ export function unreadableRecord(file: string, line: number, text: string, reaso
   return { kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file, line } };
 }
 
-/** Add the counters of `b` into `a` (for parsers that delegate to an inner parser). */
-export function addParseInfo(a: ParseInfo, b: ParseInfo): ParseInfo {
-  return {
-    lines: a.lines + b.lines,
-    events: a.events + b.events,
-    consumed: a.consumed + b.consumed,
-    unreadable: a.unreadable + b.unreadable,
-    lostMarkers: a.lostMarkers + b.lostMarkers,
-    lostEvents: a.lostEvents + b.lostEvents,
-    truncated: a.truncated || b.truncated,
-    orphanStacks: a.orphanStacks + b.orphanStacks,
-    continuationLines: a.continuationLines + b.continuationLines,
-  };
-}
-
 // ---------------------------------------------------------------- timestamps
 
 /** A Timestamp from whole nanoseconds (sec/nsec split exactly), with the given raw text. */

@@ -21,9 +21,9 @@
  * parser's job, not this one's.
  */
 import type { ParseInfo } from '../src/model/event';
-import { emptyParseInfo } from '../src/model/event';
+import { emptyParseInfo, sumParseInfo } from '../src/model/event';
 import { FtraceParser } from './ftrace';
-import { addParseInfo, unreadableRecord } from './shared-text';
+import { unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 export interface SystraceParseInfo extends ParseInfo {
@@ -58,9 +58,8 @@ export class SystraceParser implements TraceParser {
 
   /** Counters of the whole file: container lines plus what the inner ftrace parser read. */
   get info(): SystraceParseInfo {
-    const merged = addParseInfo(this.own, this.inner.info);
     // Physical lines are counted here once; the inner parser counts trace lines (a physical line may hold several).
-    return { ...merged, lines: this.own.lines, containerLines: this.own.containerLines };
+    return { ...sumParseInfo<SystraceParseInfo>(this.own, { ...this.inner.info, containerLines: 0 }), lines: this.own.lines };
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {

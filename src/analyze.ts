@@ -220,41 +220,21 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     return err.partial;
   });
   let read: ReadResult;
+  let parts: ReadResult[] = [];
   if (merged) {
     const m = await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress });
     damaged = m.damaged;
     read = m;
+    parts = m.parts;
   } else read = await readOne();
   const name = reportedInputName(merged ?? [path]);
-  // An empty file is a capture that was never written (a redirect that failed, a copy cut short), not a clean one.
-  // Following a quiet trace_pipe and stopping is another matter.
-  if (read.info.lines === 0 && damaged === undefined && !opts.live) {
-    throw new InputError(`${name} is empty: there is no line to check (was the capture written to another file, or copied before it was written?)`);
-  }
-  // A latency or noise tracer's output (hwlat, osnoise, timerlat, wakeup, irqsoff, ...) with no event to check: say what it is.
-  if (tracer !== undefined && !checkedEvents && damaged === undefined) {
-    const what = explainTracer(tracer, name);
-    if (what !== undefined) throw new InputError(what);
-  }
-  // Not one event, only lines its parser could not read: the wrong file, or a format taken for another.
-  // Judging it would report "no findings" on a trace that was never read.
-  if (read.info.events === 0 && read.info.unreadable > 0 && damaged === undefined) {
-    // What the lines are instead, when that is clear (as for input no format recognises): event lines without their context columns under an ftrace header, say.
-    const what = explainUnrecognised(unreadable.map((u) => u.text), name);
-    if (what !== undefined) throw new InputError(`${name} is ${what}`);
-    const u = unreadable[0];
-    const first = u ? `; the first, line ${u.src.line}: ${JSON.stringify(u.text.slice(0, 120))}` : '';
-    throw new InputError(
-      `${name}: no event could be read from it as ${read.format} (${read.info.unreadable} of its ${read.info.lines} lines unreadable${first}): ` +
-        'is it a trace? If it is, --input-format names its format',
-    );
-  }
-  // Only a tool's summary (trace-cmd's profile, wakeup latency, ring-buffer statistics): the events were never printed.
-  if (read.info.events === 0 && read.info.summaryOf !== undefined && damaged === undefined) {
-    throw new InputError(
-      `${name} holds no events: ${read.info.summaryLines} of its ${read.info.lines} lines are ${read.info.summaryOf}. ` +
-        'Check the events themselves: what `trace-cmd report -i trace.dat` prints without that option',
-    );
+  // The whole input, and each part of a merged one (a part holding a summary or no event at all is not a CPU's share of the capture).
+  if (damaged === undefined) {
+    acceptInput(read, name, unreadable, { live: opts.live, tracer, checkedEvents });
+    for (const p of parts) {
+      const part = inputName(p.path);
+      acceptInput(p, part, unreadable.filter((u) => u.src.file === part), { live: opts.live });
+    }
   }
   engine.finish();
   const cov = engine.coverage;
@@ -294,4 +274,47 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     findings: engine.findings,
     unlistedFindings: [...engine.unlisted.values()],
   };
+}
+
+/**
+ * Whether what was read is a trace to judge, else the input error saying what
+ * it is instead (every input goes through here, each part of a merged one too):
+ * - no line at all: a capture that was never written (a failed redirect, a copy cut short), not a clean one;
+ *   following a quiet trace_pipe and stopping (`live`) is another matter;
+ * - a latency or noise tracer's output (hwlat, osnoise, timerlat, wakeup, irqsoff, ...: `tracer`, the
+ *   `# tracer:` header's) with no event the engine checks (`checkedEvents`): said what it is;
+ * - not one event, only lines its parser could not read: the wrong file, a format taken for another,
+ *   or event lines without their context columns (explainUnrecognised names what they are);
+ * - not one event, only a tool's summary (trace-cmd's --profile, -w, --stat): the events were never printed.
+ * Judging any of these would report "no findings" on a trace that was never read.
+ */
+export function acceptInput(
+  read: Pick<ReadResult, 'format' | 'info'>, name: string, unreadable: readonly UnreadableRecord[],
+  opts: { live?: boolean; tracer?: string; checkedEvents?: boolean } = {},
+): void {
+  const { info } = read;
+  if (info.lines === 0 && !opts.live) {
+    throw new InputError(`${name} is empty: there is no line to check (was the capture written to another file, or copied before it was written?)`);
+  }
+  if (opts.tracer !== undefined && opts.checkedEvents === false) {
+    const what = explainTracer(opts.tracer, name);
+    if (what !== undefined) throw new InputError(what);
+  }
+  if (info.events > 0) return;
+  if (info.unreadable > 0) {
+    const what = explainUnrecognised(unreadable.map((u) => u.text), name);
+    if (what !== undefined) throw new InputError(`${name} is ${what}`);
+    const u = unreadable[0];
+    const first = u ? `; the first, line ${u.src.line}: ${JSON.stringify(u.text.slice(0, 120))}` : '';
+    throw new InputError(
+      `${name}: no event could be read from it as ${read.format} (${info.unreadable} of its ${info.lines} lines unreadable${first}): ` +
+        'is it a trace? If it is, --input-format names its format',
+    );
+  }
+  if (info.summaryOf !== undefined) {
+    throw new InputError(
+      `${name} holds no events: ${info.summaryLines} of its ${info.lines} lines are ${info.summaryOf}. ` +
+        'Check the events themselves: what `trace-cmd report -i trace.dat` prints without that option',
+    );
+  }
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { analyzeMerged, analyzeTrace } from '../src/analyze';
+import { emptyParseInfo, sumParseInfo } from '../src/model/event';
 import { at, baseline as b } from './real-lines';
 
 const ROOT = join(__dirname, '..', '..');
@@ -149,5 +150,33 @@ describe('per-CPU files merged by timestamp', () => {
     assert.equal(report.inputs.length, 1);
     assert.equal(report.inputs[0].path, `${files[1]} + ${join(tmpdir(), 'no-such-part.txt')}`);
     assert.match(report.inputs[0].error, /no-such-part\.txt/);
+  });
+
+  it('check --merge goes through the same input checks as one file: a trace-cmd --stat summary is an input error, merged alone or with a real part', () => {
+    const stat = join(ROOT, 'fixtures', 'real', 'meta', 'baseline.trace-cmd.stat.txt');
+    const copy = join(mkdtempSync(join(tmpdir(), 'mntrace-stat-')), 'cpu1.stat.txt');
+    writeFileSync(copy, readFileSync(stat));
+    const bin = join(ROOT, 'bin', 'mntrace.js');
+    const alone = spawnSync(process.execPath, [bin, 'check', stat], { encoding: 'utf8' });
+    assert.equal(alone.status, 2, alone.stdout);
+    for (const args of [[stat, copy], [join(ROOT, 'fixtures', 'real', 'oom_reaper.trace.txt.gz'), stat]]) {
+      const r = spawnSync(process.execPath, [bin, 'check', '--merge', ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stdout);
+      assert.match(r.stdout, /holds no events: \d+ of its \d+ lines are the ring-buffer statistics that `trace-cmd report --stat` prints/);
+    }
+    // With a real part, the error names the part that is a summary.
+    const mixed = spawnSync(process.execPath, [bin, 'check', '--merge', '--format', 'json', join(ROOT, 'fixtures', 'real', 'oom_reaper.trace.txt.gz'), stat], { encoding: 'utf8' });
+    assert.match(JSON.parse(mixed.stdout).inputs[0].error, /^\S*baseline\.trace-cmd\.stat\.txt holds no events: 25 of its 31 lines/);
+  });
+});
+
+describe('sumParseInfo: the one sum of parse counters (merged parts, a container and its inner parser)', () => {
+  it('adds every counter, ors every flag and keeps the first description, whatever fields ParseInfo has', () => {
+    const a = { ...emptyParseInfo(), lines: 3, events: 2, consumed: 1, unreadable: 1, lostMarkers: 1, lostEvents: 5, orphanStacks: 1, continuationLines: 2, truncated: false };
+    const b = { ...emptyParseInfo(), lines: 10, events: 0, consumed: 9, unreadable: 0, lostMarkers: 0, lostEvents: 0, orphanStacks: 0, continuationLines: 0, truncated: true, summaryLines: 9, summaryOf: 'the `trace-cmd report --profile` summary' };
+    assert.deepEqual(sumParseInfo(a, b), { lines: 13, events: 2, consumed: 10, unreadable: 1, lostMarkers: 1, lostEvents: 5, orphanStacks: 1, continuationLines: 2, truncated: true, summaryLines: 9, summaryOf: 'the `trace-cmd report --profile` summary' });
+    // Every field of an info is carried: none is left out of the sum (the bug of a hand-kept list).
+    for (const k of Object.keys(b)) assert.ok(k in sumParseInfo(a, b), `${k} dropped`);
+    assert.deepEqual(sumParseInfo(), emptyParseInfo());
   });
 });

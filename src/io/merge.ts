@@ -10,7 +10,7 @@
  * event is built in full here (no event filter): the merge orders everything.
  */
 import type { MissingEntriesRecord, PartCutRecord, Timestamp, TraceRecord } from '../model/event';
-import { emptyParseInfo } from '../model/event';
+import { sumParseInfo } from '../model/event';
 import { compareTimestamps } from '../model/time';
 import { readTrace, type ReadResult } from './read-trace';
 import { DamagedInputError, InputError, inputName, type SourceInfo } from './source';
@@ -43,6 +43,8 @@ function keyOf(r: TraceRecord): Timestamp | undefined {
 /** A merged read: `damaged` says which parts stopped early, and why (see PartCutRecord). */
 export interface MergedReadResult extends ReadResult {
   damaged?: string;
+  /** Each part's own read (in the order given), whose counters `info` sums; none for trace.dat files, read by one reader. */
+  parts: ReadResult[];
 }
 
 export async function readMerged(
@@ -55,10 +57,11 @@ export async function readMerged(
   if (dats.length > 0 && dats.every((d) => d !== undefined)) {
     try {
       const r = readTraceDat(dats.map((d) => d!.path), paths.map(inputName), onRecord);
-      return { path: paths[0], ...r };
+      // One reader for all the files: no counters of its own per part.
+      return { path: paths[0], ...r, parts: [] };
     } catch (err) {
       if (err instanceof DatError) throw new InputError(`${paths.map(inputName).join(' + ')}: cannot read these trace.dat files: ${err.message}`);
-      if (err instanceof DamagedInputError && err.partial) return { ...err.partial, damaged: err.message };
+      if (err instanceof DamagedInputError && err.partial) return { ...err.partial, damaged: err.message, parts: [] };
       throw err;
     } finally {
       for (const d of dats) d!.done();
@@ -147,11 +150,9 @@ export async function readMerged(
   );
   drain();
   for (const r of missingEntries(lanes)) onRecord(r);
-  const info = emptyParseInfo();
+  const info = sumParseInfo(...results.map((r) => r.info));
   const source: SourceInfo = { path: paths.join(' + '), compression: results[0]?.source.compression ?? 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   for (const r of results) {
-    for (const k of ['lines', 'events', 'consumed', 'unreadable', 'lostMarkers', 'lostEvents', 'orphanStacks', 'continuationLines'] as const) info[k] += r.info[k];
-    info.truncated ||= r.info.truncated;
     source.bytesRead += r.source.bytesRead;
     source.bytesText += r.source.bytesText;
     source.lines += r.source.lines;
@@ -159,7 +160,7 @@ export async function readMerged(
   opts.onProgress?.(source);
   const formats = [...new Set(results.map((r) => r.format))];
   const damaged = lanes.flatMap((l) => (l.damaged !== undefined ? [l.damaged] : []));
-  return { path: source.path, format: formats.join('+'), source, info, ...(damaged.length ? { damaged: damaged.join('; ') } : {}) };
+  return { path: source.path, format: formats.join('+'), source, info, parts: results, ...(damaged.length ? { damaged: damaged.join('; ') } : {}) };
 }
 
 /**

@@ -238,3 +238,22 @@ export interface ParseInfo {
 export function emptyParseInfo(): ParseInfo {
   return { lines: 0, events: 0, consumed: 0, unreadable: 0, lostMarkers: 0, lostEvents: 0, truncated: false, orphanStacks: 0, continuationLines: 0 };
 }
+
+/**
+ * The counters of several parts read as one (the parts of a merged capture, a
+ * container and the parser of the text inside it): every counter added, every
+ * flag or-ed, a description (`summaryOf`) the first part's. Counters a format
+ * adds to ParseInfo are summed the same way, so no list of fields is kept here.
+ */
+export function sumParseInfo<T extends ParseInfo>(...parts: readonly T[]): T {
+  const sum: Record<string, unknown> = { ...emptyParseInfo() };
+  for (const part of parts) {
+    for (const [k, v] of Object.entries(part)) {
+      const had = sum[k];
+      if (typeof v === 'number') sum[k] = (typeof had === 'number' ? had : 0) + v;
+      else if (typeof v === 'boolean') sum[k] = had === true || v;
+      else if (had === undefined) sum[k] = v;
+    }
+  }
+  return sum as T;
+}

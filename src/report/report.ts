@@ -114,9 +114,17 @@ export function emptyCounts(): RangeCounts {
   return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {} };
 }
 
+/** Add one input's range counts into a total: every count, and every per-type count (no list of fields to keep in step with the engine's). */
 export function addCounts(into: RangeCounts, c: RangeCounts): void {
-  for (const k of ['starts', 'paired', 'open', 'failedStarts', 'orphanEnds', 'endsAfterFailedStart', 'nonBlockingStarts', 'unmatchedReturns'] as const) into[k] += c[k];
-  for (const [t, n] of Object.entries(c.startsByEventType)) into.startsByEventType[t] = (into.startsByEventType[t] ?? 0) + n;
+  const sum = into as unknown as Record<string, number | Record<string, number>>;
+  for (const [k, v] of Object.entries(c) as Array<[string, number | Record<string, number>]>) {
+    if (typeof v === 'number') {
+      sum[k] = ((sum[k] as number | undefined) ?? 0) + v;
+      continue;
+    }
+    const by = (sum[k] ??= {}) as Record<string, number>;
+    for (const [t, n] of Object.entries(v)) by[t] = (by[t] ?? 0) + n;
+  }
 }
 
 export function inputFromResult(r: AnalysisResult): ReportInput {
