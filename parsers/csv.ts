@@ -26,8 +26,8 @@
  *
  * Other column names: map roles to the file's header names with a
  * {@link CsvColumnMap}, e.g. `{ ts: 'timestamp_ns', event: 'event_name' }`, given
- * as `csvColumns` in the parser options or once for every parser with
- * {@link setCsvColumns}. Sniffing only recognises the default names (and the
+ * as `csvColumns` in the parser options (`--csv-columns` reaches it through
+ * readTrace's options). Sniffing only recognises the default names (and the
  * aliases); other headers need the format named explicitly.
  *
  * Reading is streaming and line-fed: each line (plus "\n") goes into one
@@ -41,9 +41,9 @@ import { parse as csvParse } from 'csv-parse';
 import type { ContextFlags, ParseInfo, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
-import { parseTimestamp } from '../src/model/time';
+import { parseTimestamp, timestampFromNsText } from '../src/model/time';
 import { ParsedEvent, splitProbeSite } from './common';
-import { timestampFromNsText, unreadableRecord } from './shared-text';
+import { unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 /** The column roles the CSV reader understands. */
@@ -52,24 +52,12 @@ export type CsvRole = 'ts' | 'cpu' | 'pid' | 'tid' | 'tgid' | 'comm' | 'event' |
 /** Role -> header name in the file (e.g. `{ ts: 'timestamp', event: 'name' }`). */
 export type CsvColumnMap = Partial<Record<CsvRole, string>>;
 
-export interface CsvParserOptions extends ParserOptions {
-  /** Header names for the roles, when the file does not use the default names. */
-  csvColumns?: Record<string, string>;
-}
-
 export const CSV_DEFAULT_COLUMNS: readonly CsvRole[] = ['ts', 'cpu', 'pid', 'tid', 'comm', 'event', 'args'];
 const ROLES: readonly CsvRole[] = ['ts', 'cpu', 'pid', 'tid', 'tgid', 'comm', 'event', 'group', 'args', 'flags'];
 const ALIASES: Partial<Record<CsvRole, string[]>> = { event: ['name'], comm: ['thread_name'] };
 
-let defaultColumns: CsvColumnMap | undefined;
-
-/** Column names used by every CsvParser created without its own `csvColumns` (undefined: the defaults). */
-export function setCsvColumns(map: CsvColumnMap | Record<string, string> | undefined): void {
-  defaultColumns = map === undefined ? undefined : checkColumnMap(map);
-}
-
 /** Validate a role -> column map (unknown roles are a usage error). */
-export function checkColumnMap(map: Record<string, string>): CsvColumnMap {
+export function checkColumnMap(map: Readonly<Record<string, string>>): CsvColumnMap {
   const out: CsvColumnMap = {};
   for (const [k, v] of Object.entries(map)) {
     if (!(ROLES as readonly string[]).includes(k)) throw new Error(`unknown CSV column role '${k}' (expected one of ${ROLES.join(', ')})`);
@@ -112,10 +100,10 @@ export class CsvParser implements TraceParser {
   private lastTerminated = true;
   private dead = false;
 
-  constructor(opts: CsvParserOptions) {
+  constructor(opts: ParserOptions) {
     this.file = opts.file;
     this.sink = opts.sink;
-    this.map = opts.csvColumns ? checkColumnMap(opts.csvColumns) : (defaultColumns ?? {});
+    this.map = opts.csvColumns ? checkColumnMap(opts.csvColumns) : {};
   }
 
   /** Counters; `consumed` is every line that is neither an event's first line nor an unreadable record's. */

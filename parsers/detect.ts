@@ -3,7 +3,7 @@
  * parser. Each format says how sure it is; the best score wins.
  */
 import { ConsoleDumpParser, sniffConsoleDump } from './console';
-import { CsvParser, sniffCsv, type CsvParserOptions } from './csv';
+import { CsvParser, sniffCsv } from './csv';
 import { FtraceParser } from './ftrace';
 import { FuncGraphParser, sniffFuncGraph } from './funcgraph';
 import { PastedParser, sniffPasted, type InnerDetector } from './pasted';
@@ -12,7 +12,7 @@ import { SystraceParser, sniffSystrace } from './systrace';
 import { sniffTraceCmd, TraceCmdParser } from './tracecmd';
 import type { ParserOptions, TraceParser } from './types';
 import { parseKprobeEvents } from '../src/semantics/kprobe-events';
-import { STDIN_NAME } from '../src/io/source';
+import { STDIN_NAME } from '../src/model/event';
 
 export interface FormatDescriptor {
   /** Name used by `--input-format` and in reports. */
@@ -88,14 +88,10 @@ const registry: FormatDescriptor[] = [
     name: 'csv',
     description: 'CSV/TSV events with a header row (default columns ts,cpu,pid,tid,comm,event,args)',
     sniff: sniffCsv,
-    create: (opts) => new CsvParser(opts as CsvParserOptions),
+    create: (opts) => new CsvParser(opts),
   },
 ];
 
-/** Parsers for other formats register here (trace-cmd report, perf script, ...). */
-export function registerFormat(f: FormatDescriptor): void {
-  if (!registry.some((r) => r.name === f.name)) registry.push(f);
-}
 
 export function formats(): readonly FormatDescriptor[] {
   return registry;

@@ -42,16 +42,13 @@
 import type { ContextFlags, ParseInfo, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
-import { parseTimestamp, timestampFromMicros } from '../src/model/time';
+import { addNs, parseTimestamp, timestampFromMicros, timestampFromNs, timestampNs } from '../src/model/time';
 import { ParsedEvent, splitEventBody } from './common';
 import {
-  addNs,
   GraphNesting,
   leadingSpaces,
   parseGraphBody,
   splitGraphColumns,
-  timestampFromNs,
-  timestampNs,
   unreadableRecord,
   type GraphBody,
 } from './shared-text';

@@ -8,9 +8,8 @@
  *   get a few synthetic fields merged in (e.g. the trace-cmd input file).
  * - function_graph column and body parsing, shared by funcgraph.ts (raw tracer
  *   output) and tracecmd.ts (`funcgraph_entry`/`funcgraph_exit` events).
- * - timestamp arithmetic on {@link Timestamp} without floating point.
  */
-import type { ParseInfo, ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
+import type { ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
 import { ParsedEvent } from './common';
 import type { RecordSink } from './types';
 
@@ -116,34 +115,6 @@ export class ExtraFieldsEvent extends ParsedEvent {
 /** Build an unreadable record (text cut to 300 characters like ftrace.ts does). */
 export function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
   return { kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file, line } };
-}
-
-// ---------------------------------------------------------------- timestamps
-
-/** A Timestamp from whole nanoseconds (sec/nsec split exactly), with the given raw text. */
-export function timestampFromNs(ns: bigint, raw: string, unit: Timestamp['unit'] = 'seconds'): Timestamp {
-  const neg = ns < 0n;
-  const abs = neg ? -ns : ns;
-  const sec = Number(abs / 1_000_000_000n);
-  const nsec = Number(abs % 1_000_000_000n);
-  return { raw, sec: neg ? -sec : sec, nsec, unit };
-}
-
-/** Whole nanoseconds of a Timestamp. */
-export function timestampNs(ts: Timestamp): bigint {
-  return BigInt(ts.sec) * 1_000_000_000n + BigInt(ts.nsec);
-}
-
-/** `ts + ns`, with a new raw text (default empty: the value was computed, not printed). */
-export function addNs(ts: Timestamp, ns: bigint, raw = ''): Timestamp {
-  return timestampFromNs(timestampNs(ts) + ns, raw, ts.unit);
-}
-
-/** An integer nanosecond count written as text (`23565443123`), split without going through a float. */
-export function timestampFromNsText(text: string): Timestamp | undefined {
-  if (!/^\d+$/.test(text)) return undefined;
-  const cut = text.length - 9;
-  return { raw: text, sec: cut > 0 ? Number(text.slice(0, cut)) : 0, nsec: Number(cut > 0 ? text.slice(cut) : text), unit: 'seconds' };
 }
 
 // ------------------------------------------------------------ function_graph

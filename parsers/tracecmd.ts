@@ -53,9 +53,9 @@
 import type { LostEventsRecord, ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached as decodeFlags } from '../src/model/flags';
-import { parseTimestamp } from '../src/model/time';
+import { addNs, parseTimestamp } from '../src/model/time';
 import { ParsedEvent, parseFrame, splitProbeSite } from './common';
-import { addNs, ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, unreadableRecord } from './shared-text';
+import { ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 export interface TraceCmdParseInfo extends ParseInfo {

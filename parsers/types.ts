@@ -1,4 +1,6 @@
-import type { ParseInfo, ProbeSite, TraceRecord } from '../src/model/event';
+import type { EventFilter, ParseInfo, TraceRecord } from '../src/model/event';
+
+export type { EventFilter };
 
 /** Where parsed records go. Records arrive in file order per CPU (and per task). */
 export type RecordSink = (record: TraceRecord) => void;
@@ -23,16 +25,6 @@ export interface ParserOptions {
   sink: RecordSink;
   /** Optional: build only the events a consumer needs (the rest are counted and reported as skipped). */
   filter?: EventFilter;
-}
-
-/**
- * Lets a consumer (the check engine) say which events it needs in full. An
- * event it does not want is still read and counted; the parser reports just
- * its CPU, task, timestamp and line, which is what coverage and task liveness need.
- * Parsers that do not support filtering simply emit every event.
- */
-export interface EventFilter {
-  wants(name: string, group: string | undefined, probe: ProbeSite | undefined): boolean;
-  /** A filtered-out event: its CPU, task, time (see timestampFromParts for `digits`) and line. */
-  skipped(cpu: number | undefined, pid: number, sec: number, nsec: number, digits: number, line: number): void;
+  /** CSV: the file's header names for the column roles, when it does not use the default names (parsers/csv.ts). */
+  csvColumns?: Readonly<Record<string, string>>;
 }

@@ -1,7 +1,7 @@
 import type { Confidence, KernelInfo, RuleModule, TaskView } from '../src/engine/types';
 import { format } from '../src/engine/types';
 import { taskKey, type TraceEvent } from '../src/model/event';
-import { compareTimestamps, diffNs } from '../src/model/time';
+import { addNs, compareTimestamps, diffNs } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
 
 /** One PTE-clear ... anon-exclusive clear ... PTE-restore sequence of one task on one page. */
@@ -150,7 +150,7 @@ const rule: RuleModule = {
         const limitNs = maxWindowNs;
         const endNs = at ? Math.min(Math.max(0, diffNs(lastOp.ts, at.ts)), limitNs) : limitNs;
         w.to = at && diffNs(lastOp.ts, at.ts) <= limitNs ? at : lastOp;
-        w.toTs = addNs(lastOp.ts, endNs);
+        w.toTs = addNs(lastOp.ts, BigInt(Math.round(endNs)));
       }
       for (const k of w.keys) {
         const list = closedByKey.get(k) ?? [];
@@ -247,11 +247,6 @@ function keysOf(op: Operation): string[] {
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   if (!map.has(key) && map.size >= MAX_KEYS) map.delete(map.keys().next().value as string);
   map.set(key, value);
-}
-
-function addNs(ts: TraceEvent['ts'], ns: number): TraceEvent['ts'] {
-  const total = ts.nsec + ns;
-  return { ...ts, sec: ts.sec + Math.floor(total / 1e9), nsec: total % 1e9, raw: ts.raw };
 }
 
 function formatTs(ts: TraceEvent['ts']): string {

@@ -1,5 +1,5 @@
 /** Every rule mntrace ships, in documentation order. */
-import type { RuleModule } from '../src/engine/types';
+import type { RuleMeta, RuleModule } from '../src/engine/types';
 import unpairedStart from './unpaired-start';
 import unpairedEnd from './unpaired-end';
 import endAfterFailedStart from './end-after-failed-start';
@@ -29,6 +29,9 @@ export const rules: readonly RuleModule[] = [
   gupFastAnonExclusiveRace,
   slowInvalidation,
 ];
+
+/** Every rule's metadata, for the reports (they describe rules without depending on them). */
+export const ruleMetas: readonly RuleMeta[] = rules.map((r) => r.meta);
 
 export function ruleById(id: string): RuleModule | undefined {
   return rules.find((r) => r.meta.id === id);

@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { TraceRecord, UnreadableRecord } from './model/event';
+import { inputName, type TraceRecord, type UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';
 import { readTrace, type ReadResult } from './io/read-trace';
 import type { SourceInfo } from './io/source';
-import { DamagedInputError, InputError, inputName } from './io/source';
+import { DamagedInputError, InputError } from './io/source';
 import { isDirectory, readCaptureDir, type CpuBufferStats } from './io/capture-dir';
 import { Engine, type RangeCounts, type RangeOutcome, type SubscriberSummary } from './engine/engine';
 import type { CpuCoverage, LossWindow } from './engine/coverage';
@@ -29,6 +29,8 @@ export interface AnalyzeOptions {
   /** Contents of /sys/kernel/tracing/kprobe_events from the capture (for address-only formats). */
   kprobeEvents?: KprobeDefinition[];
   inputFormat?: string;
+  /** CSV: the file's header names for the column roles (`--csv-columns`), when not the defaults. */
+  csvColumns?: Readonly<Record<string, string>>;
   /** Keep at most this many unreadable lines' text (all are counted). */
   keepUnreadable?: number;
   onFinding?: (f: Finding) => void;
@@ -206,6 +208,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   let damaged: string | undefined;
   const readOne = () => readTrace(tracePath, onRecord, {
     format: opts.inputFormat,
+    csvColumns: opts.csvColumns,
     onProgress: opts.onProgress,
     filter: engine.filter,
     signal: opts.signal,
@@ -222,7 +225,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
   let read: ReadResult;
   let parts: ReadResult[] = [];
   if (merged) {
-    const m = await readMerged(merged, onRecord, { format: opts.inputFormat, onProgress: opts.onProgress });
+    const m = await readMerged(merged, onRecord, { format: opts.inputFormat, csvColumns: opts.csvColumns, onProgress: opts.onProgress });
     damaged = m.damaged;
     read = m;
     parts = m.parts;

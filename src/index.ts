@@ -10,9 +10,9 @@ export { loadConfig, parseConfig, ConfigError, type Config } from './config/conf
 export { InputError } from './io/source';
 export { buildReport, inputFromResult, failsRun, type Report, type FailOn } from './report/report';
 export { renderJson } from './report/json';
-export { renderSarif } from './report/sarif';
-export { renderJunit } from './report/junit';
+export { renderSarif, type SarifOptions } from './report/sarif';
+export { renderJunit, type JunitOptions } from './report/junit';
 export { parseKprobeEvents, type KprobeDefinition } from './semantics/kprobe-events';
-export { rules, ruleById } from '../rules';
-export type { Finding, Severity, Confidence, EvidenceRef, RangeRecord } from './engine/types';
+export { rules, ruleMetas, ruleById } from '../rules';
+export type { Finding, Severity, Confidence, EvidenceRef, RangeRecord, RuleMeta } from './engine/types';
 export type { TraceEvent, TraceRecord } from './model/event';

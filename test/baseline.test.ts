@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { analyzeTrace } from '../src/analyze';
 import { applyBaseline, makeBaseline, readBaseline, BaselineError } from '../src/report/baseline';
 import { stableFingerprint } from '../src/engine/fingerprint';
-import { createProgress, progressLine, type ProgressStream } from '../src/report/progress';
+import { createProgress, progressLine, type ProgressStream } from '../src/cli/progress';
 import type { SourceInfo } from '../src/io/source';
 import { caseTrace, parseReport, REAL, ROOT, runCli } from './report-helpers';
 

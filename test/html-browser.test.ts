@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { renderHtml, jsonForScript } from '../src/report/html';
 import { caseTrace, REAL, reportFor, ROOT } from './report-helpers';
+import { ruleMetas } from '../rules';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(ROOT, 'test-output');
@@ -23,7 +24,7 @@ const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-g
 async function writeReport(paths: string[], name: string): Promise<string> {
   const { report, timelines } = await reportFor(paths);
   const file = join(mkdtempSync(join(tmpdir(), 'mntrace-html-')), `${name}.html`);
-  writeFileSync(file, renderHtml(report, timelines));
+  writeFileSync(file, renderHtml(report, timelines, { rules: ruleMetas }));
   return file;
 }
 

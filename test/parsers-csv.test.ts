@@ -8,10 +8,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
-import { CsvParser, setCsvColumns, type CsvParserOptions } from '../parsers/csv';
+import { CsvParser } from '../parsers/csv';
+import type { ParserOptions } from '../parsers/types';
+import { readTrace } from '../src/io/read-trace';
 import { FtraceParser } from '../parsers/ftrace';
 import { pushText } from '../parsers/shared-text';
 
@@ -33,7 +36,7 @@ function ftraceToCsv(lines: string[]): string {
   return rows.join('\n') + '\n';
 }
 
-function parseCsv(text: string, opts: Partial<CsvParserOptions> = {}, file = 'events.csv') {
+function parseCsv(text: string, opts: Partial<ParserOptions> = {}, file = 'events.csv') {
   const records: TraceRecord[] = [];
   const parser = new CsvParser({ file, sink: (r) => records.push(r), ...opts });
   pushText(parser, text);
@@ -116,18 +119,16 @@ describe('CSV: other shapes', () => {
     assert.equal(r.info.events + r.info.consumed + r.info.unreadable, r.info.lines);
   });
 
-  test('other column names through csvColumns (and setCsvColumns); TSV', () => {
+  test('other column names through csvColumns (also from readTrace\'s options, as --csv-columns gives them); TSV', async () => {
     const text = 'timestamp_ns\tcore\tthread\tthread_group\ttask\tevent_name\targuments\n6667004000\t1\t147\t147\tkvmnotif\tmn_inv_start\t(__mmu_notifier_invalidate_range_start+0x0/0x190) range=0xff4d4553c041bb88\n';
     const map = { ts: 'timestamp_ns', cpu: 'core', tid: 'thread', pid: 'thread_group', comm: 'task', event: 'event_name', args: 'arguments' };
     const r = parseCsv(text, { csvColumns: map });
     assert.equal(r.info.unreadable, 0);
     assert.deepEqual([r.events[0].cpu, r.events[0].pid, r.events[0].comm, r.events[0].probe?.symbol], [1, 147, 'kvmnotif', '__mmu_notifier_invalidate_range_start']);
-    setCsvColumns(map);
-    try {
-      assert.equal(parseCsv(text).info.events, 1);
-    } finally {
-      setCsvColumns(undefined);
-    }
+    const file = join(mkdtempSync(join(tmpdir(), 'mntrace-csv-')), 'events.tsv');
+    writeFileSync(file, text);
+    const read = await readTrace(file, () => {}, { format: 'csv', csvColumns: map });
+    assert.deepEqual([read.info.events, read.info.unreadable], [1, 0]);
     const noMap = parseCsv(text);
     assert.equal(noMap.info.events, 0);
     assert.match(noMap.unreadable[0].reason, /must name a 'ts' and an 'event' column \(expected ts,cpu,pid,tid,comm,event,args/);

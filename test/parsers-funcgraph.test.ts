@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TraceEvent, TraceRecord, UnreadableRecord } from '../src/model/event';
 import { FuncGraphParser } from '../parsers/funcgraph';
-import { timestampNs } from '../parsers/shared-text';
+import { timestampNs } from '../src/model/time';
 import { at, fixture, FIX, parseWith, SHARED, sharedSkip } from './parse-helpers';
 
 function parse(text: string, file = 'graph.txt') {

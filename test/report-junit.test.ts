@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { relative } from 'node:path';
-import { rules } from '../rules';
+import { ruleMetas, rules } from '../rules';
 import type { Finding } from '../src/engine/types';
 import { renderJunit, xmlEscape } from '../src/report/junit';
 import { buildReport } from '../src/report/report';
@@ -46,7 +46,7 @@ describe('JUnit report', () => {
   it('one suite per input, one case per rule; failing rules carry the findings and evidence lines', async () => {
     const bug = caseTrace('failed-blockable-start');
     const { report } = await reportFor([caseTrace('real-oom-reaper'), bug]);
-    const xml = renderJunit(report);
+    const xml = renderJunit(report, { rules: ruleMetas });
     assertWellFormed(xml);
     assert.equal(count(xml, /<testsuite /g), 2);
     assert.equal(count(xml, /<testcase /g), 2 * rules.length);
@@ -65,10 +65,10 @@ describe('JUnit report', () => {
 
   it('passes every case when nothing is at or above --fail-on; an unreadable input is an <error>', async () => {
     const { report } = await reportFor([caseTrace('failed-blockable-start')], { failOn: 'never' });
-    const xml = renderJunit(report);
+    const xml = renderJunit(report, { rules: ruleMetas });
     assert.equal(count(xml, /<failure /g), 0);
     const broken = buildReport([{ path: 'gone.txt', format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: 'cannot open gone.txt: no such file' }], [], 'error');
-    const x2 = renderJunit(broken);
+    const x2 = renderJunit(broken, { rules: ruleMetas });
     assertWellFormed(x2);
     assert.match(x2, /<error message="cannot open gone.txt: no such file" type="InputError">/);
   });
@@ -76,7 +76,7 @@ describe('JUnit report', () => {
   it('an input read only in part: a read-trace <error> beside the rule cases, which judge what was read', async () => {
     const { report } = await reportFor([caseTrace('missing-end')]);
     report.inputs[0].damaged = 'trace.txt.gz: compressed data is corrupt or cut off after 30 lines (unexpected end of file)';
-    const xml = renderJunit(report);
+    const xml = renderJunit(report, { rules: ruleMetas });
     assertWellFormed(xml);
     assert.match(xml, /<testcase name="read trace" [^>]*>\s*<error message="trace\.txt\.gz: compressed data is corrupt or cut off after 30 lines \(unexpected end of file\)" type="DamagedInput">/);
     assert.equal(count(xml, /<failure /g), 1);
@@ -86,7 +86,7 @@ describe('JUnit report', () => {
   it('findings a baseline accepted do not fail their case', async () => {
     const { report } = await reportFor([caseTrace('missing-end')]);
     const known = new Set(report.findings.map((f) => f.fingerprint));
-    const xml = renderJunit(report, { known });
+    const xml = renderJunit(report, { known, rules: ruleMetas });
     assert.equal(count(xml, /<failure /g), 0);
     assert.match(xml, /known: accepted by the baseline/);
   });
@@ -100,7 +100,7 @@ describe('JUnit report', () => {
       evidence: [{ path: 'a&b<c>.txt', line: 3, role: 'start', text: `${comm}-7 [000] 1.000001: mn_inv_start: \u001b[31m` }],
     };
     const report = buildReport([{ path: 'a&b<c>.txt', format: 'ftrace', lines: 3, events: 1, unreadableLines: 0 }], [f], 'error');
-    const xml = renderJunit(report);
+    const xml = renderJunit(report, { rules: ruleMetas });
     assertWellFormed(xml);
     assert.ok(!xml.includes('<img'), 'no raw markup from the trace');
     assert.ok(xml.includes('&lt;img src=x onerror=alert(1)&gt;'));

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Ajv from 'ajv';
-import { rules } from '../rules';
+import { ruleMetas, rules } from '../rules';
 import { artifactUri, buildSarif } from '../src/report/sarif';
 import { FINGERPRINT_KEY } from '../src/report/baseline';
 import { stableFingerprint } from '../src/engine/fingerprint';
@@ -33,7 +33,7 @@ describe('SARIF report', () => {
   for (const fx of fixtureTraces()) {
     it(`is valid SARIF 2.1.0 for fixture ${fx.name}, one result per finding at its main evidence line`, async () => {
       const { report } = await reportFor([fx.trace], { kprobeEvents: fx.kprobeEvents });
-      const log: Sarif = JSON.parse(JSON.stringify(buildSarif(report, { cwd: ROOT })));
+      const log: Sarif = JSON.parse(JSON.stringify(buildSarif(report, { cwd: ROOT, rules: ruleMetas })));
       assertValid(log);
       assert.equal(log.version, '2.1.0');
       assert.equal(log.runs.length, 1);
@@ -62,8 +62,8 @@ describe('SARIF report', () => {
 
   it('fingerprints are identical across two runs and do not depend on where the trace lives', async () => {
     const trace = caseTrace('failed-blockable-start');
-    const a = buildSarif((await reportFor([trace])).report, { cwd: ROOT });
-    const b = buildSarif((await reportFor([trace])).report, { cwd: ROOT });
+    const a = buildSarif((await reportFor([trace])).report, { cwd: ROOT, rules: ruleMetas });
+    const b = buildSarif((await reportFor([trace])).report, { cwd: ROOT, rules: ruleMetas });
     const fps = (log: Sarif) => log.runs[0].results.map((r: Sarif) => r.partialFingerprints[FINGERPRINT_KEY]);
     assert.equal(fps(a).length, 4);
     assert.deepEqual(fps(a), fps(b));
@@ -72,7 +72,7 @@ describe('SARIF report', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'mntrace-sarif-')), 'elsewhere');
     mkdirSync(dir);
     copyFileSync(trace, join(dir, 'trace.txt'));
-    const c = buildSarif((await reportFor([join(dir, 'trace.txt')])).report, { cwd: dir });
+    const c = buildSarif((await reportFor([join(dir, 'trace.txt')])).report, { cwd: dir, rules: ruleMetas });
     assert.deepEqual(fps(c), fps(a));
     assert.equal(c.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri, 'trace.txt');
     // And the whole log is byte-identical between runs: no time, no absolute path.
@@ -82,7 +82,7 @@ describe('SARIF report', () => {
 
   it('levels: certain errors are error, inconclusive findings are notes; rules carry help with rationale and commits', async () => {
     const { report } = await reportFor([caseTrace('failed-blockable-start')]);
-    const log: Sarif = buildSarif(report, { cwd: ROOT });
+    const log: Sarif = buildSarif(report, { cwd: ROOT, rules: ruleMetas });
     const levels = log.runs[0].results.map((r: Sarif) => `${r.ruleId}:${r.level}`);
     assert.deepEqual([...levels].sort(), ['end-after-failed-start:error', 'failed-blockable-start:error', 'subscriber-imbalance:error', 'subscriber-imbalance:note']);
     const rule = log.runs[0].tool.driver.rules.find((r: Sarif) => r.id === 'unpaired-start');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile, reportedInputName } from '../analyze';
-import { rules } from '../../rules';
+import { ruleMetas, rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
 import type { Finding } from '../engine/types';
 import { COMPRESSIONS, InputError } from '../io/source';
@@ -9,13 +9,13 @@ import { renderChromeTrace } from '../report/chrome-trace';
 import { renderHtml } from '../report/html';
 import { jsonReport, renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
-import { createProgress } from '../report/progress';
+import { createProgress } from './progress';
 import { buildReport, inputFromResult, requireRanges, type FailOn, type ReportInput } from '../report/report';
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
-import { applyCsvColumns, cannotWrite, ensureWritable, EXIT, reportUnreadable, UsageError, writeOutput } from './common';
+import { cannotWrite, ensureWritable, EXIT, parseCsvColumns, reportUnreadable, UsageError, writeOutput } from './common';
 
 interface CheckOptions {
   format: string;
@@ -103,7 +103,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
-  applyCsvColumns(opts.csvColumns);
+  const csvColumns = parseCsvColumns(opts.csvColumns);
   let threads: number | undefined;
   if (opts.threads !== undefined) {
     threads = Number(opts.threads);
@@ -154,7 +154,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     const collector = rangeLimit !== undefined ? rangeCollector(rangeLimit) : undefined;
     try {
       const analyzeOpts = {
-        config, kprobeEvents, inputFormat: opts.inputFormat, kernel: opts.kernel, threads, onProgress: progress?.onProgress, onRange: collector?.onRange,
+        config, kprobeEvents, inputFormat: opts.inputFormat, csvColumns, kernel: opts.kernel, threads, onProgress: progress?.onProgress, onRange: collector?.onRange,
         ...(opts.follow ? { live: true, signal: follow.signal, onFinding: printLive } : {}),
       };
       const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);
@@ -201,20 +201,20 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
     case 'json': text = opts.follow ? JSON.stringify(jsonReport(report, compared)) + '\n' : renderJson(report, compared); break;
-    case 'sarif': text = renderSarif(report, { known }); break;
-    case 'junit': text = renderJunit(report, { known, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
+    case 'sarif': text = renderSarif(report, { known, rules: ruleMetas }); break;
+    case 'junit': text = renderJunit(report, { known, rules: ruleMetas, disabled: new Set(rules.filter((r) => !ruleSeverity(r.meta.id, config)).map((r) => r.meta.id)) }); break;
     case 'chrome-trace': text = renderChromeTrace(report, timelines.filter((t): t is TimelineInput => !!t)); break;
-    case 'html': text = renderHtml(report, timelines, { known }); break;
+    case 'html': text = renderHtml(report, timelines, { known, rules: ruleMetas }); break;
     default: {
       const st = makeStyle(!opts.output && colorWanted(process.stdout, opts.color));
       if (!compared) {
-        text = renderText(report, st);
+        text = renderText(report, st, ruleMetas);
         break;
       }
       // Known findings are listed briefly after the new ones; the verdict counts only the new ones.
       const shown = buildReport(inputs, compared.split.newFindings, failOn);
       if (rangesRequired) requireRanges(shown);
-      text = renderText(shown, st);
+      text = renderText(shown, st, ruleMetas);
       text += baselineText(compared.split, compared.path, !!opts.writeBaseline);
     }
   }

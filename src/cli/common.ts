@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { UnreadableRecord } from '../model/event';
-import { CSV_DEFAULT_COLUMNS, setCsvColumns } from '../../parsers/csv';
+import { checkColumnMap } from '../../parsers/csv';
 
 /** A mistake in how mntrace was called: exit code 2 with a message that says what to do. */
 export class UsageError extends Error {
@@ -26,22 +26,25 @@ export function reportUnreadable(records: readonly UnreadableRecord[], all: bool
 
 /**
  * `--csv-columns ts=timestamp_ns,event=name`: the CSV parser's column names for
- * our roles (ts, cpu, pid, tid, comm, event, args), for exports that do not use the defaults.
+ * its roles (ts, cpu, pid, tid, comm, event, args, ...), for exports that do not
+ * use the defaults; passed to the parser through the read options.
  */
-export function applyCsvColumns(spec: string | undefined): void {
-  if (spec === undefined) return;
+export function parseCsvColumns(spec: string | undefined): Record<string, string> | undefined {
+  if (spec === undefined) return undefined;
   const map: Record<string, string> = {};
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     const role = part.slice(0, eq).trim();
     const column = part.slice(eq + 1).trim();
     if (eq <= 0 || column === '') throw new UsageError(`--csv-columns: "${part}" is not role=column (e.g. ts=timestamp_ns,event=name)`);
-    if (!(CSV_DEFAULT_COLUMNS as readonly string[]).includes(role)) {
-      throw new UsageError(`--csv-columns: unknown role "${role}" (roles: ${CSV_DEFAULT_COLUMNS.join(', ')})`);
-    }
     map[role] = column;
   }
-  setCsvColumns(map);
+  try {
+    checkColumnMap(map);
+  } catch (err) {
+    throw new UsageError(`--csv-columns: ${(err as Error).message}`);
+  }
+  return map;
 }
 
 /** Why a file cannot be written, in words (ENOENT reads "no such directory": the file itself is about to be made). */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { TraceEvent, TraceRecord } from '../model/event';
 import { readTrace } from '../io/read-trace';
-import { applyCsvColumns, reportUnreadable, UsageError } from './common';
+import { parseCsvColumns, reportUnreadable, UsageError } from './common';
 
 /** The stable JSON shape of one event (`mntrace events`). */
 export function eventToJson(ev: TraceEvent): Record<string, unknown> {
@@ -51,7 +51,7 @@ export function registerEventsCommand(program: Command): void {
     .option('--show-unreadable', 'list every unreadable line on stderr (default: the first 10)')
     .action(async (file: string, opts: { inputFormat?: string; csvColumns?: string; all?: boolean; showUnreadable?: boolean }) => {
       if (!file) throw new UsageError('events needs a trace file');
-      applyCsvColumns(opts.csvColumns);
+      const csvColumns = parseCsvColumns(opts.csvColumns);
       const out = new JsonLinesWriter();
       const unreadable: TraceRecord[] = [];
       const result = await readTrace(file, (r) => {
@@ -60,7 +60,7 @@ export function registerEventsCommand(program: Command): void {
           if (r.kind === 'unreadable') unreadable.push(r);
           if (opts.all) out.write(recordToJson(r));
         }
-      }, { format: opts.inputFormat });
+      }, { format: opts.inputFormat, csvColumns });
       await out.close();
       process.stderr.write(
         `${result.path}: ${result.format}, ${result.info.lines} lines, ${result.info.events} events, ${result.info.unreadable} unreadable` +

@@ -3,9 +3,8 @@
  * callbacks and OOM-reaper context, and hands the rules what it found with a
  * verdict on how sure it is. It never looks at trace text.
  */
-import { taskKey, type Timestamp, type TraceEvent, type TraceRecord } from '../model/event';
+import { taskKey, type EventFilter, type Timestamp, type TraceEvent, type TraceRecord } from '../model/event';
 import { diffNs, formatDuration, timestampFromParts } from '../model/time';
-import type { EventFilter } from '../../parsers/types';
 import type { Semantics } from '../semantics';
 import { eventTypeName, type Operation, type Role } from '../semantics/operations';
 import { Coverage } from './coverage';

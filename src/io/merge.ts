@@ -10,10 +10,10 @@
  * event is built in full here (no event filter): the merge orders everything.
  */
 import type { MissingEntriesRecord, PartCutRecord, Timestamp, TraceRecord } from '../model/event';
-import { sumParseInfo } from '../model/event';
+import { inputName, sumParseInfo } from '../model/event';
 import { compareTimestamps } from '../model/time';
-import { readTrace, type ReadResult } from './read-trace';
-import { DamagedInputError, InputError, inputName, type SourceInfo } from './source';
+import { readTrace, type ReadOptions, type ReadResult } from './read-trace';
+import { DamagedInputError, InputError, type SourceInfo } from './source';
 import { datInput } from './tracedat/input';
 import { DatError, readTraceDat } from './tracedat/reader';
 
@@ -50,7 +50,7 @@ export interface MergedReadResult extends ReadResult {
 export async function readMerged(
   paths: string[],
   onRecord: (r: TraceRecord) => void,
-  opts: { format?: string; onProgress?: (info: SourceInfo) => void } = {},
+  opts: { format?: string; csvColumns?: ReadOptions['csvColumns']; onProgress?: (info: SourceInfo) => void } = {},
 ): Promise<MergedReadResult> {
   // The trace.dat files of one host+guest capture (trace-cmd record -A): read together, each a machine of its own.
   const dats = opts.format === undefined || opts.format === 'trace.dat' ? await Promise.all(paths.map((p) => datInput(p))) : [];
@@ -126,6 +126,7 @@ export async function readMerged(
           lane.queue.push(r);
         }, {
           format: opts.format,
+          csvColumns: opts.csvColumns,
           pause: () => {
             drain();
             if (size(lane) < HIGH) return undefined;

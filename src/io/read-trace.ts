@@ -2,11 +2,11 @@
  * Read one trace input end to end: bytes -> lines -> detected parser -> records.
  * This is the one streaming core behind `events`, `check` and the library API.
  */
-import type { ParseInfo, TraceRecord } from '../model/event';
+import { inputName, type ParseInfo, type TraceRecord } from '../model/event';
 import { detectFormat, explainUnrecognised, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
-import type { EventFilter, TraceParser } from '../../parsers/types';
+import type { EventFilter, ParserOptions, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
-import { DamagedInputError, InputError, inputName, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
+import { DamagedInputError, InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 import { datInput } from './tracedat/input';
 import { DatError, readTraceDat } from './tracedat/reader';
@@ -19,6 +19,8 @@ export interface ReadOptions {
   onProgress?: (info: SourceInfo) => void;
   /** Build only the events the consumer needs (parsers that support it). */
   filter?: EventFilter;
+  /** CSV: header names for the column roles (ParserOptions.csvColumns). */
+  csvColumns?: ParserOptions['csvColumns'];
   /** Called between chunks; a returned promise holds reading until it settles (back-pressure for merging). */
   pause?: () => Promise<void> | undefined;
   /** Stop reading (live input, Ctrl-C): what was read so far is analysed. */
@@ -61,7 +63,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   if (opts.format) {
     forced = formatByName(opts.format);
     if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${[...formats().map((f) => f.name), 'trace.dat'].join(', ')}`);
-    parser = forced.create({ file, sink: onRecord, filter: opts.filter });
+    parser = forced.create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
   }
   const held: Array<[string, number, boolean]> = [];
   const decide = () => {
@@ -76,7 +78,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
           `first line: ${JSON.stringify(sample.slice(0, 120))}). Use --input-format to say.`,
       );
     }
-    parser = desc.create({ file, sink: onRecord, filter: opts.filter });
+    parser = desc.create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
     for (const [t, n, term] of held) parser.push(t, n, term);
     held.length = 0;
   };
@@ -119,7 +121,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   function finish(src: SourceInfo): ReadResult {
     if (!parser) {
       if (held.every((h) => h[0].trim() === '')) {
-        parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter });
+        parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
         for (const [t, n, term] of held) parser.push(t, n, term);
       } else decide();
     }

@@ -73,14 +73,6 @@ export interface SourceInfo {
   skippedByWorker?: number;
 }
 
-/** How stdin (`-` on the command line) is named in reports, evidence and errors. */
-export const STDIN_NAME = '<stdin>';
-
-/** The name a path given on the command line has in reports, evidence and errors. */
-export function inputName(path: string): string {
-  return path === '-' ? STDIN_NAME : path;
-}
-
 /** Open a path (or `-` for stdin) as a byte stream, decompressing by magic bytes. */
 export async function openByteStream(path: string, onRawBytes?: (n: number) => void): Promise<{ stream: Readable; compression: Compression }> {
   let raw: Readable;

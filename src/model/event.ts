@@ -71,6 +71,14 @@ export interface SourceLocation {
   line: number;
 }
 
+/** How stdin (`-` on the command line) is named in reports, evidence and errors. */
+export const STDIN_NAME = '<stdin>';
+
+/** The name a path given on the command line has in source locations, reports and errors. */
+export function inputName(path: string): string {
+  return path === '-' ? STDIN_NAME : path;
+}
+
 export interface TraceEvent {
   kind: 'event';
   ts: Timestamp;
@@ -256,4 +264,16 @@ export function sumParseInfo<T extends ParseInfo>(...parts: readonly T[]): T {
     }
   }
   return sum as T;
+}
+
+/**
+ * Lets a consumer (the check engine) say which events it needs in full. An
+ * event it does not want is still read and counted; the parser reports just
+ * its CPU, task, timestamp and line, which is what coverage and task liveness need.
+ * Parsers that do not support filtering simply emit every event.
+ */
+export interface EventFilter {
+  wants(name: string, group: string | undefined, probe: ProbeSite | undefined): boolean;
+  /** A filtered-out event: its CPU, task, time (see timestampFromParts for `digits`) and line. */
+  skipped(cpu: number | undefined, pid: number, sec: number, nsec: number, digits: number, line: number): void;
 }

@@ -71,11 +71,6 @@ export function parseIntegerField(v: string | undefined): bigint | undefined {
   return undefined;
 }
 
-/** Interpret an integer as a signed value of `bits` width (ret=0xfffffff5 -> -11). */
-export function toSigned(v: bigint, bits: 32 | 64): bigint {
-  return BigInt.asIntN(bits, v);
-}
-
 function isDecimal(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -41,6 +41,3 @@ export function atLeast(v: KernelVersion, major: number, minor: number): boolean
   return compareSeries(v, major, minor) >= 0;
 }
 
-export function formatSeries(v: KernelVersion): string {
-  return `${v.major}.${v.minor}`;
-}

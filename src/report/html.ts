@@ -12,8 +12,7 @@
  * sha256 in the CSP, so inline event handlers could not run even if markup got in.
  */
 import { createHash } from 'node:crypto';
-import { rules as allRules } from '../../rules';
-import type { Finding } from '../engine/types';
+import type { Finding, RuleMeta } from '../engine/types';
 import { failsWithBaseline } from './baseline';
 import { findingOfInput, unlistedFailing, type Report } from './report';
 import { taskKey } from '../model/event';
@@ -22,6 +21,8 @@ import { rawToUs, type TimelineInput } from './timeline';
 export interface HtmlOptions {
   /** Stable fingerprints a baseline accepted. */
   known?: ReadonlySet<string>;
+  /** The rules, for the filter and their descriptions (the caller's: `ruleMetas` for all mntrace ships). */
+  rules: readonly RuleMeta[];
 }
 
 const OUTCOME_CODE = { paired: 0, open: 1, failed: 2, 'end-after-failed': 3 } as const;
@@ -102,7 +103,7 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
 }
 
 /** The data the page renders (exported for tests). */
-export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions = {}) {
+export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions) {
   const failOn = report.summary.failOn;
   const inputIndex = (f: Finding) => Math.max(0, report.inputs.findIndex((i) => findingOfInput(f, i)));
   const findings = report.findings.map((f, k) => {
@@ -132,7 +133,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
     summary: report.summary,
     // Findings past the per-rule limit are counted only; those at or above --fail-on fail the run too.
     failing: findings.filter((f) => f.fails).length + unlistedFailing(report.inputs, failOn),
-    rules: allRules.map((r) => ({ id: r.meta.id, description: r.meta.docs.description })),
+    rules: opts.rules.map((r) => ({ id: r.id, description: r.docs.description })),
     inputs: report.inputs.map((i) => ({
       path: i.path, format: i.format, compression: i.compression ?? 'none', lines: i.lines, events: i.events,
       unreadableLines: i.unreadableLines, unreadable: (i.unreadable ?? []).slice(0, 20), truncated: !!i.truncated,
@@ -145,7 +146,7 @@ export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput 
   };
 }
 
-export function renderHtml(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions = {}): string {
+export function renderHtml(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions): string {
   const data = jsonForScript(htmlData(report, timelines, opts));
   const scriptHash = createHash('sha256').update(CLIENT_JS).digest('base64');
   const csp = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; img-src data:; base-uri 'none'; form-action 'none'`;

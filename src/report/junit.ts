@@ -6,8 +6,7 @@
  * with the findings and their evidence lines. Everything from the trace is
  * XML-escaped, and characters XML 1.0 cannot carry are written as \xNN.
  */
-import { rules as allRules } from '../../rules';
-import type { Finding, RuleModule } from '../engine/types';
+import type { Finding, RuleMeta } from '../engine/types';
 import { failsWithBaseline } from './baseline';
 import { failsRun, findingOfInput, findingWhere, type Report } from './report';
 
@@ -99,12 +98,13 @@ export interface JunitOptions {
   known?: ReadonlySet<string>;
   /** Rules turned off by the config: their test cases are skipped. */
   disabled?: ReadonlySet<string>;
-  rules?: readonly RuleModule[];
+  /** The rules, a test case each (the caller's: `ruleMetas` for all mntrace ships). */
+  rules: readonly RuleMeta[];
 }
 
 /** `mntrace check --format junit`. */
-export function renderJunit(report: Report, opts: JunitOptions = {}): string {
-  const ruleList = opts.rules ?? allRules;
+export function renderJunit(report: Report, opts: JunitOptions): string {
+  const ruleList = opts.rules;
   const failOn = report.summary.failOn;
   const suites: JunitSuite[] = report.inputs.map((input) => {
     const classname = `mntrace.${input.path}`;
@@ -114,8 +114,7 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
       return { name: input.path, properties: props, cases: [{ name: 'read trace', classname, error: { message: input.error, type: 'InputError', text: input.error } }] };
     }
     const mine = report.findings.filter((f) => findingOfInput(f, input));
-    const cases: JunitCase[] = ruleList.map((rule) => {
-      const id = rule.meta.id;
+    const cases: JunitCase[] = ruleList.map(({ id }) => {
       if (opts.disabled?.has(id)) return { name: id, classname, skipped: 'rule turned off by the config' };
       const found = mine.filter((f) => f.ruleId === id);
       const failing = found.filter((f) => failsWithBaseline(f, failOn, opts.known));

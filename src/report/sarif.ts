@@ -6,11 +6,10 @@
  * (github/codeql-action/upload-sarif); see docs/ci.md.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { rules as allRules } from '../../rules';
-import type { Finding, RuleModule, Severity } from '../engine/types';
+import type { Finding, RuleMeta, Severity } from '../engine/types';
 import { FINGERPRINT_KEY } from './baseline';
 import { describeKernel, inputFiles, type Report } from './report';
-import { STDIN_NAME } from '../io/source';
+import { STDIN_NAME } from '../model/event';
 
 export type SarifLevel = 'error' | 'warning' | 'note' | 'none';
 
@@ -19,8 +18,8 @@ export interface SarifOptions {
   cwd?: string;
   /** Stable fingerprints a baseline accepted: their results get baselineState `unchanged`, the others `new`. */
   known?: ReadonlySet<string>;
-  /** Rules to describe (default: all rules mntrace ships). */
-  rules?: readonly RuleModule[];
+  /** The rules to describe in tool.driver.rules (the caller's: `ruleMetas` for all mntrace ships). */
+  rules: readonly RuleMeta[];
 }
 
 const SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
@@ -46,8 +45,8 @@ function firstSentence(text: string): string {
   return m ? m[1] : text;
 }
 
-function ruleDescriptor(rule: RuleModule) {
-  const d = rule.meta.docs;
+function ruleDescriptor(meta: RuleMeta) {
+  const d = meta.docs;
   const helpText = [
     d.description,
     '',
@@ -66,19 +65,19 @@ function ruleDescriptor(rule: RuleModule) {
     `**Kernels.** ${d.kernels}`,
     ...(d.capture ? ['', `**Capture for a certain verdict.** ${d.capture}`] : []),
     '',
-    `Run \`mntrace rules ${rule.meta.id}\` for details.`,
+    `Run \`mntrace rules ${meta.id}\` for details.`,
   ].join('\n');
   return {
-    id: rule.meta.id,
-    name: rule.meta.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
+    id: meta.id,
+    name: meta.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
     shortDescription: { text: firstSentence(d.description) },
     fullDescription: { text: d.description },
     help: { text: helpText, markdown: helpMarkdown },
-    defaultConfiguration: { level: sarifLevel(rule.meta.defaultSeverity) },
+    defaultConfiguration: { level: sarifLevel(meta.defaultSeverity) },
     properties: {
       tags: ['mmu_notifier', 'linux-kernel', 'correctness'],
       precision: 'high',
-      'problem.severity': rule.meta.defaultSeverity === 'info' ? 'recommendation' : rule.meta.defaultSeverity,
+      'problem.severity': meta.defaultSeverity === 'info' ? 'recommendation' : meta.defaultSeverity,
       kernels: d.kernels,
       commits: d.commits,
     },
@@ -125,10 +124,10 @@ function result(f: Finding, ruleIndex: number, cwd: string, known: ReadonlySet<s
 }
 
 /** Build the SARIF log object. */
-export function buildSarif(report: Report, opts: SarifOptions = {}) {
+export function buildSarif(report: Report, opts: SarifOptions) {
   const cwd = opts.cwd ?? process.cwd();
-  const ruleList = opts.rules ?? allRules;
-  const index = new Map(ruleList.map((r, i) => [r.meta.id, i]));
+  const ruleList = opts.rules;
+  const index = new Map(ruleList.map((r, i) => [r.id, i]));
   const notifications: Array<Record<string, unknown>> = [];
   for (const i of report.inputs) {
     // The files read (a merged capture's parts, a capture directory's trace), as results locate their evidence.
@@ -197,6 +196,6 @@ export function buildSarif(report: Report, opts: SarifOptions = {}) {
   };
 }
 
-export function renderSarif(report: Report, opts: SarifOptions = {}): string {
+export function renderSarif(report: Report, opts: SarifOptions): string {
   return JSON.stringify(buildSarif(report, opts), null, 2) + '\n';
 }

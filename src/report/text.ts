@@ -2,15 +2,14 @@
  * Human output for `mntrace check`: findings grouped by rule, each with its
  * evidence lines (file:line and the event), then a per-input summary.
  */
-import { ruleById } from '../../rules';
 import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
-import type { Finding } from '../engine/types';
+import type { Finding, RuleMeta } from '../engine/types';
 import type { Report, ReportInput } from './report';
 import { describeKernel, failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
 import { formatDuration } from '../model/time';
 
-export function renderText(report: Report, st: Style): string {
+export function renderText(report: Report, st: Style, rules: readonly RuleMeta[]): string {
   const out: string[] = [];
   const byRule = new Map<string, Finding[]>();
   for (const f of report.findings) {
@@ -27,7 +26,7 @@ export function renderText(report: Report, st: Style): string {
     if (!byRule.has(u.ruleId)) byRule.set(u.ruleId, []);
   }
   for (const [ruleId, findings] of byRule) {
-    const meta = ruleById(ruleId)?.meta;
+    const meta = rules.find((r) => r.id === ruleId);
     out.push(st.bold(`${ruleId}`) + (meta ? st.dim(` — ${meta.docs.description}`) : ''));
     for (const f of findings) {
       const sev = f.severity === 'error' ? st.red('error') : f.severity === 'warning' ? st.yellow('warning') : st.cyan('info');
