@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { renderHtml, jsonForScript } from '../src/report/html';
+import { htmlData, renderHtml, jsonForScript } from '../src/report/html';
+import { OUTCOME_CODE } from '../src/report/html-client';
 import { caseTrace, REAL, reportFor, ROOT } from './report-helpers';
 import { ruleMetas } from '../rules';
 
@@ -50,6 +51,26 @@ describe('HTML report (unit)', () => {
     assert.ok(!html.includes(XSS), 'the task name only appears escaped');
     assert.match(html, /Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-[A-Za-z0-9+/=]+'/);
     assert.equal((html.match(/<script>/g) ?? []).length, 1);
+  });
+});
+
+describe('HTML report data (unit)', () => {
+  it('a timeline\'s ranges are named columns of one length, their strings and tasks indices into the timeline\'s tables', async () => {
+    const { report, timelines } = await reportFor([caseTrace('failed-blockable-start')]);
+    const data = htmlData(report, timelines, { rules: ruleMetas });
+    const tl = data.timelines[0]!;
+    const columns = Object.entries(tl.ranges);
+    assert.equal(columns.length, 14);
+    const n = tl.ranges.start.length;
+    assert.ok(n > 0);
+    for (const [name, column] of columns) assert.equal(column.length, n, `column ${name}`);
+    // The blockable start that returned -11 (line 21) and was ended anyway (line 25).
+    const failed = tl.ranges.outcome.indexOf(OUTCOME_CODE['end-after-failed']);
+    assert.ok(failed >= 0, 'the failed start is a range');
+    assert.deepEqual([tl.ranges.ret[failed], tl.ranges.startLine[failed], tl.ranges.endLine[failed]], ['-11', 21, 25]);
+    assert.equal(tl.strings[tl.ranges.eventType[failed]!], 'MMU_NOTIFY_CLEAR');
+    assert.equal(tl.tasks[tl.ranges.task[failed]!]!.comm, 'kvmnotif');
+    assert.equal(data.rules.length, ruleMetas.length);
   });
 });
 
@@ -119,6 +140,9 @@ describe('HTML report in chromium', { skip }, () => {
     assert.ok(evidence[1].includes(`${trace}:21`), evidence[1]);
     assert.equal(await page.locator('#timeline svg path.fmark.sel').count(), 1, 'the finding is marked on the timeline');
     assert.ok(await page.locator('#timeline svg rect.r3').count() >= 1, 'the failed range is drawn');
+    await page.hover('#timeline svg rect.r3');
+    const detail = await page.textContent('#range-detail') ?? '';
+    assert.match(detail, /^MMU_NOTIFY_CLEAR · ended after a failed start\ntask kvmnotif-147 cpu 1\nstart \+?[\d.]+ [µm]?s \(line 21\), end [\d.]+ [µm]?s \(line 25\), [\d.]+ [µm]?s\nrange 0xff4d4553c041bb88 flags=1 ret=-11\n/);
     await page.screenshot({ path: join(OUT, 'report-failed-blockable-start.png'), fullPage: true });
     assert.deepEqual(errors, []);
   });

@@ -17,6 +17,7 @@ import { failsWithBaseline } from './baseline';
 import { findingOfInput, unlistedFailing, type Report } from './report';
 import { taskKey } from '../model/event';
 import { rawToUs, type TimelineInput } from './timeline';
+import { OUTCOME_CODE, pageScript, type PageData, type PageFinding, type PageRanges, type PageTask, type PageTimeline } from './html-client';
 
 export interface HtmlOptions {
   /** Stable fingerprints a baseline accepted. */
@@ -24,8 +25,6 @@ export interface HtmlOptions {
   /** The rules, for the filter and their descriptions (the caller's: `ruleMetas` for all mntrace ships). */
   rules: readonly RuleMeta[];
 }
-
-const OUTCOME_CODE = { paired: 0, open: 1, failed: 2, 'end-after-failed': 3 } as const;
 
 /** JSON safe to embed in a <script> element: no `</script>`, no `<!--`, no HTML-significant characters, no JS line separators. */
 export function jsonForScript(value: unknown): string {
@@ -36,11 +35,11 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: number; machine: string | null; comm: string; t: number | null; input: number }>, index: number) {
+function timelineData(tl: TimelineInput | undefined, findings: readonly PageFinding[], index: number): PageTimeline | null {
   if (!tl) return null;
   const t0 = tl.firstUs ?? 0;
   // A row per task: in a report of several machines, host pid 318 and guest pid 318 are two rows.
-  const tasks: Array<{ pid: number; machine: string | null; tgid?: number; comm: string }> = [];
+  const tasks: PageTask[] = [];
   const taskIdx = new Map<number | string, number>();
   const task = (pid: number, comm: string, machine: string | undefined, tgid?: number) => {
     const key = taskKey(pid, machine);
@@ -64,25 +63,28 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
     }
     return i;
   };
-  const ranges = tl.ranges.map((r) => [
-    task(r.pid, r.comm, r.machine, r.tgid ?? tl.tgids.get(taskKey(r.pid, r.machine))),
-    round3(r.startUs - t0),
-    r.endUs === undefined ? null : round3(r.endUs - t0),
-    OUTCOME_CODE[r.outcome],
-    str(r.eventType),
-    r.startLine,
-    r.endLine ?? null,
-    str(r.range),
-    r.flags ?? null,
-    str(r.caller),
-    r.subscriberCalls.length,
-    r.depth,
-    r.cpu ?? null,
-    r.ret ?? null,
-  ]);
+  const ranges: PageRanges = {
+    task: [], start: [], end: [], outcome: [], eventType: [], startLine: [], endLine: [], range: [], flags: [], caller: [], subscriberCalls: [], depth: [], cpu: [], ret: [],
+  };
+  for (const r of tl.ranges) {
+    ranges.task.push(task(r.pid, r.comm, r.machine, r.tgid ?? tl.tgids.get(taskKey(r.pid, r.machine))));
+    ranges.start.push(round3(r.startUs - t0));
+    ranges.end.push(r.endUs === undefined ? null : round3(r.endUs - t0));
+    ranges.outcome.push(OUTCOME_CODE[r.outcome]);
+    ranges.eventType.push(str(r.eventType));
+    ranges.startLine.push(r.startLine);
+    ranges.endLine.push(r.endLine ?? null);
+    ranges.range.push(str(r.range));
+    ranges.flags.push(r.flags ?? null);
+    ranges.caller.push(str(r.caller));
+    ranges.subscriberCalls.push(r.subscriberCalls.length);
+    ranges.depth.push(r.depth);
+    ranges.cpu.push(r.cpu ?? null);
+    ranges.ret.push(r.ret ?? null);
+  }
   for (const f of findings) if (f.input === index) task(f.pid, f.comm, f.machine ?? undefined);
   let span = (tl.lastUs ?? t0) - t0;
-  for (const r of ranges) span = Math.max(span, (r[2] as number | null) ?? (r[1] as number));
+  ranges.start.forEach((start, i) => { span = Math.max(span, ranges.end[i] ?? start); });
   return {
     path: tl.path,
     t0,
@@ -103,10 +105,10 @@ function timelineData(tl: TimelineInput | undefined, findings: Array<{ pid: numb
 }
 
 /** The data the page renders (exported for tests). */
-export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions) {
+export function htmlData(report: Report, timelines: ReadonlyArray<TimelineInput | undefined>, opts: HtmlOptions): PageData {
   const failOn = report.summary.failOn;
   const inputIndex = (f: Finding) => Math.max(0, report.inputs.findIndex((i) => findingOfInput(f, i)));
-  const findings = report.findings.map((f, k) => {
+  const findings = report.findings.map((f, k): PageFinding => {
     const input = inputIndex(f);
     const t = rawToUs(f.timestamp);
     const t0 = timelines[input]?.firstUs ?? 0;
@@ -231,325 +233,6 @@ table.grid td.path{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:
 #range-detail{margin-top:6px;font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap}
 `;
 
-/* The page script. Plain ES2017; it builds every node with createElement and sets text with textContent. */
-const CLIENT_JS = String.raw`(function () {
-'use strict';
-var data = JSON.parse(document.getElementById('mntrace-data').textContent);
-var SVGNS = 'http://www.w3.org/2000/svg';
-var OUTCOMES = ['paired', 'no end captured', 'start failed', 'ended after a failed start'];
-function $(id) { return document.getElementById(id); }
-function el(tag, cls, text) {
-  var e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  return e;
-}
-function sv(tag, attrs, cls) {
-  var e = document.createElementNS(SVGNS, tag);
-  for (var k in attrs) e.setAttribute(k, String(attrs[k]));
-  if (cls) e.setAttribute('class', cls);
-  return e;
-}
-function fmtUs(us) {
-  var a = Math.abs(us);
-  if (a < 1) return (us * 1000).toFixed(0) + ' ns';
-  if (a < 1000) return us.toFixed(a < 10 ? 2 : 1) + ' µs';
-  if (a < 1e6) return (us / 1000).toFixed(a < 1e4 ? 3 : 2) + ' ms';
-  return (us / 1e6).toFixed(a < 1e7 ? 4 : 3) + ' s';
-}
-function fmtTick(t, step, scale) {
-  var u = scale >= 1e6 ? [1e6, ' s'] : scale >= 1e3 ? [1e3, ' ms'] : scale >= 1 ? [1, ' µs'] : [1e-3, ' ns'];
-  var dec = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / u[0]) - 1e-9)));
-  return '+' + (t / u[0]).toFixed(dec) + u[1];
-}
-function plural(n, w) { return n + ' ' + w + (n === 1 ? '' : 's'); }
-// A task is its pid on its machine (a report of several machines has a host pid 318 and a guest pid 318).
-function taskName(t) { return t.comm + '-' + t.pid + (t.machine !== null ? ' (' + t.machine + ')' : ''); }
-function sameTask(t, f) { return t.pid === f.pid && t.machine === f.machine; }
-
-// ---- header and summary -------------------------------------------------
-var s = data.summary;
-var verdict = $('verdict');
-verdict.textContent = s.failed ? 'FAIL' : 'OK';
-verdict.className = 'pill ' + (s.failed ? 'fail' : 'ok');
-$('toolinfo').textContent = data.tool.name + ' ' + data.tool.version + ' · fail on: ' + s.failOn + ' · ' +
-  (s.failed ? plural(data.failing, 'finding') + (data.failing === 1 ? ' fails' : ' fail') + ' the run' : (data.findings.length ? 'nothing fails the run' : 'no findings'));
-if (data.inputs.length) document.title = 'mntrace: ' + data.inputs.map(function (i) { return i.path.replace(/^.*[\\/]/, ''); }).join(', ');
-function card(label, value, cls) {
-  var c = el('div', 'card' + (cls ? ' ' + cls : ''));
-  c.appendChild(el('b', null, value));
-  c.appendChild(el('span', 'muted', label));
-  $('cards').appendChild(c);
-}
-card('errors', s.findings.error); card('warnings', s.findings.warning); card('info', s.findings.info);
-card('ranges paired', s.ranges.paired); card('left open', s.ranges.open); card('failed starts', s.ranges.failedStarts); card('orphan ends', s.ranges.orphanEnds);
-var tbody = $('inputs').querySelector('tbody');
-data.inputs.forEach(function (i) {
-  var tr = el('tr');
-  tr.appendChild(el('td', 'path', i.path));
-  tr.appendChild(el('td', null, i.error ? 'unreadable' : i.format + (i.compression !== 'none' ? ' (' + i.compression + ')' : '')));
-  tr.appendChild(el('td', null, i.lines + (i.unreadableLines ? ' (' + i.unreadableLines + ' unreadable)' : '')));
-  tr.appendChild(el('td', null, i.events));
-  var r = i.ranges;
-  tr.appendChild(el('td', null, r ? r.paired + ' paired, ' + r.open + ' open, ' + r.failedStarts + ' failed, ' + r.orphanEnds + ' orphan ends (' + r.starts + ' starts, ' + r.nonBlockingStarts + ' non-blocking)' : '-'));
-  var cov = [];
-  if (i.error) cov.push(i.error);
-  if (i.damaged) cov.push(i.damaged + ' (the lines before it are analysed)');
-  if (i.lostEvents || i.lostMarkers) cov.push(i.lostEvents + ' events lost at ' + plural(i.lostMarkers, 'marker'));
-  if (i.overwritten) cov.push('ring buffer overwrote older events');
-  if (i.truncated) cov.push('file ends mid-line');
-  if (i.unlisted) cov.push(plural(i.unlisted, 'more finding') + ' counted but not listed (engine.maxFindingsPerRule)');
-  if (i.missingEntries) cov.push('the header counted ' + i.missingEntries.claimed + ' entries, the file holds ' + i.missingEntries.found + ' (lines cut or removed)');
-  tr.appendChild(el('td', null, cov.length ? cov.join('; ') : 'complete'));
-  tbody.appendChild(tr);
-});
-
-// ---- findings -------------------------------------------------------------
-var ruleSel = $('filter-rule'), sevSel = $('filter-severity'), knownBox = $('filter-known');
-function option(sel, value, label) { var o = el('option', null, label); o.value = value; sel.appendChild(o); }
-option(ruleSel, '', 'all rules');
-var present = {};
-data.findings.forEach(function (f) { present[f.ruleId] = (present[f.ruleId] || 0) + 1; });
-data.rules.forEach(function (r) { if (present[r.id]) option(ruleSel, r.id, r.id + ' (' + present[r.id] + ')'); });
-Object.keys(present).forEach(function (id) { if (!data.rules.some(function (r) { return r.id === id; })) option(ruleSel, id, id + ' (' + present[id] + ')'); });
-option(sevSel, '', 'all severities');
-['error', 'warning', 'info'].forEach(function (v) { option(sevSel, v, v); });
-var selected = null;
-function visibleFindings() {
-  return data.findings.filter(function (f) {
-    return (!ruleSel.value || f.ruleId === ruleSel.value) && (!sevSel.value || f.severity === sevSel.value) && (knownBox.checked || !f.known);
-  });
-}
-function renderFindings() {
-  var list = $('findings');
-  while (list.firstChild) list.removeChild(list.firstChild);
-  var shown = visibleFindings();
-  $('finding-count').textContent = shown.length === data.findings.length ? '(' + data.findings.length + ')' : '(' + shown.length + ' of ' + data.findings.length + ')';
-  if (!shown.length) {
-    list.appendChild(el('li', 'empty', data.findings.length ? 'No finding matches the filters.' : 'No findings: mntrace found no misuse of invalidation ranges in this capture.'));
-    return;
-  }
-  shown.forEach(function (f) {
-    var li = el('li', 'finding' + (selected === f.k ? ' selected' : ''));
-    li.setAttribute('data-k', String(f.k));
-    li.tabIndex = 0;
-    li.appendChild(el('span', 'sev ' + f.severity, f.severity));
-    li.appendChild(el('b', null, f.ruleId));
-    li.appendChild(el('span', 'tag', f.confidence));
-    if (f.known) li.appendChild(el('span', 'tag', 'known'));
-    li.appendChild(document.createTextNode(' ' + taskName(f) + ' at ' + f.timestamp));
-    li.appendChild(el('span', 'msg', f.message));
-    li.addEventListener('click', function () { selectFinding(f.k, true); });
-    li.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') selectFinding(f.k, true); });
-    list.appendChild(li);
-  });
-}
-function selectFinding(k, scroll) {
-  selected = k;
-  var f = data.findings[k];
-  Array.prototype.forEach.call(document.querySelectorAll('#findings li.finding'), function (li) {
-    li.classList.toggle('selected', li.getAttribute('data-k') === String(k));
-  });
-  var d = $('detail');
-  while (d.firstChild) d.removeChild(d.firstChild);
-  d.appendChild(el('h3', null, f.ruleId + ': ' + f.severity + ' [' + f.confidence + ']' + (f.known ? ' known (baseline)' : '')));
-  d.appendChild(el('p', null, f.message));
-  d.appendChild(el('p', 'muted small', 'task ' + taskName(f) + (f.cpu !== null ? ' on cpu ' + f.cpu : '') + ' at ' + f.timestamp + ' · ' + data.inputs[f.input].path));
-  var ul = el('ul', 'evidence');
-  ul.id = 'evidence';
-  f.evidence.forEach(function (e) {
-    var li = el('li');
-    li.appendChild(el('span', 'loc', e.path + ':' + e.line));
-    li.appendChild(el('span', 'role', e.role || 'event'));
-    li.appendChild(el('span', 'text', e.text));
-    ul.appendChild(li);
-  });
-  d.appendChild(ul);
-  if (f.t !== null && data.timelines[f.input]) {
-    var b = el('button', null, 'show on timeline');
-    b.type = 'button';
-    b.addEventListener('click', function () { focusFinding(f); if (scroll) $('timeline-section').scrollIntoView(); });
-    d.appendChild(b);
-    focusFinding(f);
-  } else draw();
-}
-[ruleSel, sevSel, knownBox].forEach(function (c) { c.addEventListener('change', renderFindings); });
-renderFindings();
-
-// ---- timeline -------------------------------------------------------------
-var LABEL_W = 190, ROW_H = 22, AXIS_H = 26, PAD_R = 12;
-var tlSel = $('tl-input');
-var cur = -1, view = null, tl = null, rows = [], pinned = null;
-data.timelines.forEach(function (t, i) { if (t) option(tlSel, String(i), t.path + (t.dropped ? ' (' + t.dropped + ' paired ranges left out)' : '')); });
-if (tlSel.options.length < 2) tlSel.style.display = 'none';
-function useTimeline(i) {
-  cur = i;
-  tl = data.timelines[i];
-  if (!tl) { view = null; rows = []; draw(); return; }
-  var byTask = tl.tasks.map(function () { return []; });
-  tl.ranges.forEach(function (r) { byTask[r[0]].push(r); });
-  byTask.forEach(function (list) { list.sort(function (a, b) { return a[1] - b[1]; }); });
-  rows = tl.tasks.map(function (t, k) { return { task: t, k: k, ranges: byTask[k] }; });
-  rows.sort(function (a, b) { return ((a.task.tgid !== undefined ? a.task.tgid : a.task.pid) - (b.task.tgid !== undefined ? b.task.tgid : b.task.pid)) || a.task.pid - b.task.pid; });
-  view = { a: 0, b: tl.span };
-  draw();
-}
-tlSel.addEventListener('change', function () { useTimeline(Number(tlSel.value)); });
-function width() { return Math.max(400, $('timeline').clientWidth); }
-function clampView() {
-  var span = view.b - view.a, total = tl.span;
-  var minSpan = Math.min(0.5, total);
-  if (span < minSpan) { var m = (view.a + view.b) / 2; view.a = m - minSpan / 2; view.b = m + minSpan / 2; span = minSpan; }
-  if (span > total * 1.1) { view.a = -total * 0.05; view.b = total * 1.05; return; }
-  if (view.a < -total * 0.05) { view.b += -total * 0.05 - view.a; view.a = -total * 0.05; }
-  if (view.b > total * 1.05) { view.a -= view.b - total * 1.05; view.b = total * 1.05; }
-}
-function niceStep(span, n) {
-  var raw = span / n, p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p;
-  return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
-}
-function rangeText(r) {
-  var lines = [
-    tl.strings[r[4]] + ' · ' + OUTCOMES[r[3]],
-    'task ' + taskName(tl.tasks[r[0]]) + (r[12] !== null ? ' cpu ' + r[12] : ''),
-    'start ' + fmtUs(r[1]) + ' (line ' + r[5] + ')' + (r[2] !== null ? ', ' + (r[3] === 2 ? 'return' : 'end') + ' ' + fmtUs(r[2]) + ' (line ' + r[6] + '), ' + fmtUs(r[2] - r[1]) : ''),
-    'range ' + tl.strings[r[7]] + (r[8] !== null ? ' flags=' + r[8] : '') + (r[13] !== null ? ' ret=' + r[13] : ''),
-  ];
-  if (r[9] >= 0) lines.push('caller ' + tl.strings[r[9]]);
-  lines.push(plural(r[10], 'subscriber call'));
-  return lines.join('\n');
-}
-function draw() {
-  var box = $('timeline');
-  while (box.firstChild) box.removeChild(box.firstChild);
-  if (!tl) { box.appendChild(el('p', 'muted', 'No timeline for this input.')); return; }
-  clampView();
-  var W = width(), plotW = W - LABEL_W - PAD_R, H = AXIS_H + Math.max(1, rows.length) * ROW_H + 6;
-  var span = view.b - view.a, k = plotW / span;
-  function X(t) { return LABEL_W + (t - view.a) * k; }
-  var svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
-  svg.appendChild(sv('title', {})).textContent = 'invalidation ranges per task, ' + tl.path;
-  var clip = sv('clipPath', { id: 'plotclip' });
-  clip.appendChild(sv('rect', { x: LABEL_W, y: 0, width: plotW, height: H }));
-  svg.appendChild(clip);
-  rows.forEach(function (row, i) { if (i % 2 === 0) svg.appendChild(sv('rect', { x: 0, y: AXIS_H + i * ROW_H, width: W, height: ROW_H }, 'rowbg')); });
-  var plot = sv('g', { 'clip-path': 'url(#plotclip)' });
-  svg.appendChild(plot);
-  // axis
-  var step = niceStep(span, Math.max(2, Math.floor(plotW / 110)));
-  for (var t = Math.ceil(view.a / step) * step; t <= view.b; t += step) {
-    var x = X(t);
-    plot.appendChild(sv('line', { x1: x, x2: x, y1: AXIS_H - 6, y2: H, stroke: '#eceff3' }));
-    var tx = sv('text', { x: x + 3, y: AXIS_H - 10 }, 'tick');
-    tx.textContent = fmtTick(t, step, Math.max(Math.abs(view.a), Math.abs(view.b)));
-    plot.appendChild(tx);
-  }
-  // lost-event windows
-  tl.losses.forEach(function (w) {
-    if (w.e < view.a || w.s > view.b) return;
-    var r = sv('rect', { x: X(w.s), y: AXIS_H, width: Math.max(2, (w.e - w.s) * k), height: H - AXIS_H }, 'loss');
-    r.appendChild(sv('title', {})).textContent = (w.why === 'lost-events' ? 'events lost' + (w.count !== null ? ' (' + w.count + ')' : '') : w.why) + (w.cpu !== null ? ' on cpu ' + w.cpu : '') + ', trace line ' + w.line;
-    plot.appendChild(r);
-  });
-  var drawn = 0;
-  rows.forEach(function (row, i) {
-    var y = AXIS_H + i * ROW_H;
-    var g = sv('g', {});
-    var label = sv('text', { x: 6, y: y + 15 }, 'lbl');
-    var name = taskName(row.task);
-    label.textContent = name.length > 24 ? name.slice(0, 23) + '…' : name;
-    g.appendChild(sv('title', {})).textContent = name + (row.task.tgid !== undefined ? ' (tgid ' + row.task.tgid + ')' : '') + ', ' + plural(row.ranges.length, 'range');
-    g.appendChild(label);
-    svg.appendChild(g);
-    var lastPx = -1, lastCls = -1;
-    row.ranges.forEach(function (r) {
-      var end = r[2] === null ? tl.span : r[2];
-      if (end < view.a || r[1] > view.b) return;
-      var x0 = X(r[1]), x1 = X(end), w = x1 - x0;
-      var px = Math.floor(x0);
-      if (w < 1) {
-        if (px === lastPx && r[3] === lastCls) return; // sub-pixel ranges merge per pixel column
-        w = 1;
-      }
-      lastPx = px; lastCls = r[3];
-      var inset = Math.min(r[11], 3) * 2;
-      // A range with no end runs to the end of the capture: a strip along the top, so the row's later ranges stay visible.
-      var rect = r[3] === 1
-        ? sv('rect', { x: x0, y: y + 2, width: w, height: 5, 'data-r': r[5] }, 'r1')
-        : sv('rect', { x: x0, y: y + 3 + inset, width: w, height: ROW_H - 6 - inset * 2, 'data-r': r[5] }, 'r' + r[3]);
-      rect.addEventListener('mouseenter', function () { if (pinned === null) $('range-detail').textContent = rangeText(r); });
-      rect.addEventListener('click', function (ev) { ev.stopPropagation(); pinned = r; $('range-detail').textContent = rangeText(r); });
-      plot.appendChild(rect);
-      drawn++;
-    });
-  });
-  // findings
-  data.findings.forEach(function (f) {
-    if (f.input !== cur || f.t === null || f.t < view.a || f.t > view.b) return;
-    if (!knownBox.checked && f.known) return;
-    var i = -1;
-    rows.forEach(function (row, j) { if (sameTask(row.task, f)) i = j; });
-    if (i < 0) return;
-    var x = X(f.t), y = AXIS_H + i * ROW_H;
-    var m = sv('path', { d: 'M' + x + ' ' + (y + 1) + ' l5 5 l-5 5 l-5 -5 z', 'data-k': f.k }, 'fmark' + (selected === f.k ? ' sel' : ''));
-    m.appendChild(sv('title', {})).textContent = f.ruleId + ': ' + f.message;
-    m.addEventListener('click', function (ev) { ev.stopPropagation(); selectFinding(f.k, false); });
-    plot.appendChild(m);
-    if (selected === f.k) plot.appendChild(sv('line', { x1: x, x2: x, y1: AXIS_H, y2: H, stroke: '#000', 'stroke-dasharray': '3 3' }));
-  });
-  box.appendChild(svg);
-  box.setAttribute('data-drawn', String(drawn));
-  $('tl-view').textContent = fmtUs(view.a) + ' … ' + fmtUs(view.b) + ' (' + fmtUs(span) + ' shown of ' + fmtUs(tl.span) + ', trace clock +' + (tl.t0 / 1e6).toFixed(6) + ' s)';
-}
-function focusFinding(f) {
-  if (f.input !== cur) { tlSel.value = String(f.input); useTimeline(f.input); }
-  if (!tl) return;
-  // Show the ranges the evidence lines belong to, with room around them.
-  var lines = {}, lo = f.t, hi = f.t;
-  f.evidence.forEach(function (e) { lines[e.line] = true; });
-  tl.ranges.forEach(function (r) {
-    if (!sameTask(tl.tasks[r[0]], f) || !(lines[r[5]] || (r[6] !== null && lines[r[6]]))) return;
-    lo = Math.min(lo, r[1]);
-    hi = Math.max(hi, r[2] === null ? r[1] : r[2]);
-  });
-  var w = Math.max(hi - lo, 20);
-  view = { a: lo - w * 0.75, b: hi + w * 0.75 };
-  draw();
-}
-function zoom(factor, at) {
-  var a = view.a, b = view.b, c = at === undefined ? (a + b) / 2 : at;
-  view = { a: c - (c - a) * factor, b: c + (b - c) * factor };
-  draw();
-}
-$('zoom-in').addEventListener('click', function () { if (tl) zoom(0.5); });
-$('zoom-out').addEventListener('click', function () { if (tl) zoom(2); });
-$('zoom-reset').addEventListener('click', function () { if (tl) { view = { a: 0, b: tl.span }; draw(); } });
-var box = $('timeline');
-box.addEventListener('wheel', function (ev) {
-  if (!tl || ev.shiftKey) return;
-  var rect = box.getBoundingClientRect(), px = ev.clientX - rect.left;
-  if (px < LABEL_W) return;
-  ev.preventDefault();
-  var at = view.a + (px - LABEL_W) / (width() - LABEL_W - PAD_R) * (view.b - view.a);
-  zoom(Math.exp(ev.deltaY * 0.0015), at);
-}, { passive: false });
-var drag = null;
-box.addEventListener('mousedown', function (ev) { if (tl) drag = { x: ev.clientX, a: view.a, b: view.b, moved: false }; });
-window.addEventListener('mousemove', function (ev) {
-  if (!drag) return;
-  var dx = ev.clientX - drag.x;
-  if (Math.abs(dx) > 2) drag.moved = true;
-  if (!drag.moved) return;
-  var d = dx / (width() - LABEL_W - PAD_R) * (drag.b - drag.a);
-  view = { a: drag.a - d, b: drag.b - d };
-  draw();
-});
-window.addEventListener('mouseup', function () { drag = null; });
-box.addEventListener('click', function () { pinned = null; });
-var resizeTimer = null;
-window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(function () { if (tl) draw(); }, 100); });
-var first = data.timelines.findIndex(function (t) { return !!t; });
-useTimeline(first);
-if (first >= 0) tlSel.value = String(first);
-})();
-`;
+/** The page script (html-client.ts) as the browser runs it: its compiled source, called at once. */
+const CLIENT_JS = `(${pageScript.toString()})();`;
+if (/<\/script|<!--/i.test(CLIENT_JS)) throw new Error('the page script would close its <script> element');
