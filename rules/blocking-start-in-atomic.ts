@@ -1,8 +1,8 @@
-import type { RangeRecord, RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { RangeRecord } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import { describeFlags, isAtomic } from '../src/model/flags';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'blocking-start-in-atomic',
     defaultSeverity: 'error',
@@ -46,13 +46,13 @@ const rule: RuleModule = {
       context.report({
         confidence,
         event: range.start.ev,
-        message: format(confidence === 'certain' ? rule.meta.messages.atomic : rule.meta.messages.irqsOffOnly, {
+        messageId: confidence === 'certain' ? 'atomic' : 'irqsOffOnly', data: {
           comm: range.comm, pid: range.pid, key: range.key, context: describeFlags(ctx), flags: ctx.raw,
-        }),
+        },
         evidence: [{ ev: range.start.ev, role: 'blocking start' }],
       });
     }
   },
-};
+});
 
 export default rule;

@@ -1,5 +1,4 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import type { TraceEvent } from '../src/model/event';
 import { diffNs, formatDuration } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
@@ -29,7 +28,7 @@ const MAX_KEYS = 65536;
 /** Storms reported at most per capture. */
 const MAX_STORMS = 1000;
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'device-fault-storm',
     defaultSeverity: 'warning',
@@ -78,10 +77,10 @@ const rule: RuleModule = {
     operations: ['device-fault', 'secondary-tlb'],
   },
   create(context) {
-    const threshold = context.options.threshold as number;
-    const windowNs = (context.options.windowMs as number) * 1e6;
-    const pageSize = BigInt(context.options.pageSize as number);
-    const only = new Set(context.options.events as string[]);
+    const threshold = context.options.threshold;
+    const windowNs = context.options.windowMs * 1e6;
+    const pageSize = BigInt(context.options.pageSize);
+    const only = new Set(context.options.events);
     const keys = new Map<string, KeyState>();
     const storms: Storm[] = [];
     let hookSeen = false;
@@ -107,14 +106,14 @@ const rule: RuleModule = {
           context.report({
             confidence: hookSeen ? 'likely' : 'inconclusive',
             event: s.crossing,
-            message: format(rule.meta.messages.storm, {
+            messageId: 'storm', data: {
               device: s.device, address: s.address, inWindow: s.inWindow, window: formatDuration(windowNs),
               count: s.count, firstLine: s.first.src.line, lastLine: s.last.src.line,
               span: formatDuration(Math.max(0, diffNs(s.first.ts, s.last.ts))),
               verdict: hookSeen
                 ? 'the device keeps using a stale (read-only?) translation that the CPU side upgraded or changed without notifying the secondary TLB (seed 002: ARM64 SMMU before about 6.6).'
                 : 'the secondary-TLB hook was not captured, so whether it was notified is unknown; capture __mmu_notifier_invalidate_range or __mmu_notifier_arch_invalidate_secondary_tlbs to decide.',
-            }),
+            },
             evidence: [
               { ev: s.crossing, role: `fault #${threshold + 1} within the window` },
               { ev: s.first, role: 'first fault of the window' },
@@ -171,6 +170,6 @@ const rule: RuleModule = {
       }
     }
   },
-};
+});
 
 export default rule;

@@ -1,7 +1,6 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'end-after-failed-start',
     defaultSeverity: 'error',
@@ -31,10 +30,10 @@ const rule: RuleModule = {
         context.report({
           confidence: 'certain',
           event: end.ev,
-          message: format(rule.meta.messages.endAfterFailed, {
+          messageId: 'endAfterFailed', data: {
             comm: end.ev.comm, pid: end.ev.pid, key: range.key,
             ret: String(range.startReturn?.ret ?? '?'), retLine: range.startReturn?.ev.src.line,
-          }),
+          },
           evidence: [
             { ev: end.ev, role: 'end' },
             { ev: range.start.ev, role: 'start' },
@@ -44,6 +43,6 @@ const rule: RuleModule = {
       },
     };
   },
-};
+});
 
 export default rule;

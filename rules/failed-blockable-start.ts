@@ -1,7 +1,6 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'failed-blockable-start',
     defaultSeverity: 'error',
@@ -27,14 +26,14 @@ const rule: RuleModule = {
         context.report({
           confidence: 'certain',
           event: range.startReturn.ev,
-          message: format(rule.meta.messages.failedBlockable, {
+          messageId: 'failedBlockable', data: {
             comm: range.comm, pid: range.pid, key: range.key, ret: String(range.startReturn.ret),
-          }),
+          },
           evidence: [{ ev: range.startReturn.ev, role: 'failed return' }, { ev: range.start.ev, role: 'start (blockable)' }],
         });
       },
     };
   },
-};
+});
 
 export default rule;

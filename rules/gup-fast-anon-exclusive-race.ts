@@ -1,5 +1,5 @@
-import type { Confidence, KernelInfo, RuleModule, TaskView } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { Confidence, KernelInfo, TaskView } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import { taskKey, type TraceEvent } from '../src/model/event';
 import { addNs, compareTimestamps, diffNs } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
@@ -36,7 +36,7 @@ const PINS_PER_KEY = 16;
 const MAX_KEYS = 65536;
 const WINDOWS_PER_KEY = 8;
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'gup-fast-anon-exclusive-race',
     defaultSeverity: 'warning',
@@ -84,7 +84,7 @@ const rule: RuleModule = {
     operations: ['gup-fast-pin', 'anon-exclusive-clear', 'ksm-write-protect'],
   },
   create(context) {
-    const maxWindowNs = (context.options.maxWindowUs as number) * 1000;
+    const maxWindowNs = context.options.maxWindowUs * 1000;
     const openByTask = new Map<number | string, ClearWindow>();
     const closedByKey = new Map<string, ClearWindow[]>();
     const pinsByKey = new Map<string, Pin[]>();
@@ -191,14 +191,14 @@ const rule: RuleModule = {
       context.report({
         confidence,
         event: first.ev,
-        message: format(rule.meta.messages.race, {
+        messageId: 'race', data: {
           page: p.op.pfn !== undefined && first.pfn !== undefined ? `pfn ${p.op.pfn}` : `page ${p.op.page ?? first.page}`,
           pinComm: ev.comm, pinPid: ev.pid, pinCpu: ev.cpu !== undefined ? ` on CPU ${ev.cpu}` : '', pinTs: ev.ts.raw, pinLine: ev.src.line,
           clearComm: w.comm, clearPid: w.pid, clearCpu: w.cpu !== undefined ? ` on CPU ${w.cpu}` : '',
           what, fromLine: w.from.src.line, toLine: (w.to as TraceEvent).src.line,
           span: `${w.from.ts.raw}-${formatTs(w.toTs as TraceEvent['ts'])}`,
           kernelText: text,
-        }),
+        },
         evidence: [
           ...w.ops.map((o) => ({ ev: o.ev, role: o.role === 'ksm-write-protect' ? 'KSM write_protect_page' : 'anon-exclusive clear' })),
           { ev, role: 'GUP-fast pin (other CPU)' },
@@ -208,7 +208,7 @@ const rule: RuleModule = {
       });
     }
   },
-};
+});
 
 function verdict(kernel: KernelInfo | undefined): { confidence: Confidence; text: string } {
   if (!kernel) {

@@ -1,5 +1,5 @@
-import type { Confidence, RuleModule, TaskView } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { Confidence, TaskView } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import type { Operation } from '../src/semantics/operations';
 import { describePlacement, InsideInvalidationTracker, placementEvidence, type Placement } from './support/inside-invalidation';
 
@@ -12,7 +12,7 @@ const CALLS: Record<string, string> = {
 /** Calls that wait for the mm's invalidations to finish (wait_event on subscriptions->wq). */
 const WAITS = new Set(['interval-remove', 'interval-read-begin']);
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'interval-op-in-invalidate',
     defaultSeverity: 'error',
@@ -41,7 +41,7 @@ const rule: RuleModule = {
     },
     messages: {
       inside: '{{comm}}-{{pid}} called {{call}} {{where}}. {{consequence}}',
-      held: '{{comm}}-{{pid}} called {{call}} while holding invalidation range {{key}} open on {{mmText}} (started line {{line}}, not yet ended): {{call}} waits until the invalidation ends, and only this task\'s own end ends it if the interval overlaps [{{span}}).',
+      held: '{{comm}}-{{pid}} called {{call}} while holding invalidation range {{key}} open on {{mmText}} (started line {{line}}, not yet ended): {{call}} waits until the invalidation ends, and only this task\'s own end ends it if the interval overlaps [{{span}}).{{decide}}',
       itree: '{{comm}}-{{pid}} called {{call}} while its own invalidation of this mm\'s interval tree is in progress (mn_itree_inv_start_range at line {{line}}, no mn_itree_inv_end yet): {{call}} waits for invalidate_seq to move on, which only this task\'s mn_itree_inv_end does.',
     },
     operations: ['interval-insert', 'interval-remove', 'interval-read-begin', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb'],
@@ -62,22 +62,22 @@ const rule: RuleModule = {
     function placed(op: Operation, where: Placement) {
       if (where.kind === 'start-unproven') {
         // Inside the start call or in the caller holding the range: a self-wait either way for the waiting calls.
-        if (WAITS.has(op.role)) return report(op, 'likely', format(rule.meta.messages.inside, {
+        if (WAITS.has(op.role)) return report(op, 'likely', 'inside', {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], where: describePlacement(where),
           consequence: 'Either way it waits for an invalidation that only this task can end.',
-        }), placementEvidence(where));
-        return report(op, 'inconclusive', format(rule.meta.messages.inside, {
+        }, placementEvidence(where));
+        return report(op, 'inconclusive', 'inside', {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], where: describePlacement(where),
           consequence: 'Inside a start callback this is forbidden ("cannot be called from any ops callback"); capture the start\'s kretprobe to decide.',
-        }), placementEvidence(where));
+        }, placementEvidence(where));
       }
       const confidence: Confidence = where.side === 'start' ? 'certain' : 'likely';
       const consequence = WAITS.has(op.role)
         ? 'It sleeps until the invalidation in progress ends, and this task is the one that must end it: a self-deadlock (lockdep also reports __mmu_notifier_invalidate_range_start_map).'
         : 'Interval notifier calls are forbidden from invalidation callbacks: insert may take mmap_lock, which the invalidating caller may hold.';
-      report(op, confidence, format(rule.meta.messages.inside, {
+      report(op, confidence, 'inside', {
         comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], where: describePlacement(where), consequence,
-      }), placementEvidence(where));
+      }, placementEvidence(where));
     }
 
     /** Not inside a call: the task may still hold a range open, or the mm's interval tree invalidation. */
@@ -85,30 +85,31 @@ const rule: RuleModule = {
       if (!WAITS.has(op.role)) return;
       const itree = tracker.itreeWindow(task.key);
       if (itree && (op.args.mm === undefined || itree.args.mm === undefined || op.args.mm === itree.args.mm)) {
-        return report(op, 'likely', format(rule.meta.messages.itree, {
+        return report(op, 'likely', 'itree', {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], line: itree.ev.src.line,
-        }), [{ ev: itree.ev, role: 'mn_itree_inv_start_range' }]);
+        }, [{ ev: itree.ev, role: 'mn_itree_inv_start_range' }]);
       }
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
         const r = task.openRanges[i];
         const mm = r.start.args.mm;
         if (op.args.mm !== undefined && mm !== undefined && op.args.mm !== mm) continue;
         const sameMm = op.args.mm !== undefined && mm !== undefined;
-        return report(op, sameMm ? 'likely' : 'inconclusive', format(rule.meta.messages.held, {
+        return report(op, sameMm ? 'likely' : 'inconclusive', 'held', {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], key: r.key, line: r.start.ev.src.line,
           mmText: sameMm ? `the same mm ${mm}` : `mm ${mm ?? '(not captured)'} (the call's mm was not captured)`,
           span: r.start.args.start !== undefined ? `${r.start.args.start}, ${r.start.args.end}` : 'the range',
-        }) + (sameMm ? '' : ' Capture the interval\'s mm to decide.'), [
+          decide: sameMm ? '' : ' Capture the interval\'s mm to decide.',
+        }, [
           { ev: r.start.ev, role: 'invalidation start' },
           ...(r.startReturn ? [{ ev: r.startReturn.ev, role: 'start returned' }] : []),
         ]);
       }
     }
 
-    function report(op: Operation, confidence: Confidence, message: string, more: Array<{ ev: Operation['ev']; role: string }>) {
-      context.report({ confidence, event: op.ev, message, evidence: [{ ev: op.ev, role: CALLS[op.role] }, ...more] });
+    function report(op: Operation, confidence: Confidence, messageId: 'inside' | 'held' | 'itree', data: Record<string, string | number | undefined>, more: Array<{ ev: Operation['ev']; role: string }>) {
+      context.report({ confidence, event: op.ev, messageId, data, evidence: [{ ev: op.ev, role: CALLS[op.role] }, ...more] });
     }
   },
-};
+});
 
 export default rule;

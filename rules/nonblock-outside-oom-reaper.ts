@@ -1,7 +1,6 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'nonblock-outside-oom-reaper',
     defaultSeverity: 'error',
@@ -38,7 +37,7 @@ const rule: RuleModule = {
         context.report({
           confidence: c.verdict === 'other' ? 'certain' : 'inconclusive',
           event: range.start.ev,
-          message: format(c.verdict === 'other' ? rule.meta.messages.outside : rule.meta.messages.unknown, data),
+          messageId: c.verdict === 'other' ? 'outside' : 'unknown', data: data,
           evidence: [
             { ev: range.start.ev, role: 'non-blocking start' },
             ...c.evidence.filter((e) => e !== range.start.ev).map((ev) => ({ ev, role: 'caller evidence' })),
@@ -47,6 +46,6 @@ const rule: RuleModule = {
       },
     };
   },
-};
+});
 
 export default rule;

@@ -1,10 +1,10 @@
-import type { Confidence, RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { Confidence } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import type { Operation } from '../src/semantics/operations';
 import { gfpAllowsDirectReclaim, type GfpVerdict } from './support/gfp';
 import { describePlacement, InsideInvalidationTracker, placementEvidence, type Placement } from './support/inside-invalidation';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'reclaim-alloc-in-invalidate',
     defaultSeverity: 'error',
@@ -57,7 +57,7 @@ const rule: RuleModule = {
     operations: ['alloc', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb'],
   },
   create(context) {
-    const override = context.options.directReclaimBit as string | undefined;
+    const override = context.options.directReclaimBit;
     const tracker = new InsideInvalidationTracker<GfpVerdict>((c, where) => report(c.op, c.data, where));
     return {
       on: {
@@ -87,15 +87,15 @@ const rule: RuleModule = {
       context.report({
         confidence,
         event: op.ev,
-        message: format(rule.meta.messages.alloc, {
+        messageId: 'alloc', data: {
           comm: op.ev.comm, pid: op.ev.pid, gfp: op.gfp, why,
           site: site ? ` at ${site}` : '',
           where: describePlacement(where),
-        }),
+        },
         evidence: [{ ev: op.ev, role: 'allocation' }, ...placementEvidence(where)],
       });
     }
   },
-};
+});
 
 export default rule;

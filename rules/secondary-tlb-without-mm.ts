@@ -1,5 +1,5 @@
-import type { Confidence, RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { Confidence } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import type { StackFrame, TraceEvent } from '../src/model/event';
 
 /** Kernel threads as ftrace names them (comm): they run with no mm of their own (current->mm == NULL). */
@@ -8,7 +8,7 @@ const DEFAULT_KERNEL_THREADS = [
   '^ksoftirqd/\\d+$', '^migration/\\d+$', '^rcu_', '^kdamond', '^kswapd\\d+:\\d+$', '^swapper(/\\d+)?$', '^<idle>$',
 ];
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'secondary-tlb-without-mm',
     defaultSeverity: 'error',
@@ -61,8 +61,8 @@ const rule: RuleModule = {
     operations: ['secondary-tlb'],
   },
   create(context) {
-    const kthreads = (context.options.kernelThreads as string[]).map((s) => new RegExp(s));
-    const currentMm = new Set(context.options.currentMmFrames as string[]);
+    const kthreads = context.options.kernelThreads.map((s) => new RegExp(s));
+    const currentMm = new Set(context.options.currentMmFrames);
     return {
       on: {
         'secondary-tlb'(op) {
@@ -70,23 +70,23 @@ const rule: RuleModule = {
           const hook = ev.probe?.symbol ?? ev.name;
           const span = op.args.start !== undefined ? `${op.args.start}-${op.args.end}` : 'the range';
           if (op.args.mm === '0x0') {
-            return report(ev, 'certain', format(rule.meta.messages.nullMm, { comm: ev.comm, pid: ev.pid, hook, span }));
+            return report(ev, 'certain', 'nullMm', { comm: ev.comm, pid: ev.pid, hook, span });
           }
           const frame = ev.stack?.find((f) => currentMm.has(f.symbol));
           if (!frame) return;
           const kt = kernelThread(ev, kthreads);
           const data = { comm: ev.comm, pid: ev.pid, hook, mm: op.args.mm ?? '(not captured)', frame: frame.symbol, basis: kt ?? '' };
-          if (kt) report(ev, 'certain', format(rule.meta.messages.kthread, data));
-          else report(ev, 'likely', format(rule.meta.messages.userTask, data));
+          if (kt) report(ev, 'certain', 'kthread', data);
+          else report(ev, 'likely', 'userTask', data);
         },
       },
     };
 
-    function report(ev: TraceEvent, confidence: Confidence, message: string) {
-      context.report({ confidence, event: ev, message, evidence: [{ ev, role: 'secondary-TLB hook' }] });
+    function report(ev: TraceEvent, confidence: Confidence, messageId: 'nullMm' | 'kthread' | 'userTask', data: Record<string, string | number | undefined>) {
+      context.report({ confidence, event: ev, messageId, data, evidence: [{ ev, role: 'secondary-TLB hook' }] });
     }
   },
-};
+});
 
 /** Why the task is a kernel thread, or undefined when nothing says so. */
 export function kernelThread(ev: TraceEvent, patterns: readonly RegExp[]): string | undefined {

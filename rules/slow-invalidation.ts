@@ -1,12 +1,12 @@
-import type { RangeRecord, RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import type { RangeRecord } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import { diffNs, formatDuration } from '../src/model/time';
 import { eventTypeName } from '../src/semantics/operations';
 
 /** mms released (mn_release) at most remembered. */
 const MAX_RELEASED = 4096;
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'slow-invalidation',
     defaultSeverity: 'warning',
@@ -42,9 +42,9 @@ const rule: RuleModule = {
     operations: ['notifier-release', 'notifier-register'],
   },
   create(context) {
-    const thresholdNs = (context.options.thresholdMs as number) * 1e6;
-    const includeNonBlocking = context.options.includeNonBlocking as boolean;
-    const includeReleased = context.options.includeReleasedMm as boolean;
+    const thresholdNs = context.options.thresholdMs * 1e6;
+    const includeNonBlocking = context.options.includeNonBlocking;
+    const includeReleased = context.options.includeReleasedMm;
     const released = new Set<string>();
     return {
       on: {
@@ -83,13 +83,13 @@ const rule: RuleModule = {
       context.report({
         confidence: 'certain',
         event: range.start.ev,
-        message: format(rule.meta.messages.slow, {
+        messageId: 'slow', data: {
           comm: range.comm, pid: range.pid, key: range.key,
           eventType: eventTypeName(a.event) ?? 'event type not captured',
           span: a.start !== undefined ? `${a.start}-${a.end}` : 'addresses not captured',
           caller: caller ? `, from ${caller}` : '',
           duration: formatDuration(ns), threshold: formatDuration(thresholdNs), split,
-        }),
+        },
         evidence: [
           { ev: range.start.ev, role: 'start' },
           ...(ret ? [{ ev: ret.ev, role: 'start returned' }] : []),
@@ -98,6 +98,6 @@ const rule: RuleModule = {
       });
     }
   },
-};
+});
 
 export default rule;

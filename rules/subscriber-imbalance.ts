@@ -1,7 +1,6 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'subscriber-imbalance',
     defaultSeverity: 'error',
@@ -47,10 +46,10 @@ const rule: RuleModule = {
         context.report({
           confidence,
           event: main.ev,
-          message: format(imb.direction === 'start-without-end' ? rule.meta.messages.startWithoutEnd : rule.meta.messages.endWithoutStart, {
+          messageId: imb.direction === 'start-without-end' ? 'startWithoutEnd' : 'endWithoutStart', data: {
             kind: imb.subscriberKind ? imb.subscriberKind.toUpperCase() : 'A', subscriber: imb.subscriber, key: imb.key,
             comm: imb.comm, pid: imb.pid, reason,
-          }),
+          },
           evidence: [
             ...imb.ops.map((o) => ({ ev: o.ev, role: o.role === 'subscriber-start' ? 'subscriber start' : 'subscriber end' })),
             ...(imb.range ? [{ ev: imb.range.start.ev, role: 'core start' }] : []),
@@ -62,7 +61,7 @@ const rule: RuleModule = {
       },
     };
   },
-};
+});
 
 /** c2655835fd8c is in v5.12 and in the 5.10 stable series from 5.10.27. */
 function hasRangeEndFix(k: { major: number; minor: number; patch?: number }): boolean {

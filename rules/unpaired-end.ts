@@ -1,7 +1,6 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'unpaired-end',
     defaultSeverity: 'error',
@@ -27,16 +26,16 @@ const rule: RuleModule = {
         context.report({
           confidence: verdict.confidence,
           event: end.ev,
-          message: format(rule.meta.messages.orphan, {
+          messageId: 'orphan', data: {
             comm: end.ev.comm, pid: end.ev.pid,
             key: end.args.range ?? `${end.args.start ?? '?'}-${end.args.end ?? '?'}`,
             reason: verdict.reason,
-          }),
+          },
           evidence: [{ ev: end.ev, role: 'end' }, ...verdict.evidence.map((ev) => ({ ev, role: 'proof' }))],
         });
       },
     };
   },
-};
+});
 
 export default rule;

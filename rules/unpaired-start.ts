@@ -1,8 +1,7 @@
-import type { RuleModule } from '../src/engine/types';
-import { format } from '../src/engine/types';
+import { defineRule } from '../src/engine/types';
 import { eventTypeName } from '../src/semantics/operations';
 
-const rule: RuleModule = {
+const rule = defineRule({
   meta: {
     id: 'unpaired-start',
     defaultSeverity: 'error',
@@ -34,12 +33,12 @@ const rule: RuleModule = {
         context.report({
           confidence: verdict.confidence,
           event: range.start.ev,
-          message: format(rule.meta.messages.leftOpen, {
+          messageId: 'leftOpen', data: {
             comm: range.comm, pid: range.pid, key: range.key,
             eventType: eventTypeName(a.event) ?? 'event type not captured',
             span: a.start !== undefined ? `${a.start}-${a.end}` : 'addresses not captured',
             reason: verdict.reason,
-          }),
+          },
           evidence: [
             { ev: range.start.ev, role: 'start' },
             ...(range.startReturn ? [{ ev: range.startReturn.ev, role: 'return' }] : []),
@@ -50,6 +49,6 @@ const rule: RuleModule = {
       },
     };
   },
-};
+});
 
 export default rule;

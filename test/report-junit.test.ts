@@ -96,7 +96,7 @@ describe('JUnit report', () => {
     const f: Finding = {
       ruleId: 'unpaired-start', severity: 'error', confidence: 'certain',
       message: `a "quoted" & 'apostrophed' ]]> message with \u0001 and \ud800 and <b>tags</b>`,
-      pid: 7, comm, timestamp: '1.000001', fingerprint: 'x',
+      pid: 7, comm, timestamp: '1.000001', fingerprint: 'x', messageId: 'leftOpen',
       evidence: [{ path: 'a&b<c>.txt', line: 3, role: 'start', text: `${comm}-7 [000] 1.000001: mn_inv_start: \u001b[31m` }],
     };
     const report = buildReport([{ path: 'a&b<c>.txt', format: 'ftrace', lines: 3, events: 1, unreadableLines: 0 }], [f], 'error');

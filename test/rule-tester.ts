@@ -1,8 +1,8 @@
 /**
  * RuleTester for trace rules, in the style of ESLint's: a table of `valid`
  * traces (the rule must stay silent) and `invalid` traces with the exact
- * findings expected (line of the main evidence, confidence, and optionally
- * words the message must contain). Each case runs the real pipeline on a
+ * findings expected (messageId, line of the main evidence, confidence, and
+ * optionally words the message must contain). Each case runs the real pipeline on a
  * temporary file with only the rule under test enabled.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,9 +13,11 @@ import assert from 'node:assert/strict';
 import { analyzeTrace } from '../src/analyze';
 import { parseConfig, type Config } from '../src/config/config';
 import type { Confidence, Finding } from '../src/engine/types';
-import { rules } from '../rules';
+import { ruleById, rules } from '../rules';
 
 export interface ExpectedFinding {
+  /** Which of the rule's meta.messages the finding's message is. */
+  messageId: string;
   line: number;
   confidence: Confidence;
   /** Substrings the message must contain. */
@@ -65,8 +67,10 @@ export function runRuleTests(ruleId: string, cases: { valid: TraceCase[]; invali
     for (const c of cases.invalid) {
       it(`invalid: ${c.name}`, async () => {
         const found = await findingsFor(ruleId, c);
-        const got = found.map((f) => ({ line: f.evidence[0].line, confidence: f.confidence })).sort(byLine);
-        const want = c.errors.map((e) => ({ line: e.line, confidence: e.confidence })).sort(byLine);
+        const messages = ruleById(ruleId)!.meta.messages;
+        for (const e of c.errors) assert.ok(e.messageId in messages, `case "${c.name}": ${ruleId} has no message '${e.messageId}' (its messages: ${Object.keys(messages).join(', ')})`);
+        const got = found.map((f) => ({ line: f.evidence[0].line, messageId: f.messageId, confidence: f.confidence })).sort(byLine);
+        const want = c.errors.map((e) => ({ line: e.line, messageId: e.messageId, confidence: e.confidence })).sort(byLine);
         assert.deepEqual(got, want, `findings of ${ruleId}:\n${found.map(summary).join('\n')}`);
         for (const e of c.errors) {
           const f = found.find((x) => x.evidence[0].line === e.line) as Finding;
@@ -86,7 +90,7 @@ function byLine(a: { line: number }, b: { line: number }): number {
 }
 
 function summary(f: Finding): string {
-  return `${f.ruleId} ${f.confidence} line ${f.evidence[0].line}: ${f.message}`;
+  return `${f.ruleId} ${f.messageId} ${f.confidence} line ${f.evidence[0].line}: ${f.message}`;
 }
 
 export { after };

@@ -78,7 +78,7 @@ export function renderRuleDoc(rule: RuleModule): string {
 /** The same, as JSON (for tools). */
 export function ruleDocJson(rule: RuleModule): Record<string, unknown> {
   const m = rule.meta;
-  return { id: m.id, defaultSeverity: m.defaultSeverity, ...m.docs, restsOnAbsence: m.restsOnAbsence === true, options: ruleOptionDocs(rule), ...(m.schema ? { schema: m.schema } : {}) };
+  return { id: m.id, defaultSeverity: m.defaultSeverity, ...m.docs, restsOnAbsence: m.restsOnAbsence === true, messages: m.messages, options: ruleOptionDocs(rule), ...(m.schema ? { schema: m.schema } : {}) };
 }
 
 export function findRule(id: string, rules: readonly RuleModule[] = allRules): RuleModule {

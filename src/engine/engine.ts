@@ -15,6 +15,7 @@ import type {
 } from './types';
 import { describeEvent } from './describe';
 import { stableFingerprint } from './fingerprint';
+import { format } from './types';
 
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
@@ -158,7 +159,7 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {}
 
   /** Attach rules: `create` gets a context bound to this engine. */
-  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Pick<RuleMeta, 'operations' | 'restsOnAbsence'> = {}): void {
+  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Partial<Pick<RuleMeta, 'operations' | 'restsOnAbsence' | 'messages'>> = {}): void {
     for (const role of meta.operations ?? []) this.neededRoles.add(role);
     if (meta.restsOnAbsence) this.restOnAbsence.add(id);
     const ctx: RuleContext = {
@@ -167,7 +168,11 @@ export class Engine {
       options,
       coverage: this.coverage,
       ...(this.opts.kernel ? { kernel: this.opts.kernel } : {}),
-      report: (d) => this.report(id, severity, d),
+      report: (d) => {
+        const template = meta.messages?.[d.messageId];
+        if (template === undefined) throw new Error(`rule ${id} reported messageId '${d.messageId}', which is not in its meta.messages`);
+        this.report(id, severity, { ...d, message: format(template, d.data ?? {}) });
+      },
     };
     const handlers = create(ctx);
     for (const hook of Object.keys(this.hooks) as Hook[]) if (handlers[hook] !== undefined) this.hooks[hook].push(handlers);
@@ -803,7 +808,7 @@ export class Engine {
 
   // ---- findings ----------------------------------------------------------
 
-  private report(ruleId: string, severity: Severity, d: ReportDescriptor): void {
+  private report(ruleId: string, severity: Severity, d: ReportDescriptor & { message: string }): void {
     const ev = d.event;
     const confidence: Confidence = d.confidence;
     // Inconclusive findings are reported for information only: they never fail a run.
@@ -832,6 +837,7 @@ export class Engine {
       timestamp,
       evidence,
       fingerprint: stableFingerprint({ ruleId, pid: ev.pid, timestamp, evidence }),
+      messageId: d.messageId,
     };
     this.findings.push(finding);
     this.opts.onFinding?.(finding);

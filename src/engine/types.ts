@@ -34,6 +34,8 @@ export interface Finding {
   evidence: EvidenceRef[];
   /** Stable across runs, machines and directories (engine/fingerprint.ts): the one baselines and SARIF use. */
   fingerprint: string;
+  /** Which of its rule's meta.messages the message is. */
+  messageId: string;
 }
 
 /**
@@ -150,8 +152,10 @@ export interface TaskView {
   lastOomReap?: Operation;
 }
 
-export interface ReportDescriptor {
-  message: string;
+/** What a rule reports (ESLint's context.report): a message of its meta.messages by id, with the data for its {{placeholders}}. */
+export interface ReportDescriptor<MessageId extends string = string> {
+  messageId: MessageId;
+  data?: Record<string, string | number | undefined>;
   confidence: Confidence;
   /** The main event (its task, cpu and timestamp head the finding). */
   event: TraceEvent;
@@ -176,14 +180,15 @@ export interface KernelInfo {
   patch?: number;
 }
 
-export interface RuleContext {
+export interface RuleContext<Options = Record<string, unknown>, MessageId extends string = string> {
   id: string;
   severity: Severity;
-  options: Record<string, unknown>;
+  /** The rule's options: its defaultOptions with the config's on top (validated against its schema). */
+  options: Options;
   coverage: CoverageView;
   /** Unknown unless the user gave it: rules must then say which versions their verdict holds for. */
   kernel?: KernelInfo;
-  report(d: ReportDescriptor): void;
+  report(d: ReportDescriptor<MessageId>): void;
 }
 
 export interface RuleDocs {
@@ -203,9 +208,9 @@ export interface RuleMeta {
   defaultSeverity: Severity;
   docs: RuleDocs;
   /** Message templates with {{placeholders}}. */
-  messages: Record<string, string>;
+  messages: Readonly<Record<string, string>>;
   /** JSON Schema of the rule's options object (validated with ajv). */
-  schema?: Record<string, unknown>;
+  schema?: OptionsSchema;
   /** Option defaults. */
   defaultOptions?: Record<string, unknown>;
   /**
@@ -227,6 +232,44 @@ export interface RuleMeta {
 export interface RuleModule {
   meta: RuleMeta;
   create(context: RuleContext): RuleHandlers;
+}
+
+/** The JSON Schema of a rule's options: an object of named properties. */
+export interface OptionsSchema {
+  readonly type: 'object';
+  readonly additionalProperties?: boolean;
+  readonly properties: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
+
+/** The TypeScript type of a value its JSON Schema describes (the types rule options use). */
+type SchemaValue<P> =
+  P extends { readonly enum: ReadonlyArray<infer E> } ? E
+  : P extends { readonly type: 'number' | 'integer' } ? number
+  : P extends { readonly type: 'string' } ? string
+  : P extends { readonly type: 'boolean' } ? boolean
+  : P extends { readonly type: 'array'; readonly items: infer I } ? ReadonlyArray<SchemaValue<I>>
+  : P extends { readonly type: readonly ['string', 'null'] } ? string | null
+  : unknown;
+
+/** A rule's options as its schema types them: an option with a default is always there, another may be absent. */
+export type SchemaOptions<S, D> = S extends { readonly properties: infer P }
+  ? { readonly [K in keyof P]: K extends keyof D ? SchemaValue<P[K]> : SchemaValue<P[K]> | undefined }
+  : Record<string, never>;
+
+/**
+ * Define a rule (as ESLint's RuleCreator does): create() gets its options
+ * typed from meta.schema and meta.defaultOptions, and report() takes only the
+ * ids of meta.messages.
+ */
+export function defineRule<
+  const Messages extends Readonly<Record<string, string>>,
+  const Schema extends OptionsSchema = { type: 'object'; properties: {} },
+  const Defaults extends { readonly [K in keyof Schema['properties']]?: unknown } = {},
+>(rule: {
+  meta: Omit<RuleMeta, 'messages' | 'schema' | 'defaultOptions'> & { messages: Messages; schema?: Schema; defaultOptions?: Defaults };
+  create(context: RuleContext<SchemaOptions<Schema, Defaults>, Extract<keyof Messages, string>>): RuleHandlers;
+}): RuleModule & { meta: { messages: Messages } } {
+  return rule as unknown as RuleModule & { meta: { messages: Messages } };
 }
 
 /** Fill `{{name}}` placeholders. */

@@ -8,9 +8,9 @@ runRuleTests('blocking-start-in-atomic', {
     { name: 'no flags column: nothing to judge', trace: trace(b.start.replace(/\] \.\.\.\.\. /, '] '), b.end.replace(/\] \.\.\.\.\. /, '] ')) },
   ],
   invalid: [
-    { name: 'preemption disabled (depth 1)', trace: trace(flags(b.start, '...1.'), b.ret, b.end), errors: [{ line: 1, confidence: 'certain', message: ['preempt depth 1', '`...1.`'] }] },
-    { name: 'interrupts off, and the capture shows kprobes can see irqs on', trace: trace(flags(b.start, 'd....'), b.kvmStart, b.ret, b.end), errors: [{ line: 1, confidence: 'certain', message: ['irqs off'] }] },
-    { name: 'in softirq', trace: trace(flags(b.start, '..s..'), b.ret, b.end), errors: [{ line: 1, confidence: 'certain', message: ['softirq'] }] },
-    { name: 'irqs off on every kprobe hit (int3-based kprobes): inconclusive', trace: trace(flags(b.start, 'd....'), flags(b.ret, 'd....'), flags(b.end, 'd....')), errors: [{ line: 1, confidence: 'inconclusive', message: ['int3'] }] },
+    { name: 'preemption disabled (depth 1)', trace: trace(flags(b.start, '...1.'), b.ret, b.end), errors: [{ messageId: 'atomic', line: 1, confidence: 'certain', message: ['preempt depth 1', '`...1.`'] }] },
+    { name: 'interrupts off, and the capture shows kprobes can see irqs on', trace: trace(flags(b.start, 'd....'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'atomic', line: 1, confidence: 'certain', message: ['irqs off'] }] },
+    { name: 'in softirq', trace: trace(flags(b.start, '..s..'), b.ret, b.end), errors: [{ messageId: 'atomic', line: 1, confidence: 'certain', message: ['softirq'] }] },
+    { name: 'irqs off on every kprobe hit (int3-based kprobes): inconclusive', trace: trace(flags(b.start, 'd....'), flags(b.ret, 'd....'), flags(b.end, 'd....')), errors: [{ messageId: 'irqsOffOnly', line: 1, confidence: 'inconclusive', message: ['int3'] }] },
   ],
 });

@@ -40,17 +40,17 @@ runRuleTests('gup-fast-anon-exclusive-race', {
     {
       name: 'GUP-fast pins the page on CPU 1 while ksmd clears PageAnonExclusive on CPU 0 (no --kernel)',
       trace: trace(...ksm(pin('6.700050'))),
-      errors: [{ line: 1, confidence: 'inconclusive', message: ['GUP-fast pin of page 0xffffea0004a3b2c0 by kvmnotif-147 on CPU 1', 'ksmd-37 on CPU 0', '088b8aa537 (v6.0)', 'give --kernel'], evidenceLines: [4, 5, 2, 6] }],
+      errors: [{ messageId: 'race', line: 1, confidence: 'inconclusive', message: ['GUP-fast pin of page 0xffffea0004a3b2c0 by kvmnotif-147 on CPU 1', 'ksmd-37 on CPU 0', '088b8aa537 (v6.0)', 'give --kernel'], evidenceLines: [4, 5, 2, 6] }],
     },
     {
       name: 'the pin line comes before the clear in the file but inside the window in time',
       trace: trace(pin('6.700030'), ...ksm()),
-      errors: [{ line: 2, confidence: 'inconclusive' }],
+      errors: [{ messageId: 'race', line: 2, confidence: 'inconclusive' }],
     },
     {
       name: 'migration: anon-exclusive cleared inside try_to_migrate_one\'s range',
       trace: trace(migStart, migRet, migShare, pin('6.700050'), migEnd),
-      errors: [{ line: 3, confidence: 'inconclusive', message: ['sh-193 on CPU 0'], evidenceLines: [1, 4, 5] }],
+      errors: [{ messageId: 'race', line: 3, confidence: 'inconclusive', message: ['sh-193 on CPU 0'], evidenceLines: [1, 4, 5] }],
     },
   ],
 });
@@ -58,8 +58,8 @@ runRuleTests('gup-fast-anon-exclusive-race', {
 runRuleTests('gup-fast-anon-exclusive-race', {
   valid: [],
   invalid: [
-    { name: 'kernel 5.19 lacks the barriers: likely', kernel: '5.19.0-2-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'likely', message: ['Kernel 5.19.0-2-amd64 has PG_anon_exclusive', 'not 088b8aa537'] }] },
-    { name: 'kernel 6.1 has the fix: inconclusive', kernel: '6.1.0-56-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'inconclusive', message: ['has 088b8aa537 (v6.0)', 'backs off'] }] },
-    { name: 'kernel 5.15 predates PG_anon_exclusive: inconclusive', kernel: '5.15.0-91-generic', trace: trace(...ksm(pin('6.700050'))), errors: [{ line: 1, confidence: 'inconclusive', message: ['predates PG_anon_exclusive'] }] },
+    { name: 'kernel 5.19 lacks the barriers: likely', kernel: '5.19.0-2-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ messageId: 'race', line: 1, confidence: 'likely', message: ['Kernel 5.19.0-2-amd64 has PG_anon_exclusive', 'not 088b8aa537'] }] },
+    { name: 'kernel 6.1 has the fix: inconclusive', kernel: '6.1.0-56-amd64', trace: trace(...ksm(pin('6.700050'))), errors: [{ messageId: 'race', line: 1, confidence: 'inconclusive', message: ['has 088b8aa537 (v6.0)', 'backs off'] }] },
+    { name: 'kernel 5.15 predates PG_anon_exclusive: inconclusive', kernel: '5.15.0-91-generic', trace: trace(...ksm(pin('6.700050'))), errors: [{ messageId: 'race', line: 1, confidence: 'inconclusive', message: ['predates PG_anon_exclusive'] }] },
   ],
 }, 'rule gup-fast-anon-exclusive-race (with --kernel)');

@@ -44,48 +44,48 @@ runRuleTests('interval-op-in-invalidate', {
     {
       name: 'remove inside KVM\'s start callback (proven by the start\'s return)',
       trace: trace(b.start, b.kvmStart, remove, b.ret, b.end, b.kvmEnd),
-      errors: [{ line: 3, confidence: 'certain', message: ['mmu_interval_notifier_remove', 'self-deadlock', 'the start\'s return (line 4)'], evidenceLines: [1, 4] }],
+      errors: [{ messageId: 'inside', line: 3, confidence: 'certain', message: ['mmu_interval_notifier_remove', 'self-deadlock', 'the start\'s return (line 4)'], evidenceLines: [1, 4] }],
     },
     {
       name: 'read_begin called from a driver\'s invalidate() (its stack)',
       trace: trace(b.start, b.kvmStart, readBegin, readBeginStack, b.ret, b.end),
-      errors: [{ line: 3, confidence: 'certain', message: ['mmu_interval_read_begin', 'its stack shows __mmu_notifier_invalidate_range_start'] }],
+      errors: [{ messageId: 'inside', line: 3, confidence: 'certain', message: ['mmu_interval_read_begin', 'its stack shows __mmu_notifier_invalidate_range_start'] }],
     },
-    { name: 'insert inside the start call', trace: trace(b.start, at(insert, '6.667100'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['mmu_interval_notifier_insert', 'mmap_lock'] }] },
+    { name: 'insert inside the start call', trace: trace(b.start, at(insert, '6.667100'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'inside', line: 2, confidence: 'certain', message: ['mmu_interval_notifier_insert', 'mmap_lock'] }] },
     {
       name: 'inside the interval tree invalidation (after mn_itree_inv_start_range, before the return)',
       trace: trace(b.start, itreeStart, at(readBegin, '6.667100'), b.kvmStart, b.ret, b.end),
-      errors: [{ line: 3, confidence: 'certain', message: ['mn_itree_inv_start_range (line 2)'] }],
+      errors: [{ messageId: 'inside', line: 3, confidence: 'certain', message: ['mn_itree_inv_start_range (line 2)'] }],
     },
     {
       name: 'remove after the start returned while this task\'s interval tree invalidation is still in progress',
       trace: trace(b.start, itreeStart, b.kvmStart, b.ret, at(remove, '6.668000'), b.end, itreeEnd, b.kvmEnd),
-      errors: [{ line: 5, confidence: 'likely', message: ['only this task\'s mn_itree_inv_end'], evidenceLines: [2] }],
+      errors: [{ messageId: 'itree', line: 5, confidence: 'likely', message: ['only this task\'s mn_itree_inv_end'], evidenceLines: [2] }],
     },
     {
       name: 'remove of an interval of the same mm while the task holds the range',
       trace: trace(b.start, b.kvmStart, b.ret, at(removeWithMm('0xff201f0681057180'), '6.668000'), b.end, b.kvmEnd),
-      errors: [{ line: 4, confidence: 'likely', message: ['holding invalidation range 0xff4d4553c041bb88 open on the same mm'], evidenceLines: [1, 3] }],
+      errors: [{ messageId: 'held', line: 4, confidence: 'likely', message: ['holding invalidation range 0xff4d4553c041bb88 open on the same mm'], evidenceLines: [1, 3] }],
     },
     {
       name: 'remove while holding a range, interval mm not captured',
       trace: trace(b.start, b.ret, at(remove, '6.668000'), b.end),
-      errors: [{ line: 3, confidence: 'inconclusive', message: ['Capture the interval\'s mm'] }],
+      errors: [{ messageId: 'held', line: 3, confidence: 'inconclusive', message: ['Capture the interval\'s mm'] }],
     },
     {
       name: 'remove inside the end call (before KVM\'s end callback)',
       trace: trace(b.start, b.kvmStart, b.ret, b.end, at(remove, '6.668260'), b.kvmEnd),
-      errors: [{ line: 5, confidence: 'likely', message: ['__mmu_notifier_invalidate_range_end'] }],
+      errors: [{ messageId: 'inside', line: 5, confidence: 'likely', message: ['__mmu_notifier_invalidate_range_end'] }],
     },
     {
       name: 'no kretprobe: read_begin after the start waits for this task either way',
       trace: trace(set(b.start, 'flags', '1'), readBegin, b.end),
-      errors: [{ line: 2, confidence: 'likely', message: ['return was not captured', 'only this task can end'] }],
+      errors: [{ messageId: 'inside', line: 2, confidence: 'likely', message: ['return was not captured', 'only this task can end'] }],
     },
     {
       name: 'no kretprobe: insert after the start cannot be placed',
       trace: trace(b.start, insert, b.end),
-      errors: [{ line: 2, confidence: 'inconclusive', message: ['capture the start\'s kretprobe'] }],
+      errors: [{ messageId: 'inside', line: 2, confidence: 'inconclusive', message: ['capture the start\'s kretprobe'] }],
     },
   ],
 });

@@ -27,9 +27,9 @@ runRuleTests('nonblock-outside-oom-reaper', {
     { name: 'blocking starts are not this rule\'s business', trace: trace(b.start, b.ret, b.end) },
   ],
   invalid: [
-    { name: 'non-blocking start that returned to another function', trace: trace(nonblock, b.ret, b.end), errors: [{ line: 1, confidence: 'certain', message: ['__split_huge_pmd', 'returned to'], evidenceLines: [2] }] },
-    { name: 'non-blocking start from userfaultfd remap (stack)', trace: trace(nonblock, remapStack, b.end), errors: [{ line: 1, confidence: 'certain', message: ['remap_pages_pte'] }] },
-    { name: 'no evidence either way', trace: trace(nonblock, b.end), errors: [{ line: 1, confidence: 'inconclusive', message: ['stacktrace trigger'] }] },
-    { name: 'a reaper probe for another mm is no evidence', trace: trace(set(r.probe, 'mm', '0xff20d20941bb9999'), r.start, r.end), errors: [{ line: 2, confidence: 'inconclusive' }] },
+    { name: 'non-blocking start that returned to another function', trace: trace(nonblock, b.ret, b.end), errors: [{ messageId: 'outside', line: 1, confidence: 'certain', message: ['__split_huge_pmd', 'returned to'], evidenceLines: [2] }] },
+    { name: 'non-blocking start from userfaultfd remap (stack)', trace: trace(nonblock, remapStack, b.end), errors: [{ messageId: 'outside', line: 1, confidence: 'certain', message: ['remap_pages_pte'] }] },
+    { name: 'no evidence either way', trace: trace(nonblock, b.end), errors: [{ messageId: 'unknown', line: 1, confidence: 'inconclusive', message: ['stacktrace trigger'] }] },
+    { name: 'a reaper probe for another mm is no evidence', trace: trace(set(r.probe, 'mm', '0xff20d20941bb9999'), r.start, r.end), errors: [{ messageId: 'unknown', line: 2, confidence: 'inconclusive' }] },
   ],
 });

@@ -60,44 +60,44 @@ runRuleTests('reclaim-alloc-in-invalidate', {
     {
       name: 'GFP_KERNEL after the core start, before KVM\'s start callback (proven by the callback)',
       trace: trace(b.start, at(kmallocKernel.replace('[000]', '[001]'), '6.667100'), b.kvmStart, b.ret, b.end, b.kvmEnd),
-      errors: [{ line: 2, confidence: 'certain', message: ['GFP_KERNEL|__GFP_ZERO', 'GFP_KERNEL includes __GFP_DIRECT_RECLAIM', '__get_vm_area_node', 'invalidate_range_start callback (line 3)'], evidenceLines: [1, 3] }],
+      errors: [{ messageId: 'alloc', line: 2, confidence: 'certain', message: ['GFP_KERNEL|__GFP_ZERO', 'GFP_KERNEL includes __GFP_DIRECT_RECLAIM', '__get_vm_area_node', 'invalidate_range_start callback (line 3)'], evidenceLines: [1, 3] }],
     },
     {
       name: 'GFP_KERNEL inside KVM\'s start callback (proven by the start\'s return)',
       trace: trace(b.start, b.kvmStart, inStart(kmallocKernel), b.ret, b.end, b.kvmEnd),
-      errors: [{ line: 3, confidence: 'certain', message: ['the start\'s return (line 4)'], evidenceLines: [1, 4] }],
+      errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['the start\'s return (line 4)'], evidenceLines: [1, 4] }],
     },
-    { name: 'GFP_NOFS may direct-reclaim too', trace: trace(b.start, b.kvmStart, inStart(kmallocNofs), b.ret, b.end), errors: [{ line: 3, confidence: 'certain', message: ['GFP_NOFS includes __GFP_DIRECT_RECLAIM'] }] },
-    { name: 'GFP_KERNEL_ACCOUNT from a KVM call site', trace: trace(b.start, b.kvmStart, inStart(kmallocAccount), b.ret, b.end), errors: [{ line: 3, confidence: 'certain', message: ['GFP_KERNEL_ACCOUNT'] }] },
-    { name: 'kmem_cache_alloc with GFP_KERNEL', trace: trace(b.start, cacheAlloc, b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain' }] },
-    { name: 'mm_page_alloc with GFP_HIGHUSER_MOVABLE', trace: trace(b.start, pageAlloc, b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['GFP_HIGHUSER_MOVABLE'] }] },
+    { name: 'GFP_NOFS may direct-reclaim too', trace: trace(b.start, b.kvmStart, inStart(kmallocNofs), b.ret, b.end), errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['GFP_NOFS includes __GFP_DIRECT_RECLAIM'] }] },
+    { name: 'GFP_KERNEL_ACCOUNT from a KVM call site', trace: trace(b.start, b.kvmStart, inStart(kmallocAccount), b.ret, b.end), errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['GFP_KERNEL_ACCOUNT'] }] },
+    { name: 'kmem_cache_alloc with GFP_KERNEL', trace: trace(b.start, cacheAlloc, b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'certain' }] },
+    { name: 'mm_page_alloc with GFP_HIGHUSER_MOVABLE', trace: trace(b.start, pageAlloc, b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'certain', message: ['GFP_HIGHUSER_MOVABLE'] }] },
     {
       name: 'inside the end call, before KVM\'s end callback: likely (not lockdep-annotated)',
       trace: trace(b.start, b.kvmStart, b.ret, b.end, at(kmallocKernel.replace('[000]', '[001]'), '6.668260'), b.kvmEnd),
-      errors: [{ line: 5, confidence: 'likely', message: ['__mmu_notifier_invalidate_range_end'], evidenceLines: [4, 6] }],
+      errors: [{ messageId: 'alloc', line: 5, confidence: 'likely', message: ['__mmu_notifier_invalidate_range_end'], evidenceLines: [4, 6] }],
     },
     {
       name: 'no kretprobe captured: inside the start call or the caller, cannot tell',
       trace: trace(b.start, at(kmallocKernel.replace('[000]', '[001]'), '6.668000'), b.end),
-      errors: [{ line: 2, confidence: 'inconclusive', message: ['return was not captured'] }],
+      errors: [{ messageId: 'alloc', line: 2, confidence: 'inconclusive', message: ['return was not captured'] }],
     },
     {
       name: 'the allocation\'s own stack shows KVM\'s start callback',
       trace: trace(b.start, b.kvmStart, at(kmallocKernel.replace('[000]', '[001]'), '6.667200'), allocStack, b.ret, b.end),
-      errors: [{ line: 3, confidence: 'certain', message: ['its stack shows kvm_mmu_notifier_invalidate_range_start'] }],
+      errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['its stack shows kvm_mmu_notifier_invalidate_range_start'] }],
     },
     {
       name: 'inside the interval tree invalidation (mn_itree_inv_start_range), proven by the return',
       trace: trace(b.start, itreeStart, at(kmallocKernel.replace('[000]', '[001]'), '6.667080'), b.kvmStart, b.ret, b.end),
-      errors: [{ line: 3, confidence: 'certain' }],
+      errors: [{ messageId: 'alloc', line: 3, confidence: 'certain' }],
     },
-    { name: 'numeric mask 0xcc0 with no --kernel: decoded with 0x400, likely', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'likely', message: ['no --kernel given'] }] },
-    { name: 'leftover bit printed in hex (GFP_NOWAIT|0x400)', trace: trace(b.start, numeric('GFP_NOWAIT|0x400'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'likely' }] },
+    { name: 'numeric mask 0xcc0 with no --kernel: decoded with 0x400, likely', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'likely', message: ['no --kernel given'] }] },
+    { name: 'leftover bit printed in hex (GFP_NOWAIT|0x400)', trace: trace(b.start, numeric('GFP_NOWAIT|0x400'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'likely' }] },
     {
       name: 'directReclaimBit option overrides the table',
       config: { rules: { 'reclaim-alloc-in-invalidate': { options: { directReclaimBit: '0x200000' } } } },
       trace: trace(b.start, numeric('0x6000c0'), b.kvmStart, b.ret, b.end),
-      errors: [{ line: 2, confidence: 'certain', message: ['configured directReclaimBit 0x200000'] }],
+      errors: [{ messageId: 'alloc', line: 2, confidence: 'certain', message: ['configured directReclaimBit 0x200000'] }],
     },
   ],
 });
@@ -107,8 +107,8 @@ runRuleTests('reclaim-alloc-in-invalidate', {
     { name: '0xcc0 on 4.19: bit 0x400 was __GFP_RETRY_MAYFAIL then, direct reclaim was 0x200000', kernel: '4.19.0-26-amd64', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end) },
   ],
   invalid: [
-    { name: '0xcc0 on 6.1: certain', kernel: '6.1.0-56-amd64', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['0x400 (kernel 6.1'] }] },
-    { name: '0x6000c0 on 4.19 (GFP_KERNEL then)', kernel: '4.19.0-26-amd64', trace: trace(b.start, numeric('0x6000c0'), b.kvmStart, b.ret, b.end), errors: [{ line: 2, confidence: 'certain', message: ['0x200000 (kernel 4.19'] }] },
+    { name: '0xcc0 on 6.1: certain', kernel: '6.1.0-56-amd64', trace: trace(b.start, numeric('0xcc0'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'certain', message: ['0x400 (kernel 6.1'] }] },
+    { name: '0x6000c0 on 4.19 (GFP_KERNEL then)', kernel: '4.19.0-26-amd64', trace: trace(b.start, numeric('0x6000c0'), b.kvmStart, b.ret, b.end), errors: [{ messageId: 'alloc', line: 2, confidence: 'certain', message: ['0x200000 (kernel 4.19'] }] },
   ],
 }, 'rule reclaim-alloc-in-invalidate (with --kernel)');
 

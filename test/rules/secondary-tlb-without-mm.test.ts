@@ -77,33 +77,33 @@ runRuleTests('secondary-tlb-without-mm', {
     { name: 'the hook in try_to_unmap_one on kswapd', trace: trace(kswapdHook, batchedStack('         kswapd0-44     ', '10.767910', '__mmu_notifier_invalidate_range').replace(' => arch_tlbbatch_flush\n => try_to_unmap_flush', ' => try_to_unmap_one\n => rmap_walk_anon\n => try_to_unmap')) },
   ],
   invalid: [
-    { name: 'the hook with mm=0x0', trace: trace(set(kswapdHook, 'mm', '0x0')), errors: [{ line: 1, confidence: 'certain', message: ['mm=0 (NULL)', '__mmu_notifier_invalidate_range'] }] },
-    { name: 'mm printed as 64-bit zero', trace: trace(set(reaperHook, 'mm', '0x0000000000000000')), errors: [{ line: 1, confidence: 'certain' }] },
+    { name: 'the hook with mm=0x0', trace: trace(set(kswapdHook, 'mm', '0x0')), errors: [{ messageId: 'nullMm', line: 1, confidence: 'certain', message: ['mm=0 (NULL)', '__mmu_notifier_invalidate_range'] }] },
+    { name: 'mm printed as 64-bit zero', trace: trace(set(reaperHook, 'mm', '0x0000000000000000')), errors: [{ messageId: 'nullMm', line: 1, confidence: 'certain' }] },
     {
       name: 'kswapd calling the hook from arch_tlbbatch_flush (current->mm)',
       trace: trace(kswapdHook, batchedStack('         kswapd0-44     ', '10.767910', '__mmu_notifier_invalidate_range')),
-      errors: [{ line: 1, confidence: 'certain', message: ['Kernel thread kswapd0-44', 'arch_tlbbatch_flush', 'its stack starts at kthread()'] }],
+      errors: [{ messageId: 'kthread', line: 1, confidence: 'certain', message: ['Kernel thread kswapd0-44', 'arch_tlbbatch_flush', 'its stack starts at kthread()'] }],
     },
     {
       name: 'the about-6.6 hook from arch_tlbbatch_flush on kswapd',
       trace: trace(kswapdHook66, batchedStack('         kswapd0-44     ', '10.767910', '__mmu_notifier_arch_invalidate_secondary_tlbs')),
-      errors: [{ line: 1, confidence: 'certain', message: ['__mmu_notifier_arch_invalidate_secondary_tlbs'] }],
+      errors: [{ messageId: 'kthread', line: 1, confidence: 'certain', message: ['__mmu_notifier_arch_invalidate_secondary_tlbs'] }],
     },
     {
       name: 'a kworker named by comm (no stack says kthread)',
       trace: trace(kswapdHook.replace('kswapd0-44 ', 'kworker/1:2-91').replace('         kworker', '    kworker'), batchedStack('    kworker/1:2-91     ', '10.767910', '__mmu_notifier_invalidate_range').replace(' => kswapd\n => kthread\n => ret_from_fork', ' => process_one_work')),
-      errors: [{ line: 1, confidence: 'certain', message: ['comm kworker/1:2 is a kernel thread name'] }],
+      errors: [{ messageId: 'kthread', line: 1, confidence: 'certain', message: ['comm kworker/1:2 is a kernel thread name'] }],
     },
     {
       name: 'a user task in direct reclaim notifies its own mm',
       trace: trace(directReclaimHook, directStack),
-      errors: [{ line: 1, confidence: 'likely', message: ['only this task\'s own mm is notified'] }],
+      errors: [{ messageId: 'userTask', line: 1, confidence: 'likely', message: ['only this task\'s own mm is notified'] }],
     },
     {
       name: 'kernelThreads option: a site-specific kernel thread name',
       config: { rules: { 'secondary-tlb-without-mm': { options: { kernelThreads: ['^labhelp$'] } } } },
       trace: trace(directReclaimHook, directStack),
-      errors: [{ line: 1, confidence: 'certain', message: ['comm labhelp is a kernel thread name'] }],
+      errors: [{ messageId: 'kthread', line: 1, confidence: 'certain', message: ['comm labhelp is a kernel thread name'] }],
     },
   ],
 });
