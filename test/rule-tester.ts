@@ -75,6 +75,7 @@ export function runRuleTests(ruleId: string, cases: { valid: TraceCase[]; invali
         for (const e of c.errors) {
           const f = found.find((x) => x.evidence[0].line === e.line) as Finding;
           for (const words of e.message ?? []) assert.ok(f.message.includes(words), `message should mention "${words}": ${f.message}`);
+          assert.doesNotMatch(f.message, /\{\{\s*\w+\s*\}\}/, `the report's data fills every placeholder of message '${f.messageId}'`);
           const lines = f.evidence.map((x) => x.line);
           for (const l of e.evidenceLines ?? []) assert.ok(lines.includes(l), `evidence should include line ${l}: got ${lines.join(',')}`);
           assert.equal(f.ruleId, ruleId);
