@@ -21,8 +21,7 @@ import { rules } from '../rules';
 import { explainTracer, explainUnrecognised } from '../parsers/detect';
 import { ruleOptions, ruleSeverity, type Config } from './config/config';
 import { parseKernelVersion } from './probes/kernel-version';
-import type { KernelInfo } from './engine/types';
-import type { KernelBasis } from './report/report';
+import type { KernelBasis, KernelInfo } from './engine/types';
 
 export interface AnalyzeOptions {
   config?: Config & { baseDir?: string };

@@ -170,6 +170,17 @@ export interface CoverageView {
   kprobeIrqsOnSeen(): boolean;
 }
 
+/**
+ * Which kernel was assumed and why: the release given (`option`: --kernel or
+ * the library's `kernel`), a capture directory's `uname.txt`, or `unknown`:
+ * then no older kernel is assumed, and a verdict that depends on the version
+ * is at most likely.
+ */
+export interface KernelBasis {
+  release?: string;
+  source: 'option' | 'uname.txt' | 'unknown';
+}
+
 /** The kernel the trace was captured on, when the user said (`--kernel 6.1.0-56-amd64`). */
 export interface KernelInfo {
   /** As given, e.g. `6.1.0-56-amd64`. */

@@ -6,21 +6,10 @@
 import type { AnalysisResult } from '../analyze';
 import type { RangeCounts, SubscriberSummary } from '../engine/engine';
 import type { LatencySummary } from '../engine/latency';
-import { SEVERITY_RANK, type Finding, type Severity, type UnlistedFindings } from '../engine/types';
+import { SEVERITY_RANK, type Finding, type KernelBasis, type Severity, type UnlistedFindings } from '../engine/types';
 import { toolName, version } from '../version';
 
 export type FailOn = Severity | 'never';
-
-/**
- * Which kernel was assumed and why: the release given (`option`: --kernel or
- * the library's `kernel`), a capture directory's `uname.txt`, or `unknown`:
- * then no older kernel is assumed, and a verdict that depends on the version
- * is at most likely.
- */
-export interface KernelBasis {
-  release?: string;
-  source: 'option' | 'uname.txt' | 'unknown';
-}
 
 /** The kernel basis in words, for reports. */
 export function describeKernel(k: KernelBasis): string {
@@ -29,7 +18,6 @@ export function describeKernel(k: KernelBasis): string {
   }
   return `${k.release} (${k.source === 'option' ? '--kernel' : 'uname.txt of the capture directory'})`;
 }
-
 
 export interface ReportInput {
   path: string;
