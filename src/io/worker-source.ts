@@ -8,8 +8,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { splitProbeSite } from '../../parsers/common';
-import { SCANNED_SLOTS } from '../../parsers/ftrace';
 import type { ProbeSite } from '../model/event';
+import { EventRec, LineRec, RecordKind } from '../model/records';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { DamagedInputError, InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
@@ -18,9 +18,6 @@ import { DamagedInputError, InputError, type ByteLineSink, type Compression, typ
 export const CHUNK_BYTES = 2 << 20;
 /** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
 export const MAX_IN_FLIGHT = 4;
-/** Doubles per line in a chunk's records (a wanted event's line takes WANTED_RECORD_SLOTS). */
-export const RECORD_SLOTS = 4;
-export const WANTED_RECORD_SLOTS = 2 + SCANNED_SLOTS;
 /** Files smaller than this are read on the main thread (starting a worker costs more than it saves). */
 export const WORKER_MIN_BYTES = 16 << 20;
 
@@ -61,8 +58,8 @@ export type WorkerMessage =
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
-  pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void;
-  pushScanned(b: Buffer, end: number, lineNo: number, rec: Float64Array, o: number, probe: ProbeSite | undefined): void;
+  pushSkipped(rec: Float64Array, o: number, lineNo: number): void;
+  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -134,24 +131,25 @@ export function readLinesInWorker(
           for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
           let o = 0;
           for (let i = 0; i < m.count; i++) {
-            const a = rec[o];
+            const kind = rec[o];
             lineNo++;
-            if (a > 0) {
-              const x = a - 1;
+            if (kind === RecordKind.Skipped) {
               skipped++;
-              (sink as SkipLineSink).pushSkipped(x >>> 4, rec[o + 1], rec[o + 2], rec[o + 3], x & 15, lineNo);
-              o += RECORD_SLOTS;
-            } else if (a < 0) {
-              const site = rec[o + 17];
-              (sink as SkipLineSink).pushScanned(buf, rec[o + 1], lineNo, rec, o + 2, site >= 0 ? sites[site] : undefined);
-              o += WANTED_RECORD_SLOTS;
+              (sink as SkipLineSink).pushSkipped(rec, o, lineNo);
+              o += EventRec.skippedSize;
+            } else if (kind === RecordKind.Wanted) {
+              const site = rec[o + EventRec.site];
+              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, site >= 0 ? sites[site] : undefined);
+              o += EventRec.size;
             } else {
-              if (sink !== undefined) sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+              const start = rec[o + LineRec.start];
+              const end = rec[o + LineRec.end];
+              if (sink !== undefined) sink.pushBytes(buf, start, end, lineNo);
               else {
-                onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
+                onLine(buf.toString('utf8', start, end), lineNo, true);
                 sink = byteSink();
               }
-              o += RECORD_SLOTS;
+              o += LineRec.size;
             }
           }
           info.skippedByWorker = skipped;
