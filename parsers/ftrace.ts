@@ -12,12 +12,13 @@
  *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
  *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
  */
-import type { ContextFlags, ParseInfo, ProbeSite, SourceLocation, Timestamp, StackFrame } from '../src/model/event';
+import type { ContextFlags, ParseInfo, PayloadKeys, ProbeSite, SourceLocation, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { EventRec, RecordKind } from '../src/model/records';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
 import { ByteKey, ByteTable, ChunkView } from './byte-table';
+import { readTokens, type KeyLayout } from './payload-tokens';
 import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -47,6 +48,8 @@ interface NameEntry {
   /** The probe sites seen after this name, most used first (see siteAt), and the rest. */
   recent: SiteEntry[];
   more: ByteTable<SiteEntry> | undefined;
+  /** The key lists of its kprobe payloads (see readTokens). */
+  layouts: KeyLayout[];
 }
 interface SiteEntry {
   /** The site's bytes, `(` to `)`. */
@@ -193,7 +196,7 @@ export class FtraceParser implements TraceParser {
     const rec = this.record;
     const kind = this.scanBytes(buf, start, end, rec, 0);
     if (kind === RecordKind.Skipped) this.pushSkipped(rec, 0, lineNo);
-    else if (kind === RecordKind.Wanted) this.pushWanted(buf, rec, 0, lineNo, this.scannedEntry as NameEntry, this.scannedFlags, this.scannedProbe);
+    else if (kind === RecordKind.Wanted) this.pushWanted(buf, rec, 0, lineNo, this.scannedEntry as NameEntry, this.scannedFlags, this.scannedProbe, this.scannedKeys);
     else this.push(buf.toString('utf8', start, end), lineNo, true);
   }
 
@@ -217,6 +220,7 @@ export class FtraceParser implements TraceParser {
   private scannedEntry: NameEntry | undefined;
   private scannedProbe: ProbeSite | undefined;
   private scannedFlags: ContextFlags | undefined;
+  private scannedKeys: PayloadKeys | undefined;
 
   /**
    * A header line as the scan worker sees it: the latency format's header
@@ -260,6 +264,11 @@ export class FtraceParser implements TraceParser {
     return this.scannedProbe;
   }
 
+  /** The keys of the payload tokens of the line scanBytes last found Wanted, when it read them. */
+  scannedPayloadKeys(): PayloadKeys | undefined {
+    return this.scannedKeys;
+  }
+
   /** That site's text, `(sym+off/size)` (for sending it to another thread once). */
   scannedSiteText(b: Buffer, rec: Float64Array, o: number): string {
     return b.toString('utf8', rec[o + EventRec.nameEnd] + 2, rec[o + EventRec.siteClose] + 1);
@@ -268,18 +277,18 @@ export class FtraceParser implements TraceParser {
   /**
    * A wanted event line from a scan worker's record: built exactly as the
    * fast lane builds it, without reading the columns again. `probe` is its
-   * probe site (splitProbeSite of the site text the worker sent).
+   * probe site (splitProbeSite of the site text the worker sent), `keys` its payload's keys (from the lists the worker sent).
    */
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined): void {
+  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
     const view = this.view.get(b);
     const flagsFrom = rec[o + EventRec.flagsFrom];
     const flags = flagsFrom >= 0 ? this.flagsAt(b, flagsFrom, rec[o + EventRec.flagsTo]) : undefined;
     const entry = this.nameEntry(view, b, rec[o + EventRec.nameFrom], rec[o + EventRec.nameEnd]);
-    this.pushWanted(b, rec, o, lineNo, entry, flags, probe);
+    this.pushWanted(b, rec, o, lineNo, entry, flags, probe, keys);
   }
 
   /** A wanted event, built from the columns of its scan record (no second tokenising of the text). */
-  private pushWanted(b: Buffer, rec: Float64Array, o: number, lineNo: number, entry: NameEntry, flags: ContextFlags | undefined, probe: ProbeSite | undefined): void {
+  private pushWanted(b: Buffer, rec: Float64Array, o: number, lineNo: number, entry: NameEntry, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
     this.eventLineSeen();
     const cpu = rec[o + EventRec.cpu];
     const pid = rec[o + EventRec.pid];
@@ -295,6 +304,12 @@ export class FtraceParser implements TraceParser {
     ev.cpu = cpu;
     if (flags !== undefined) ev.ctx = flags;
     if (probe !== undefined) ev.probe = probe;
+    if (keys !== undefined) {
+      const n = keys.keys.length;
+      const ends = new Array<number>(n);
+      for (let t = 0; t < n; t++) ends[t] = rec[o + EventRec.ends + t];
+      ev.tokens = { keys, ends, canonical: rec[o + EventRec.canonical] };
+    }
     this.hold(ev, cpu);
     this.continuable = ev.name === MARKER_EVENT ? ev : undefined;
   }
@@ -422,7 +437,11 @@ export class FtraceParser implements TraceParser {
     rec[o + EventRec.nameEnd] = n;
     rec[o + EventRec.siteClose] = siteClose;
     // `(site) rest`: the payload proper starts after the site and one space.
-    rec[o + EventRec.restFrom] = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
+    const restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
+    rec[o + EventRec.restFrom] = restFrom;
+    const keys = probe !== undefined ? readTokens(view, b, restFrom, end, entry.layouts, rec, o) : undefined;
+    rec[o + EventRec.keys] = keys === undefined ? -1 : 0;
+    this.scannedKeys = keys;
     this.scannedFlags = flags;
     this.scannedEntry = entry;
     this.scannedProbe = probe;
@@ -434,7 +453,7 @@ export class FtraceParser implements TraceParser {
     const cached = this.names.get(view, b, from, to);
     if (cached !== undefined) return cached;
     const name = b.toString('utf8', from, to);
-    return this.names.set(view, b, from, to, { name, wanted: this.filter!.wants(name, undefined, undefined), recent: [], more: undefined });
+    return this.names.set(view, b, from, to, { name, wanted: this.filter!.wants(name, undefined, undefined), recent: [], more: undefined, layouts: [] });
   }
 
   /**

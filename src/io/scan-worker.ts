@@ -24,7 +24,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
 import { FtraceParser } from '../../parsers/ftrace';
 import { EventRec, LineRec, RecordKind } from '../model/records';
-import type { ProbeSite } from '../model/event';
+import type { PayloadKeys, ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
@@ -111,6 +111,22 @@ function siteId(sc: FtraceParser, b: Buffer, rec: Float64Array, o: number): numb
   return id;
 }
 
+/** Payload key lists by id: each crosses once, with the first chunk that has it. */
+const keyLists = new Map<PayloadKeys, number>();
+let newKeys: string[][] = [];
+/** The id of the payload keys of the wanted line `sc` just scanned (-1: its tokens were not read). */
+function keysId(sc: FtraceParser): number {
+  const keys = sc.scannedPayloadKeys();
+  if (keys === undefined) return -1;
+  let id = keyLists.get(keys);
+  if (id === undefined) {
+    id = keyLists.size;
+    keyLists.set(keys, id);
+    newKeys.push([...keys.keys]);
+  }
+  return id;
+}
+
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
   if (fill === 0) return;
@@ -128,6 +144,7 @@ function emit(): void {
   let n = 0;
   let o = 0;
   newSites = [];
+  newKeys = [];
   let from = 0;
   while (from <= last) {
     const nl = buf.indexOf(10, from);
@@ -150,6 +167,7 @@ function emit(): void {
     rec[o] = kind;
     if (kind === RecordKind.Wanted) {
       rec[o + EventRec.site] = siteId(scanner as FtraceParser, buf, rec, o);
+      rec[o + EventRec.keys] = keysId(scanner as FtraceParser);
       o += EventRec.size;
     } else if (kind === RecordKind.Skipped) {
       o += EventRec.skippedSize;
@@ -167,7 +185,7 @@ function emit(): void {
   const next = takeChunk(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
-  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, keys: newKeys, bytesRead, bytesText, compression };
   port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
   posted++;
   buf = next;

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { splitProbeSite } from '../../parsers/common';
-import type { ProbeSite } from '../model/event';
+import type { PayloadKeys, ProbeSite } from '../model/event';
 import { EventRec, LineRec, RecordKind } from '../model/records';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
@@ -53,13 +53,13 @@ export interface ScanWorkerData {
 }
 
 export type WorkerMessage =
-  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; bytesRead: number; bytesText: number; compression: Compression }
+  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; keys: string[][]; bytesRead: number; bytesText: number; compression: Compression }
   | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
   pushSkipped(rec: Float64Array, o: number, lineNo: number): void;
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined): void;
+  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -101,6 +101,8 @@ export function readLinesInWorker(
   let sink = byteSink();
   /** Probe sites by the worker's ids. */
   const sites: ProbeSite[] = [];
+  /** Payload key lists by the worker's ids. */
+  const keyLists: PayloadKeys[] = [];
   return new Promise<SourceInfo>((resolve, reject) => {
     let settled = false;
     const settle = (err: unknown) => {
@@ -129,6 +131,7 @@ export function readLinesInWorker(
           const buf = Buffer.from(m.chunk);
           const rec = new Float64Array(m.records);
           for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
+          for (const k of m.keys) keyLists.push(Object.freeze({ keys: Object.freeze(k) }));
           let o = 0;
           for (let i = 0; i < m.count; i++) {
             const kind = rec[o];
@@ -139,7 +142,8 @@ export function readLinesInWorker(
               o += EventRec.skippedSize;
             } else if (kind === RecordKind.Wanted) {
               const site = rec[o + EventRec.site];
-              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, site >= 0 ? sites[site] : undefined);
+              const keys = rec[o + EventRec.keys];
+              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, site >= 0 ? sites[site] : undefined, keys >= 0 ? keyLists[keys] : undefined);
               o += EventRec.size;
             } else {
               const start = rec[o + LineRec.start];

@@ -64,8 +64,20 @@ export const enum EventRec {
   restFrom = 16,
   /** Set by a scan worker: the id of the probe site (-1: none), whose text it sends once per site. */
   site = 17,
-  size = 18,
+  /**
+   * A kprobe payload's `key=value` tokens (TraceEvent.tokens), when the
+   * scanner read them: the id of its keys (-1: not read; a scan worker sends
+   * each distinct list of keys once), the canonical-pointer bits, and where
+   * each token's value ends (from restFrom), MAX_TOKENS at most.
+   */
+  keys = 18,
+  canonical = 19,
+  ends = 20,
+  size = 20 + 12,
 }
+
+/** Tokens a scan record holds (EventRec.ends); a payload with more is left to the text reader. */
+export const MAX_TOKENS = 12;
 
 /** How many slots the record at `o` takes. */
 export function recordSize(rec: Float64Array, o: number): number {
