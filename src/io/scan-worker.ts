@@ -95,37 +95,35 @@ let share = data.share;
 let buf: Buffer = Buffer.allocUnsafeSlow(data.chunkBytes);
 let fill = 0;
 
-/** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
-const sites = new Map<ProbeSite, number>();
-let newSites: string[] = [];
-/** The id of the probe site of the wanted line `sc` just scanned in `b` into `rec` at `o` (-1: none). */
-function siteId(sc: FtraceParser, b: Buffer, rec: Float64Array, o: number): number {
-  const site = sc.scannedSite();
-  if (site === undefined) return -1;
-  let id = sites.get(site);
-  if (id === undefined) {
-    id = sites.size;
-    sites.set(site, id);
-    newSites.push(sc.scannedSiteText(b, rec, o));
-  }
-  return id;
-}
+/**
+ * Objects the main thread learns once and then by id (probe sites, payload
+ * key lists): each crosses, as `Wire`, with the first chunk that has it.
+ */
+class CrossOnce<T, Wire> {
+  private readonly ids = new Map<T, number>();
+  private fresh: Wire[] = [];
 
-/** Payload key lists by id: each crosses once, with the first chunk that has it. */
-const keyLists = new Map<PayloadKeys, number>();
-let newKeys: string[][] = [];
-/** The id of the payload keys of the wanted line `sc` just scanned (-1: its tokens were not read). */
-function keysId(sc: FtraceParser): number {
-  const keys = sc.scannedPayloadKeys();
-  if (keys === undefined) return -1;
-  let id = keyLists.get(keys);
-  if (id === undefined) {
-    id = keyLists.size;
-    keyLists.set(keys, id);
-    newKeys.push([...keys.keys]);
+  /** The id of `value` (-1 for undefined), queueing it to cross when new. */
+  id(value: T | undefined, wire: (v: T) => Wire): number {
+    if (value === undefined) return -1;
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(value, id);
+      this.fresh.push(wire(value));
+    }
+    return id;
   }
-  return id;
+
+  /** Those new since the last chunk. */
+  take(): Wire[] {
+    const f = this.fresh;
+    this.fresh = [];
+    return f;
+  }
 }
+const sites = new CrossOnce<ProbeSite, string>();
+const keyLists = new CrossOnce<PayloadKeys, string[]>();
 
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
@@ -143,8 +141,6 @@ function emit(): void {
   let rec = takeRecords();
   let n = 0;
   let o = 0;
-  newSites = [];
-  newKeys = [];
   let from = 0;
   while (from <= last) {
     const nl = buf.indexOf(10, from);
@@ -166,8 +162,9 @@ function emit(): void {
     }
     rec[o] = kind;
     if (kind === RecordKind.Wanted) {
-      rec[o + EventRec.site] = siteId(scanner as FtraceParser, buf, rec, o);
-      rec[o + EventRec.keys] = keysId(scanner as FtraceParser);
+      const sc = scanner as FtraceParser;
+      rec[o + EventRec.site] = sites.id(sc.scannedSite(), () => sc.scannedSiteText(buf, rec, o));
+      rec[o + EventRec.keys] = keyLists.id(sc.scannedPayloadKeys(), (k) => [...k.keys]);
       o += EventRec.size;
     } else if (kind === RecordKind.Skipped) {
       o += EventRec.skippedSize;
@@ -185,7 +182,7 @@ function emit(): void {
   const next = takeChunk(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
-  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, keys: newKeys, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: sites.take(), keys: keyLists.take(), bytesRead, bytesText, compression };
   port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
   posted++;
   buf = next;
