@@ -216,6 +216,15 @@ export class FtraceParser implements TraceParser {
     return this.scan(b, start, end, rec, o);
   }
 
+  /**
+   * Read kprobe payloads' tokens while scanning (TraceEvent.tokens): a scan
+   * worker does, and the main thread then reads fields without matching text.
+   * On one thread it costs more than it saves (a JavaScript loop over the
+   * payload's bytes takes more instructions than the text reader's regular
+   * expressions), so the fast lane leaves it off.
+   */
+  scanTokens = false;
+
   /** The name, flags and probe site of the line scanBytes last found Wanted (objects, so not in the record). */
   private scannedEntry: NameEntry | undefined;
   private scannedProbe: ProbeSite | undefined;
@@ -439,7 +448,7 @@ export class FtraceParser implements TraceParser {
     // `(site) rest`: the payload proper starts after the site and one space.
     const restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
     rec[o + EventRec.restFrom] = restFrom;
-    const keys = probe !== undefined ? readTokens(view, b, restFrom, end, entry.layouts, rec, o) : undefined;
+    const keys = probe !== undefined && this.scanTokens ? readTokens(view, b, restFrom, end, entry.layouts, rec, o) : undefined;
     rec[o + EventRec.keys] = keys === undefined ? -1 : 0;
     this.scannedKeys = keys;
     this.scannedFlags = flags;

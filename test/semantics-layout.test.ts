@@ -17,12 +17,13 @@ const HEAD = '        kvmnotif-147     [001] .....     6.667004: mn_inv_start: (
 /** A real payload (fixtures/real/baseline.trace.lines-25911-26110.txt line 9). */
 const REAL = 'range=0xff4d4553c041bb88 mm=0xff201f0681057180 start=0x7fc83c800000 end=0x7fc83ca00000 flags=1 event=1';
 
-/** The events of these payloads: read as text, or from bytes by the scanner (which reads the tokens of plain payloads). */
+/** The events of these payloads: read as text, or from bytes by the scanner reading the tokens of plain payloads (as a scan worker does). */
 function eventsOf(payloads: string[], lane: 'text' | 'bytes'): TraceEvent[] {
   const lines = payloads.map((p) => HEAD + p);
   if (lane === 'text') return parseWith((o) => new FtraceParser(o), lines.join('\n') + '\n', 'layout.txt').events;
   const events: TraceEvent[] = [];
   const p = new FtraceParser({ file: 'layout.txt', sink: (r) => { if (r.kind === 'event') events.push(r); }, filter: { wants: () => true, skipped: () => {} } });
+  p.scanTokens = true;
   lines.forEach((l, i) => {
     const b = Buffer.from(l);
     p.pushBytes(b, 0, b.length, i + 1);

@@ -80,7 +80,11 @@ if (data.format !== undefined) decide(formatByName(data.format) === ftraceFormat
 function decide(ftrace: boolean): void {
   decided = true;
   held.length = 0;
-  if (ftrace) scanner = new FtraceParser({ file: data.path, sink: () => {}, filter });
+  if (ftrace) {
+    scanner = new FtraceParser({ file: data.path, sink: () => {}, filter });
+    // This thread has time to spare: the main thread reads fields from the tokens' offsets.
+    scanner.scanTokens = true;
+  }
 }
 
 let compression: Compression = 'none';
