@@ -196,7 +196,7 @@ export class FtraceParser implements TraceParser {
     const rec = this.record;
     const kind = this.scanBytes(buf, start, end, rec, 0);
     if (kind === RecordKind.Skipped) this.pushSkipped(rec, 0, lineNo);
-    else if (kind === RecordKind.Wanted) this.pushWanted(buf, rec, 0, lineNo, this.scannedEntry as NameEntry, this.scannedFlags, this.scannedProbe, this.scannedKeys);
+    else if (kind === RecordKind.Wanted) this.pushWanted(buf, rec, 0, lineNo, (this.scannedEntry as NameEntry).name, this.scannedFlags, this.scannedProbe, this.scannedKeys);
     else this.push(buf.toString('utf8', start, end), lineNo, true);
   }
 
@@ -268,6 +268,16 @@ export class FtraceParser implements TraceParser {
     this.continuations = 0;
   }
 
+  /** The event name of the line scanBytes last found Wanted (one string per distinct name). */
+  scannedName(): string {
+    return (this.scannedEntry as NameEntry).name;
+  }
+
+  /** Its flags column decoded (one shared object per distinct column), if it has one. */
+  scannedContext(): ContextFlags | undefined {
+    return this.scannedFlags;
+  }
+
   /** The probe site of the line scanBytes last found Wanted (one shared, frozen object per distinct site), if any. */
   scannedSite(): ProbeSite | undefined {
     return this.scannedProbe;
@@ -285,19 +295,16 @@ export class FtraceParser implements TraceParser {
 
   /**
    * A wanted event line from a scan worker's record: built exactly as the
-   * fast lane builds it, without reading the columns again. `probe` is its
-   * probe site (splitProbeSite of the site text the worker sent), `keys` its payload's keys (from the lists the worker sent).
+   * fast lane builds it, without reading the columns again. Its name, flags
+   * (decodeFlagsCached of the column), probe site (splitProbeSite of the site
+   * text) and payload keys are those the worker sent once each.
    */
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
-    const view = this.view.get(b);
-    const flagsFrom = rec[o + EventRec.flagsFrom];
-    const flags = flagsFrom >= 0 ? this.flagsAt(b, flagsFrom, rec[o + EventRec.flagsTo]) : undefined;
-    const entry = this.nameEntry(view, b, rec[o + EventRec.nameFrom], rec[o + EventRec.nameEnd]);
-    this.pushWanted(b, rec, o, lineNo, entry, flags, probe, keys);
+  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+    this.pushWanted(b, rec, o, lineNo, name, flags, probe, keys);
   }
 
   /** A wanted event, built from the columns of its scan record (no second tokenising of the text). */
-  private pushWanted(b: Buffer, rec: Float64Array, o: number, lineNo: number, entry: NameEntry, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+  private pushWanted(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
     this.eventLineSeen();
     const cpu = rec[o + EventRec.cpu];
     const pid = rec[o + EventRec.pid];
@@ -309,7 +316,7 @@ export class FtraceParser implements TraceParser {
     const n = rec[o + EventRec.nameEnd];
     // A kprobe's payload proper is what follows its site; other events' all that follows `name: `.
     const payload = probe !== undefined ? b.toString('utf8', rec[o + EventRec.restFrom], end) : n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
-    const ev = new ParsedEvent(ts, pid, this.commAt(b, rec[o + EventRec.comm], rec[o + EventRec.commEnd], pid), entry.name, payload, { file: this.file, line: lineNo });
+    const ev = new ParsedEvent(ts, pid, this.commAt(b, rec[o + EventRec.comm], rec[o + EventRec.commEnd], pid), name, payload, { file: this.file, line: lineNo });
     ev.cpu = cpu;
     if (flags !== undefined) ev.ctx = flags;
     if (probe !== undefined) ev.probe = probe;

@@ -24,7 +24,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
 import { FtraceParser } from '../../parsers/ftrace';
 import { EventRec, LineRec, RecordKind } from '../model/records';
-import type { PayloadKeys, ProbeSite } from '../model/event';
+import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
@@ -127,6 +127,8 @@ class CrossOnce<T, Wire> {
   }
 }
 const sites = new CrossOnce<ProbeSite, string>();
+const names = new CrossOnce<string, string>();
+const contexts = new CrossOnce<ContextFlags, string>();
 const keyLists = new CrossOnce<PayloadKeys, string[]>();
 
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
@@ -168,6 +170,8 @@ function emit(): void {
     if (kind === RecordKind.Wanted) {
       const sc = scanner as FtraceParser;
       rec[o + EventRec.site] = sites.id(sc.scannedSite(), () => sc.scannedSiteText(buf, rec, o));
+      rec[o + EventRec.name] = names.id(sc.scannedName(), (name) => name);
+      rec[o + EventRec.flags] = contexts.id(sc.scannedContext(), (f) => f.raw);
       rec[o + EventRec.keys] = keyLists.id(sc.scannedPayloadKeys(), (k) => [...k.keys]);
       o += EventRec.size;
     } else if (kind === RecordKind.Skipped) {
@@ -186,7 +190,7 @@ function emit(): void {
   const next = takeChunk(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
-  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: sites.take(), keys: keyLists.take(), bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: sites.take(), names: names.take(), contexts: contexts.take(), keys: keyLists.take(), bytesRead, bytesText, compression };
   port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
   posted++;
   buf = next;

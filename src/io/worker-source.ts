@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { splitProbeSite } from '../../parsers/common';
-import type { PayloadKeys, ProbeSite } from '../model/event';
+import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
+import { decodeFlagsCached } from '../model/flags';
 import { EventRec, LineRec, RecordKind } from '../model/records';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
@@ -53,13 +54,13 @@ export interface ScanWorkerData {
 }
 
 export type WorkerMessage =
-  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; keys: string[][]; bytesRead: number; bytesText: number; compression: Compression }
+  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; names: string[]; contexts: string[]; keys: string[][]; bytesRead: number; bytesText: number; compression: Compression }
   | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
   pushSkipped(rec: Float64Array, o: number, lineNo: number): void;
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
+  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -101,8 +102,10 @@ export function readLinesInWorker(
   let sink = byteSink();
   /** Probe sites by the worker's ids. */
   const sites: ProbeSite[] = [];
-  /** Payload key lists by the worker's ids. */
+  /** Payload key lists, event names and decoded flags columns by the worker's ids. */
   const keyLists: PayloadKeys[] = [];
+  const names: string[] = [];
+  const contexts: ContextFlags[] = [];
   return new Promise<SourceInfo>((resolve, reject) => {
     let settled = false;
     const settle = (err: unknown) => {
@@ -132,6 +135,8 @@ export function readLinesInWorker(
           const rec = new Float64Array(m.records);
           for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
           for (const k of m.keys) keyLists.push(Object.freeze({ keys: Object.freeze(k) }));
+          for (const name of m.names) names.push(name);
+          for (const raw of m.contexts) contexts.push(decodeFlagsCached(raw) as ContextFlags);
           let o = 0;
           for (let i = 0; i < m.count; i++) {
             const kind = rec[o];
@@ -143,7 +148,9 @@ export function readLinesInWorker(
             } else if (kind === RecordKind.Wanted) {
               const site = rec[o + EventRec.site];
               const keys = rec[o + EventRec.keys];
-              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, site >= 0 ? sites[site] : undefined, keys >= 0 ? keyLists[keys] : undefined);
+              const flags = rec[o + EventRec.flags];
+              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, names[rec[o + EventRec.name]], flags >= 0 ? contexts[flags] : undefined,
+                site >= 0 ? sites[site] : undefined, keys >= 0 ? keyLists[keys] : undefined);
               o += EventRec.size;
             } else {
               const start = rec[o + LineRec.start];

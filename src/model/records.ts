@@ -62,18 +62,23 @@ export const enum EventRec {
   /** a probe site's `)` and the payload after it (-1 for an event without a site). */
   siteClose = 15,
   restFrom = 16,
-  /** Set by a scan worker: the id of the probe site (-1: none), whose text it sends once per site. */
+  /**
+   * Set by a scan worker, ids of what it sends once each: the probe site
+   * (-1: none), the event name, the flags column's decoding (-1: none).
+   */
   site = 17,
+  name = 18,
+  flags = 19,
   /**
    * A kprobe payload's `key=value` tokens (TraceEvent.tokens), when the
    * scanner read them: the id of its keys (-1: not read; a scan worker sends
    * each distinct list of keys once), the canonical-pointer bits, and where
    * each token's value ends (from restFrom), MAX_TOKENS at most.
    */
-  keys = 18,
-  canonical = 19,
-  ends = 20,
-  size = 20 + 12,
+  keys = 20,
+  canonical = 21,
+  ends = 22,
+  size = 22 + 12,
 }
 
 /** Tokens a scan record holds (EventRec.ends); a payload with more is left to the text reader. */
