@@ -201,7 +201,7 @@ export class FtraceParser implements TraceParser {
   }
 
   /** The fast lane's own scan record. */
-  private readonly record = new Float64Array(EventRec.size);
+  private readonly record = new Int32Array(EventRec.size);
 
   /**
    * What the fast lane makes of this line, decided from its bytes alone (a
@@ -211,7 +211,7 @@ export class FtraceParser implements TraceParser {
    * says), Line for anything the fast lane does not take (nothing written).
    * Changes no parser state but the name caches and the scanned* fields.
    */
-  scanBytes(b: Buffer, start: number, end: number, rec: Float64Array, o: number): RecordKind {
+  scanBytes(b: Buffer, start: number, end: number, rec: Int32Array, o: number): RecordKind {
     if (this.filter === undefined || this.latency) return RecordKind.Line;
     return this.scan(b, start, end, rec, o);
   }
@@ -241,7 +241,7 @@ export class FtraceParser implements TraceParser {
   }
 
   /** A filtered-out event line, from its scan record (the fast lane's, or a scan worker's). */
-  pushSkipped(rec: Float64Array, o: number, lineNo: number): void {
+  pushSkipped(rec: Int32Array, o: number, lineNo: number): void {
     const cpu = rec[o + EventRec.cpu];
     const pid = rec[o + EventRec.pid];
     const sec = rec[o + EventRec.sec];
@@ -289,7 +289,7 @@ export class FtraceParser implements TraceParser {
   }
 
   /** That site's text, `(sym+off/size)` (for sending it to another thread once). */
-  scannedSiteText(b: Buffer, rec: Float64Array, o: number): string {
+  scannedSiteText(b: Buffer, rec: Int32Array, o: number): string {
     return b.toString('utf8', rec[o + EventRec.nameEnd] + 2, rec[o + EventRec.siteClose] + 1);
   }
 
@@ -299,12 +299,12 @@ export class FtraceParser implements TraceParser {
    * (decodeFlagsCached of the column), probe site (splitProbeSite of the site
    * text) and payload keys are those the worker sent once each.
    */
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+  pushScanned(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
     this.pushWanted(b, rec, o, lineNo, name, flags, probe, keys);
   }
 
   /** A wanted event, built from the columns of its scan record (no second tokenising of the text). */
-  private pushWanted(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+  private pushWanted(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
     this.eventLineSeen();
     const cpu = rec[o + EventRec.cpu];
     const pid = rec[o + EventRec.pid];
@@ -331,7 +331,7 @@ export class FtraceParser implements TraceParser {
   }
 
   /** The fast lane's reading of a line's columns (see scanBytes). */
-  private scan(b: Buffer, start: number, end: number, rec: Float64Array, o: number): RecordKind {
+  private scan(b: Buffer, start: number, end: number, rec: Int32Array, o: number): RecordKind {
     let i = start;
     while (i < end && b[i] === 32) i++;
     if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return RecordKind.Line;
@@ -396,7 +396,8 @@ export class FtraceParser implements TraceParser {
       sec = sec * 10 + (b[r] - 48);
       r++;
     }
-    if (r === p || b[r] !== 46 /* . */ || r - p > 15) return RecordKind.Line;
+    // Up to 9 digits of seconds fit a 32-bit record slot (31 years of uptime); longer ones take the text lane.
+    if (r === p || b[r] !== 46 /* . */ || r - p > 9) return RecordKind.Line;
     r++;
     const fracFrom = r;
     let frac = 0;

@@ -28,7 +28,7 @@ const MAX_LAYOUTS = 4;
  * and canonical) with one of `layouts` (learning a new one if none fits);
  * returns their keys, or undefined when the payload is not read here.
  */
-export function readTokens(view: DataView, b: Uint8Array, from: number, end: number, layouts: KeyLayout[], rec: Float64Array, o: number): PayloadKeys | undefined {
+export function readTokens(view: DataView, b: Uint8Array, from: number, end: number, layouts: KeyLayout[], rec: Int32Array, o: number): PayloadKeys | undefined {
   for (let i = 0; i < layouts.length; i++) {
     if (matchTokens(view, b, from, end, layouts[i], rec, o)) return layouts[i].keys;
   }
@@ -39,7 +39,7 @@ export function readTokens(view: DataView, b: Uint8Array, from: number, end: num
   return learnt.keys;
 }
 
-function matchTokens(view: DataView, b: Uint8Array, from: number, end: number, layout: KeyLayout, rec: Float64Array, o: number): boolean {
+function matchTokens(view: DataView, b: Uint8Array, from: number, end: number, layout: KeyLayout, rec: Int32Array, o: number): boolean {
   const needles = layout.needles;
   const last = needles.length - 1;
   let pos = from;

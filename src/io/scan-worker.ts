@@ -54,10 +54,10 @@ function takeChunk(size: number): Buffer {
   return ab !== undefined && ab.byteLength >= size ? Buffer.from(ab) : Buffer.allocUnsafeSlow(size);
 }
 
-function takeRecords(): Float64Array {
+function takeRecords(): Int32Array {
   collectSpent();
   const ab = spentRecords.pop();
-  return ab !== undefined ? new Float64Array(ab) : new Float64Array(LineRec.size * 32768);
+  return ab !== undefined ? new Int32Array(ab) : new Int32Array(LineRec.size * 32768);
 }
 const ctl = new Int32Array(data.ctl);
 
@@ -152,7 +152,7 @@ function emit(): void {
     const nl = buf.indexOf(10, from);
     const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
     if (o + EventRec.size > rec.length) {
-      const more = new Float64Array(rec.length * 2);
+      const more = new Int32Array(rec.length * 2);
       more.set(rec);
       rec = more;
     }

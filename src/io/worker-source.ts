@@ -59,8 +59,8 @@ export type WorkerMessage =
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
-  pushSkipped(rec: Float64Array, o: number, lineNo: number): void;
-  pushScanned(b: Buffer, rec: Float64Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
+  pushSkipped(rec: Int32Array, o: number, lineNo: number): void;
+  pushScanned(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -132,7 +132,7 @@ export function readLinesInWorker(
         info.compression = m.compression;
         if (m.type === 'chunk') {
           const buf = Buffer.from(m.chunk);
-          const rec = new Float64Array(m.records);
+          const rec = new Int32Array(m.records);
           for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
           for (const k of m.keys) keyLists.push(Object.freeze({ keys: Object.freeze(k) }));
           for (const name of m.names) names.push(name);

@@ -1,12 +1,12 @@
 /**
  * The scan record: what the ftrace scanner reads from one line's bytes, as
- * numbers in a Float64Array (no string, no object per line). One layout for
+ * 32-bit integers in an Int32Array (no string, no object per line). One layout for
  * both lanes: the parser scans a line on its own thread into a record of its
  * own, and a scan worker scans straight into the records of the chunk it
  * hands over, which the main thread reads with the same names.
  *
  * A chunk's records follow each other, one per line in line order, each as
- * long as its kind says (recordSize):
+ * long as its kind says (LineRec.size, EventRec.skippedSize, EventRec.size):
  *
  *   LINE     a line the parser reads as text: where its bytes are in the chunk
  *   SKIPPED  an event line the analysis does not need in full: CPU, task and time
@@ -40,7 +40,7 @@ export const enum EventRec {
   kind = 0,
   cpu = 1,
   pid = 2,
-  /** The timestamp: whole seconds, nanoseconds, and how many decimals it was printed with. */
+  /** The timestamp: whole seconds (at most 9 digits: longer goes to the text lane), nanoseconds, and how many decimals it was printed with. */
   sec = 3,
   nsec = 4,
   digits = 5,
@@ -83,9 +83,3 @@ export const enum EventRec {
 
 /** Tokens a scan record holds (EventRec.ends); a payload with more is left to the text reader. */
 export const MAX_TOKENS = 12;
-
-/** How many slots the record at `o` takes. */
-export function recordSize(rec: Float64Array, o: number): number {
-  const kind = rec[o];
-  return kind === RecordKind.Wanted ? EventRec.size : kind === RecordKind.Skipped ? EventRec.skippedSize : LineRec.size;
-}
