@@ -42,6 +42,8 @@ const MARKER_EVENT = 'tracing_mark_write';
 const MAX_HELD = 256;
 const BRACKET = 0x5b;
 interface NameEntry {
+  /** The name's bytes. */
+  key: ByteKey;
   name: string;
   /** Wanted as a plain event (a kprobe line asks again with its probe site). */
   wanted: boolean;
@@ -58,6 +60,8 @@ interface SiteEntry {
   probe: ProbeSite | undefined;
   wanted: boolean;
 }
+/** Names kept in the parser's `recentNames` list (compared in place before the table is asked). */
+const RECENT_NAMES = 8;
 /** Sites kept in a name's `recent` list (compared in place, without first finding the `)`). */
 const RECENT_SITES = 8;
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
@@ -465,13 +469,37 @@ export class FtraceParser implements TraceParser {
     return RecordKind.Wanted;
   }
 
-  /** An event name and whether the filter wants it (as a tracepoint), looked up by its bytes; the first sighting of each decodes and checks it. */
+  /**
+   * An event name and whether the filter wants it (as a tracepoint), looked
+   * up by its bytes: among the most used names first (compared in place, most
+   * differ in their first 4 bytes), then in the table of all; the first
+   * sighting of each decodes and checks it.
+   */
   private nameEntry(view: DataView, b: Buffer, from: number, to: number): NameEntry {
-    const cached = this.names.get(view, b, from, to);
-    if (cached !== undefined) return cached;
-    const name = b.toString('utf8', from, to);
-    return this.names.set(view, b, from, to, { name, wanted: this.filter!.wants(name, undefined, undefined), recent: [], more: undefined, layouts: [] });
+    const recent = this.recentNames;
+    const len = to - from;
+    for (let i = 0; i < recent.length; i++) {
+      const e = recent[i];
+      if (e.key.len === len && e.key.matches(view, b, from)) {
+        if (i > 0) {
+          recent[i] = recent[i - 1];
+          recent[i - 1] = e;
+        }
+        return e;
+      }
+    }
+    let e = this.names.get(view, b, from, to);
+    if (e === undefined) {
+      const name = b.toString('utf8', from, to);
+      e = this.names.set(view, b, from, to, { key: new ByteKey(b, from, to), name, wanted: this.filter!.wants(name, undefined, undefined), recent: [], more: undefined, layouts: [] });
+    }
+    if (recent.length < RECENT_NAMES) recent.push(e);
+    else recent[RECENT_NAMES - 1] = e;
+    return e;
   }
+
+  /** The names seen most, most used first (see nameEntry). */
+  private readonly recentNames: NameEntry[] = [];
 
   /**
    * A kprobe line's site `(sym+off/size)` at `from` (parsed by splitProbeSite,
