@@ -2,7 +2,7 @@
  * Pieces every text parser shares: the kprobe site prefix, stack frames,
  * and building a TraceEvent with lazily parsed fields.
  */
-import type { ContextFlags, ProbeSite, SourceLocation, StackFrame, Timestamp, TraceEvent } from '../src/model/event';
+import type { ContextFlags, PayloadTokens, ProbeSite, SourceLocation, StackFrame, Timestamp, TraceEvent } from '../src/model/event';
 import { parseFields } from '../src/model/fields';
 
 const HEX_ADDR = /^(?:0x)?[0-9a-fA-F]{6,16}$/;
@@ -111,6 +111,21 @@ export class ParsedEvent implements TraceEvent {
     public payload: string,
     public src: SourceLocation,
   ) {}
+
+  /**
+   * TraceEvent.tokens: a reading aid that depends on which lane read the line,
+   * so it is kept off the event's own properties (events from either lane
+   * compare and serialise alike).
+   */
+  #tokens: PayloadTokens | undefined = undefined;
+
+  get tokens(): PayloadTokens | undefined {
+    return this.#tokens;
+  }
+
+  set tokens(t: PayloadTokens | undefined) {
+    this.#tokens = t;
+  }
 
   get fields(): Record<string, string> {
     if (this.parsedFields === undefined) this.parsedFields = parseFields(this.payload);

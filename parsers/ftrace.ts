@@ -12,10 +12,13 @@
  *   CMD-PID  CPU FLAGS  TIMEus MARK: EVENT: PAYLOAD
  *     <idle>-0         0d.h3   12us+: hrtimer_cancel: hrtimer=...
  */
-import type { ContextFlags, ParseInfo, ProbeSite, SourceLocation, Timestamp, StackFrame } from '../src/model/event';
+import type { ContextFlags, ParseInfo, PayloadKeys, ProbeSite, SourceLocation, Timestamp, StackFrame } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
+import { EventRec, RecordKind } from '../src/model/records';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
+import { ByteKey, ByteTable, ChunkView } from './byte-table';
+import { readTokens, type KeyLayout } from './payload-tokens';
 import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -38,31 +41,29 @@ const MARKER_EVENT = 'tracing_mark_write';
 /** Events held back waiting for a possible stack record. */
 const MAX_HELD = 256;
 const BRACKET = 0x5b;
-/** scanBytes results. */
-export const SCAN_OTHER = 0;
-export const SCAN_SKIP = 1;
-export const SCAN_WANTED = 2;
-/** Doubles a wanted line's columns take in a scan worker's records (writeScanned, pushScanned). */
-export const SCANNED_SLOTS = 16;
-
 interface NameEntry {
-  /** Second hash of the name's bytes. */
-  h2: number;
-  latin1: string;
-  utf8: string;
+  /** The name's bytes. */
+  key: ByteKey;
   name: string;
   /** Wanted as a plain event (a kprobe line asks again with its probe site). */
   wanted: boolean;
+  /** The probe sites seen after this name, most used first (see siteAt), and the rest. */
+  recent: SiteEntry[];
+  more: ByteTable<SiteEntry> | undefined;
+  /** The key lists of its kprobe payloads (see readTokens). */
+  layouts: KeyLayout[];
 }
 interface SiteEntry {
-  s2: number;
-  /** Bytes from the name's end to the site's `)` (negated, to the line's end, for a site without one). */
-  len: number;
-  name: NameEntry;
+  /** The site's bytes, `(` to `)`. */
+  key: ByteKey;
   /** undefined when the parenthesis is not a probe site (`(alloc_bprm+0x32) call_site=...`). */
   probe: ProbeSite | undefined;
   wanted: boolean;
 }
+/** Names kept in the parser's `recentNames` list (compared in place before the table is asked). */
+const RECENT_NAMES = 8;
+/** Sites kept in a name's `recent` list (compared in place, without first finding the `)`). */
+const RECENT_SITES = 8;
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 /** Where continuation lines of a filtered-out trace_marker write go. */
@@ -96,8 +97,9 @@ export class FtraceParser implements TraceParser {
   private readonly lastTsSecByCpu: number[] = [];
   private readonly lastTsNsecByCpu: number[] = [];
   private readonly lastTsDigitsByCpu: number[] = [];
-  private readonly names = new Map<number, NameEntry>();
-  private readonly sites = new Map<number, SiteEntry>();
+  /** Event names by their bytes. */
+  private readonly names = new ByteTable<NameEntry>(4096);
+  private readonly view = new ChunkView();
   private readonly flagsByKey = new Map<number, ContextFlags | null>();
   private lastFlagsKey = -1;
   private lastFlags: ContextFlags | undefined;
@@ -188,42 +190,50 @@ export class FtraceParser implements TraceParser {
   }
 
   /**
-   * The fast lane for big captures: read an event line straight from the bytes
-   * and, when the consumer does not want the event, account for it without
-   * building any string. Anything unusual, and every wanted event, goes through
-   * push() as text, so both lanes give the same result.
+   * The fast lane for big captures: read an event line straight from its
+   * bytes into a scan record (src/model/records.ts); a filtered-out event is
+   * accounted for without building any string, a wanted one is built from the
+   * record's columns. Anything unusual goes through push() as text, so both
+   * lanes give the same result.
    */
   pushBytes(buf: Buffer, start: number, end: number, lineNo: number): void {
-    if (this.filter === undefined || this.latency || !this.fromBytes(buf, start, end, lineNo)) {
-      this.push(buf.toString('utf8', start, end), lineNo, true);
-    }
+    const rec = this.record;
+    const kind = this.scanBytes(buf, start, end, rec, 0);
+    if (kind === RecordKind.Skipped) this.pushSkipped(rec, 0, lineNo);
+    else if (kind === RecordKind.Wanted) this.pushWanted(buf, rec, 0, lineNo, (this.scannedEntry as NameEntry).name, this.scannedFlags, this.scannedProbe, this.scannedKeys);
+    else this.push(buf.toString('utf8', start, end), lineNo, true);
+  }
+
+  /** The fast lane's own scan record. */
+  private readonly record = new Int32Array(EventRec.size);
+
+  /**
+   * What the fast lane makes of this line, decided from its bytes alone (a
+   * scan worker asks this, and hands on only the lines that need parsing):
+   * Skipped for a plain event line the filter does not want, Wanted for a
+   * wanted one (their columns written into `rec` from `o`, as EventRec
+   * says), Line for anything the fast lane does not take (nothing written).
+   * Changes no parser state but the name caches and the scanned* fields.
+   */
+  scanBytes(b: Buffer, start: number, end: number, rec: Int32Array, o: number): RecordKind {
+    if (this.filter === undefined || this.latency) return RecordKind.Line;
+    return this.scan(b, start, end, rec, o);
   }
 
   /**
-   * What the fast lane would do with this line, decided from its bytes alone
-   * (a scan worker asks this, and hands on only the lines that need parsing):
-   * SCAN_SKIP for a plain event line the filter does not want (its columns are
-   * then in `scanned`), SCAN_WANTED for a wanted one, SCAN_OTHER for anything
-   * the fast lane does not take. Changes no parser state but the name caches.
+   * Read kprobe payloads' tokens while scanning (TraceEvent.tokens): a scan
+   * worker does, and the main thread then reads fields without matching text.
+   * On one thread it costs more than it saves (a JavaScript loop over the
+   * payload's bytes takes more instructions than the text reader's regular
+   * expressions), so the fast lane leaves it off.
    */
-  scanBytes(b: Buffer, start: number, end: number): number {
-    if (this.filter === undefined || this.latency) return SCAN_OTHER;
-    return this.scan(b, start, end);
-  }
+  scanTokens = false;
 
-  /** Columns of the last line scanBytes (or the fast lane) read. */
-  readonly scanned = { cpu: 0, pid: 0, sec: 0, nsec: 0, digits: 0 };
-  /** Where the last scan found each column (byte offsets), for building a wanted event. */
-  private readonly at = {
-    comm: 0, commEnd: 0, flagsFrom: -1, flagsTo: -1, tsFrom: 0, tsTo: 0, nameFrom: 0, nameEnd: 0,
-    /** The name's two hashes (see nameEntry). */
-    h: 0, h2: 0,
-    /** With a probe site: where its `)` is, and where the payload after it starts (else -1). */
-    siteClose: -1, restFrom: -1,
-  };
+  /** The name, flags and probe site of the line scanBytes last found Wanted (objects, so not in the record). */
   private scannedEntry: NameEntry | undefined;
   private scannedProbe: ProbeSite | undefined;
   private scannedFlags: ContextFlags | undefined;
+  private scannedKeys: PayloadKeys | undefined;
 
   /**
    * A header line as the scan worker sees it: the latency format's header
@@ -234,16 +244,14 @@ export class FtraceParser implements TraceParser {
     if (/_------=> CPU#/.test(text)) this.latency = true;
   }
 
-  /**
-   * A filtered-out event line, accounted for exactly as the fast lane does
-   * (also fed directly with a scan worker's columns).
-   */
-  pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void {
-    this.info.lines++;
-    if (this.stackFrames !== undefined) this.stackFrames = undefined;
-    this.inHeader = false;
-    this.info.events++;
-    this.continuations = 0;
+  /** A filtered-out event line, from its scan record (the fast lane's, or a scan worker's). */
+  pushSkipped(rec: Int32Array, o: number, lineNo: number): void {
+    const cpu = rec[o + EventRec.cpu];
+    const pid = rec[o + EventRec.pid];
+    const sec = rec[o + EventRec.sec];
+    const nsec = rec[o + EventRec.nsec];
+    const digits = rec[o + EventRec.digits];
+    this.eventLineSeen();
     this.lastTsByCpu[cpu] = undefined;
     this.lastTsSecByCpu[cpu] = sec;
     this.lastTsNsecByCpu[cpu] = nsec;
@@ -255,112 +263,82 @@ export class FtraceParser implements TraceParser {
     this.continuable = undefined;
   }
 
-  /** Reads a plain event line from its bytes; returns false (having changed nothing) for anything else. */
-  private fromBytes(b: Buffer, start: number, end: number, lineNo: number): boolean {
-    const kind = this.scan(b, start, end);
-    if (kind === SCAN_OTHER) return false;
-    const c = this.scanned;
-    if (kind === SCAN_SKIP) {
-      this.pushSkipped(c.cpu, c.pid, c.sec, c.nsec, c.digits, lineNo);
-      return true;
-    }
-    this.pushWanted(b, end, lineNo);
-    return true;
+  /** What every event line read from its bytes does to the parser's state first. */
+  private eventLineSeen(): void {
+    this.info.lines++;
+    this.info.events++;
+    if (this.stackFrames !== undefined) this.stackFrames = undefined;
+    this.inHeader = false;
+    this.continuations = 0;
   }
 
-  /**
-   * Write the columns of the line scanBytes just found SCAN_WANTED into a
-   * scan worker's records (SCANNED_SLOTS doubles from `o`); `siteId` names its
-   * probe site (-1: none), whose text siteText() gives.
-   */
-  writeScanned(rec: Float64Array, o: number, siteId: number): void {
-    const c = this.scanned;
-    const at = this.at;
-    rec[o] = c.cpu;
-    rec[o + 1] = c.pid;
-    rec[o + 2] = c.sec;
-    rec[o + 3] = c.nsec;
-    rec[o + 4] = at.comm;
-    rec[o + 5] = at.commEnd;
-    rec[o + 6] = at.flagsFrom;
-    rec[o + 7] = at.flagsTo;
-    rec[o + 8] = at.tsFrom;
-    rec[o + 9] = at.tsTo;
-    rec[o + 10] = at.nameFrom;
-    rec[o + 11] = at.nameEnd;
-    rec[o + 12] = at.h;
-    rec[o + 13] = at.h2;
-    rec[o + 14] = at.restFrom;
-    rec[o + 15] = siteId;
+  /** The event name of the line scanBytes last found Wanted (one string per distinct name). */
+  scannedName(): string {
+    return (this.scannedEntry as NameEntry).name;
   }
 
-  /** The probe site of the line scanBytes just found SCAN_WANTED (one shared, frozen object per distinct site), if any. */
+  /** Its flags column decoded (one shared object per distinct column), if it has one. */
+  scannedContext(): ContextFlags | undefined {
+    return this.scannedFlags;
+  }
+
+  /** The probe site of the line scanBytes last found Wanted (one shared, frozen object per distinct site), if any. */
   scannedSite(): ProbeSite | undefined {
     return this.scannedProbe;
   }
 
+  /** The keys of the payload tokens of the line scanBytes last found Wanted, when it read them. */
+  scannedPayloadKeys(): PayloadKeys | undefined {
+    return this.scannedKeys;
+  }
+
   /** That site's text, `(sym+off/size)` (for sending it to another thread once). */
-  scannedSiteText(b: Buffer): string {
-    return b.toString('utf8', this.at.nameEnd + 2, this.at.siteClose + 1);
+  scannedSiteText(b: Buffer, rec: Int32Array, o: number): string {
+    return b.toString('utf8', rec[o + EventRec.nameEnd] + 2, rec[o + EventRec.siteClose] + 1);
   }
 
   /**
-   * A wanted event line whose columns a scan worker read (writeScanned):
-   * built exactly as the fast lane builds it, without reading the columns again.
-   * `probe` is its probe site (splitProbeSite of the site text the worker sent).
+   * A wanted event line from a scan worker's record: built exactly as the
+   * fast lane builds it, without reading the columns again. Its name, flags
+   * (decodeFlagsCached of the column), probe site (splitProbeSite of the site
+   * text) and payload keys are those the worker sent once each.
    */
-  pushScanned(b: Buffer, end: number, lineNo: number, rec: Float64Array, o: number, probe: ProbeSite | undefined): void {
-    const c = this.scanned;
-    const at = this.at;
-    c.cpu = rec[o];
-    c.pid = rec[o + 1];
-    c.sec = rec[o + 2];
-    c.nsec = rec[o + 3];
-    at.comm = rec[o + 4];
-    at.commEnd = rec[o + 5];
-    at.flagsFrom = rec[o + 6];
-    at.flagsTo = rec[o + 7];
-    this.scannedFlags = at.flagsFrom >= 0 ? this.flagsAt(b, at.flagsFrom, at.flagsTo) : undefined;
-    at.tsFrom = rec[o + 8];
-    at.tsTo = rec[o + 9];
-    at.nameFrom = rec[o + 10];
-    at.nameEnd = rec[o + 11];
-    this.scannedEntry = this.nameEntry(b, at.nameFrom, at.nameEnd, rec[o + 12], rec[o + 13]);
-    at.restFrom = rec[o + 14];
-    this.scannedProbe = probe;
-    this.pushWanted(b, end, lineNo);
+  pushScanned(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+    this.pushWanted(b, rec, o, lineNo, name, flags, probe, keys);
   }
 
-  /** A wanted event, built from the columns of the last scan (no second tokenising of the text). */
-  private pushWanted(b: Buffer, end: number, lineNo: number): void {
-    const c = this.scanned;
-    this.info.lines++;
-    if (this.stackFrames !== undefined) this.stackFrames = undefined;
-    this.inHeader = false;
-    this.info.events++;
-    this.continuations = 0;
-    const at = this.at;
-    const cpu = c.cpu;
-    const ts: Timestamp = { raw: b.toString('latin1', at.tsFrom, at.tsTo), sec: c.sec, nsec: c.nsec, unit: 'seconds' };
+  /** A wanted event, built from the columns of its scan record (no second tokenising of the text). */
+  private pushWanted(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void {
+    this.eventLineSeen();
+    const cpu = rec[o + EventRec.cpu];
+    const pid = rec[o + EventRec.pid];
+    const end = rec[o + EventRec.end];
+    const ts: Timestamp = { raw: b.toString('latin1', rec[o + EventRec.tsFrom], rec[o + EventRec.tsTo]), sec: rec[o + EventRec.sec], nsec: rec[o + EventRec.nsec], unit: 'seconds' };
     this.lastTsByCpu[cpu] = ts;
     this.lastTsDigitsByCpu[cpu] = undefined as unknown as number;
     this.skippedPidByCpu[cpu] = undefined;
-    const n = at.nameEnd;
+    const n = rec[o + EventRec.nameEnd];
     // A kprobe's payload proper is what follows its site; other events' all that follows `name: `.
-    const payload = this.scannedProbe !== undefined ? b.toString('utf8', at.restFrom, end) : n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
-    const ev = new ParsedEvent(ts, c.pid, this.commAt(b, at.comm, at.commEnd, c.pid), (this.scannedEntry as NameEntry).utf8, payload, { file: this.file, line: lineNo });
+    const payload = probe !== undefined ? b.toString('utf8', rec[o + EventRec.restFrom], end) : n + 2 <= end ? b.toString('utf8', n + 2, end) : '';
+    const ev = new ParsedEvent(ts, pid, this.commAt(b, rec[o + EventRec.comm], rec[o + EventRec.commEnd], pid), name, payload, { file: this.file, line: lineNo });
     ev.cpu = cpu;
-    if (this.scannedFlags !== undefined) ev.ctx = this.scannedFlags;
-    if (this.scannedProbe) ev.probe = this.scannedProbe;
+    if (flags !== undefined) ev.ctx = flags;
+    if (probe !== undefined) ev.probe = probe;
+    if (keys !== undefined) {
+      const n = keys.keys.length;
+      const ends = new Array<number>(n);
+      for (let t = 0; t < n; t++) ends[t] = rec[o + EventRec.ends + t];
+      ev.tokens = { keys, ends, canonical: rec[o + EventRec.canonical] };
+    }
     this.hold(ev, cpu);
     this.continuable = ev.name === MARKER_EVENT ? ev : undefined;
   }
 
   /** The fast lane's reading of a line's columns (see scanBytes). */
-  private scan(b: Buffer, start: number, end: number): number {
+  private scan(b: Buffer, start: number, end: number, rec: Int32Array, o: number): RecordKind {
     let i = start;
     while (i < end && b[i] === 32) i++;
-    if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return SCAN_OTHER;
+    if (i >= end || b[i] === 35 /* # */ || b[i] === 61 /* = */) return RecordKind.Line;
     // " [NNN] " : the CPU column
     let open = i;
     let cpu = -1;
@@ -387,7 +365,7 @@ export class FtraceParser implements TraceParser {
       }
       open++;
     }
-    if (cpu < 0 || open >= end) return SCAN_OTHER;
+    if (cpu < 0 || open >= end) return RecordKind.Line;
     // pid: digits before the spaces before the bracket; a TGID column `(...)` takes the text lane.
     let k = open - 1;
     while (k > i && b[k] === 32) k--;
@@ -399,7 +377,7 @@ export class FtraceParser implements TraceParser {
       mul *= 10;
       k--;
     }
-    if (k === pidEnd || b[k] !== 45 /* - */ || k === i) return SCAN_OTHER;
+    if (k === pidEnd || b[k] !== 45 /* - */ || k === i) return RecordKind.Line;
     // flags, then the timestamp `sec.frac:`
     let p = j + 2;
     while (p < end && b[p] === 32) p++;
@@ -414,7 +392,7 @@ export class FtraceParser implements TraceParser {
       while (p < end && b[p] === 32) p++;
       q = p;
       while (q < end && b[q] !== 32) q++;
-      if (b[q - 1] !== 58) return SCAN_OTHER;
+      if (b[q - 1] !== 58) return RecordKind.Line;
     }
     let sec = 0;
     let r = p;
@@ -422,7 +400,8 @@ export class FtraceParser implements TraceParser {
       sec = sec * 10 + (b[r] - 48);
       r++;
     }
-    if (r === p || b[r] !== 46 /* . */ || r - p > 15) return SCAN_OTHER;
+    // Up to 9 digits of seconds fit a 32-bit record slot (31 years of uptime); longer ones take the text lane.
+    if (r === p || b[r] !== 46 /* . */ || r - p > 9) return RecordKind.Line;
     r++;
     const fracFrom = r;
     let frac = 0;
@@ -431,111 +410,127 @@ export class FtraceParser implements TraceParser {
       r++;
     }
     const digits = r - fracFrom;
-    if (r !== q - 1 || digits === 0 || digits > 9) return SCAN_OTHER;
+    if (r !== q - 1 || digits === 0 || digits > 9) return RecordKind.Line;
     const nsec = frac * POW10[9 - digits];
     // event name up to `: ` (the function tracer's `a <-b` takes the text lane)
     const nameFrom = q + 1;
-    if (nameFrom >= end || b[nameFrom] === 60 /* < */) return SCAN_OTHER;
+    if (nameFrom >= end || b[nameFrom] === 60 /* < */) return RecordKind.Line;
     let n = nameFrom;
-    let h = 0x811c9dc5;
-    let h2 = 0x9747b28c;
     while (n < end) {
       const c = b[n];
       if (c === 58 || c === 32) break;
-      h = Math.imul(h ^ c, 0x01000193);
-      h2 = Math.imul(h2 + c, 0x5bd1e995) ^ (h2 >>> 15);
       n++;
     }
-    if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return SCAN_OTHER;
+    if (n === nameFrom || b[n] !== 58 || (n + 1 < end && b[n + 1] !== 32)) return RecordKind.Line;
     // The role of a kprobe line depends on the probed symbol in its `(sym+off/size)` site.
+    const view = this.view.get(b);
+    const entry = this.nameEntry(view, b, nameFrom, n);
     let probe: ProbeSite | undefined;
-    const entry = this.nameEntry(b, nameFrom, n, h, h2);
     let wanted: boolean;
     let siteClose = -1;
     if (n + 2 < end && b[n + 2] === 40 /* ( */) {
-      // Hash the site's bytes up to its `)` (never inside a multi-byte character), with the name's.
-      let x = n + 3;
-      let s1 = h;
-      let s2 = h2;
-      while (x < end) {
-        const c = b[x];
-        if (c === 41 /* ) */) break;
-        s1 = Math.imul(s1 ^ c, 0x01000193);
-        s2 = Math.imul(s2 + c, 0x5bd1e995) ^ (s2 >>> 15);
-        x++;
-      }
-      const site = this.siteEntry(b, n, x < end ? x : -1, end, s1, s2, entry);
+      const site = this.siteAt(view, b, n + 2, end, entry);
       probe = site.probe;
       wanted = site.wanted;
-      if (probe !== undefined) siteClose = x;
+      if (probe !== undefined) siteClose = n + 1 + site.key.len;
     } else {
       wanted = entry.wanted;
     }
     let flags: ContextFlags | undefined;
     if (flagsFrom >= 0) {
       flags = this.flagsAt(b, flagsFrom, flagsTo);
-      if (flags === undefined) return SCAN_OTHER;
+      if (flags === undefined) return RecordKind.Line;
     }
-    const c = this.scanned;
-    c.cpu = cpu;
-    c.pid = pid;
-    c.sec = sec;
-    c.nsec = nsec;
-    c.digits = digits;
-    if (!wanted) return SCAN_SKIP;
-    const at = this.at;
-    at.comm = i;
-    at.commEnd = k;
-    at.flagsFrom = flagsFrom;
-    at.flagsTo = flagsTo;
-    this.scannedFlags = flags;
-    at.tsFrom = p;
-    at.tsTo = q - 1;
-    at.nameFrom = nameFrom;
-    at.nameEnd = n;
-    at.h = h;
-    at.h2 = h2;
-    at.siteClose = siteClose;
+    rec[o + EventRec.cpu] = cpu;
+    rec[o + EventRec.pid] = pid;
+    rec[o + EventRec.sec] = sec;
+    rec[o + EventRec.nsec] = nsec;
+    rec[o + EventRec.digits] = digits;
+    if (!wanted) return RecordKind.Skipped;
+    rec[o + EventRec.end] = end;
+    rec[o + EventRec.comm] = i;
+    rec[o + EventRec.commEnd] = k;
+    rec[o + EventRec.flagsFrom] = flagsFrom;
+    rec[o + EventRec.flagsTo] = flagsTo;
+    rec[o + EventRec.tsFrom] = p;
+    rec[o + EventRec.tsTo] = q - 1;
+    rec[o + EventRec.nameFrom] = nameFrom;
+    rec[o + EventRec.nameEnd] = n;
+    rec[o + EventRec.siteClose] = siteClose;
     // `(site) rest`: the payload proper starts after the site and one space.
-    at.restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
+    const restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
+    rec[o + EventRec.restFrom] = restFrom;
+    const keys = probe !== undefined && this.scanTokens ? readTokens(view, b, restFrom, end, entry.layouts, rec, o) : undefined;
+    rec[o + EventRec.keys] = keys === undefined ? -1 : 0;
+    this.scannedKeys = keys;
+    this.scannedFlags = flags;
     this.scannedEntry = entry;
     this.scannedProbe = probe;
-    return SCAN_WANTED;
+    return RecordKind.Wanted;
   }
 
   /**
-   * An event name and whether the filter wants it (as a tracepoint), by two
-   * independent 32-bit hashes of its bytes and its length. A capture has a few
-   * hundred distinct names at most, so two names colliding in all three (about
-   * n^2 / 2^65) does not happen in practice; the first sighting of each
-   * (hash, length) decodes and checks the name.
+   * An event name and whether the filter wants it (as a tracepoint), looked
+   * up by its bytes: among the most used names first (compared in place, most
+   * differ in their first 4 bytes), then in the table of all; the first
+   * sighting of each decodes and checks it.
    */
-  private nameEntry(b: Buffer, from: number, to: number, h: number, h2: number): NameEntry {
+  private nameEntry(view: DataView, b: Buffer, from: number, to: number): NameEntry {
+    const recent = this.recentNames;
     const len = to - from;
-    const cached = this.names.get(h);
-    if (cached !== undefined && cached.h2 === h2 && cached.latin1.length === len) return cached;
-    const utf8 = b.toString('utf8', from, to);
-    const entry: NameEntry = { latin1: b.toString('latin1', from, to), utf8, name: utf8, h2, wanted: this.filter!.wants(utf8, undefined, undefined) };
-    if (this.names.size < 4096 && cached === undefined) this.names.set(h, entry);
-    return entry;
+    for (let i = 0; i < recent.length; i++) {
+      const e = recent[i];
+      if (e.key.len === len && e.key.matches(view, b, from)) {
+        if (i > 0) {
+          recent[i] = recent[i - 1];
+          recent[i - 1] = e;
+        }
+        return e;
+      }
+    }
+    let e = this.names.get(view, b, from, to);
+    if (e === undefined) {
+      const name = b.toString('utf8', from, to);
+      e = this.names.set(view, b, from, to, { key: new ByteKey(b, from, to), name, wanted: this.filter!.wants(name, undefined, undefined), recent: [], more: undefined, layouts: [] });
+    }
+    if (recent.length < RECENT_NAMES) recent.push(e);
+    else recent[RECENT_NAMES - 1] = e;
+    return e;
   }
 
+  /** The names seen most, most used first (see nameEntry). */
+  private readonly recentNames: NameEntry[] = [];
+
   /**
-   * A kprobe line's site `(sym+off/size)` (parsed by splitProbeSite, so both
-   * lanes agree) and whether the filter wants the event with it, cached by two
-   * hashes of the name and site bytes and the site's length, as nameEntry does
-   * for names. `close` is the site's `)`, or -1 when the line has none.
+   * A kprobe line's site `(sym+off/size)` at `from` (parsed by splitProbeSite,
+   * so both lanes agree) and whether the filter wants the event with it. The
+   * sites seen after this name are compared in place (a site's bytes hold one
+   * `)`, at their end, so bytes equal to a site's end where the line's first
+   * `)` is); a new one is decoded once. A line cut before its `)` has no site.
    */
-  private siteEntry(b: Buffer, nameEnd: number, close: number, end: number, s1: number, s2: number, name: NameEntry): SiteEntry {
-    // A line cut before the `)` hashes the same bytes as a whole site, and is as long: a negative length keeps it from reading as one.
-    const len = close < 0 ? -(end - nameEnd) : close - nameEnd;
-    const cached = this.sites.get(s1);
-    if (cached !== undefined && cached.s2 === s2 && cached.len === len && cached.name === name) return cached;
-    const site = close < 0 ? undefined : splitProbeSite(b.toString('utf8', nameEnd + 2, close + 1));
-    const probe = site?.probe;
-    const entry: SiteEntry = { s2, len, name, probe, wanted: this.filter!.wants(name.name, undefined, probe) };
-    if (close >= 0 && this.sites.size < 4096 && cached === undefined) this.sites.set(s1, entry);
-    return entry;
+  private siteAt(view: DataView, b: Buffer, from: number, end: number, name: NameEntry): SiteEntry {
+    const recent = name.recent;
+    for (let i = 0; i < recent.length; i++) {
+      const e = recent[i];
+      if (from + e.key.len <= end && e.key.matches(view, b, from)) {
+        if (i > 0) {
+          // Most used first: a hit moves one place up.
+          recent[i] = recent[i - 1];
+          recent[i - 1] = e;
+        }
+        return e;
+      }
+    }
+    let close = from + 1;
+    while (close < end && b[close] !== 41 /* ) */) close++;
+    if (close >= end) return { key: new ByteKey(b, from, from), probe: undefined, wanted: this.filter!.wants(name.name, undefined, undefined) };
+    const known = name.more?.get(view, b, from, close + 1);
+    if (known !== undefined) return known;
+    const probe = splitProbeSite(b.toString('utf8', from, close + 1))?.probe;
+    const e: SiteEntry = { key: new ByteKey(b, from, close + 1), probe, wanted: this.filter!.wants(name.name, undefined, probe) };
+    if (recent.length < RECENT_SITES) recent.push(e);
+    else (name.more ??= new ByteTable(4096)).set(view, b, from, close + 1, e);
+    return e;
   }
 
   /**

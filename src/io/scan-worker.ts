@@ -14,21 +14,22 @@
  * MAX_IN_FLIGHT chunks are waiting at any time, so memory stays bounded
  * whatever the file size.
  *
- * Records, one per line in line order:
- *   line to parse:  [0, start, end, 0]            (offsets into the chunk, CR stripped)
- *   skipped event:  [1 + digits + 16 * cpu, pid, sec, nsec]
- *   wanted event:   [-1, end, ...its columns]     (FtraceParser.writeScanned: the main thread builds the event without reading the line again)
+ * Records, one per line in line order, as src/model/records.ts lays them
+ * out: the scanner writes skipped and wanted events' columns straight into
+ * the chunk's record array (the main thread builds a wanted event from them
+ * without reading the line again); any other line goes as a LINE record.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { detectFormat, formatByName, ftraceFormat, SNIFF_LINES } from '../../parsers/detect';
-import { FtraceParser, SCAN_SKIP, SCAN_WANTED } from '../../parsers/ftrace';
-import type { ProbeSite } from '../model/event';
+import { FtraceParser } from '../../parsers/ftrace';
+import { EventRec, LineRec, RecordKind } from '../model/records';
+import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { openByteStream, sniffCompression, type Compression } from './source';
-import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
+import { MAX_IN_FLIGHT, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
 const port = parentPort!;
@@ -53,10 +54,10 @@ function takeChunk(size: number): Buffer {
   return ab !== undefined && ab.byteLength >= size ? Buffer.from(ab) : Buffer.allocUnsafeSlow(size);
 }
 
-function takeRecords(): Float64Array {
+function takeRecords(): Int32Array {
   collectSpent();
   const ab = spentRecords.pop();
-  return ab !== undefined ? new Float64Array(ab) : new Float64Array(RECORD_SLOTS * 32768);
+  return ab !== undefined ? new Int32Array(ab) : new Int32Array(LineRec.size * 32768);
 }
 const ctl = new Int32Array(data.ctl);
 
@@ -79,7 +80,11 @@ if (data.format !== undefined) decide(formatByName(data.format) === ftraceFormat
 function decide(ftrace: boolean): void {
   decided = true;
   held.length = 0;
-  if (ftrace) scanner = new FtraceParser({ file: data.path, sink: () => {}, filter });
+  if (ftrace) {
+    scanner = new FtraceParser({ file: data.path, sink: () => {}, filter });
+    // This thread has time to spare: the main thread reads fields from the tokens' offsets.
+    scanner.scanTokens = true;
+  }
 }
 
 let compression: Compression = 'none';
@@ -94,21 +99,37 @@ let share = data.share;
 let buf: Buffer = Buffer.allocUnsafeSlow(data.chunkBytes);
 let fill = 0;
 
-/** Probe sites by id: a site's text crosses once, with the first chunk that has it. */
-const sites = new Map<ProbeSite, number>();
-let newSites: string[] = [];
-/** The id of the probe site of the wanted line `sc` just scanned in `b` (-1: none). */
-function siteId(sc: FtraceParser, b: Buffer): number {
-  const site = sc.scannedSite();
-  if (site === undefined) return -1;
-  let id = sites.get(site);
-  if (id === undefined) {
-    id = sites.size;
-    sites.set(site, id);
-    newSites.push(sc.scannedSiteText(b));
+/**
+ * Objects the main thread learns once and then by id (probe sites, payload
+ * key lists): each crosses, as `Wire`, with the first chunk that has it.
+ */
+class CrossOnce<T, Wire> {
+  private readonly ids = new Map<T, number>();
+  private fresh: Wire[] = [];
+
+  /** The id of `value` (-1 for undefined), queueing it to cross when new. */
+  id(value: T | undefined, wire: (v: T) => Wire): number {
+    if (value === undefined) return -1;
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(value, id);
+      this.fresh.push(wire(value));
+    }
+    return id;
   }
-  return id;
+
+  /** Those new since the last chunk. */
+  take(): Wire[] {
+    const f = this.fresh;
+    this.fresh = [];
+    return f;
+  }
 }
+const sites = new CrossOnce<ProbeSite, string>();
+const names = new CrossOnce<string, string>();
+const contexts = new CrossOnce<ContextFlags, string>();
+const keyLists = new CrossOnce<PayloadKeys, string[]>();
 
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
@@ -126,48 +147,39 @@ function emit(): void {
   let rec = takeRecords();
   let n = 0;
   let o = 0;
-  newSites = [];
   let from = 0;
   while (from <= last) {
     const nl = buf.indexOf(10, from);
     const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
-    if (o + WANTED_RECORD_SLOTS > rec.length) {
-      const more = new Float64Array(rec.length * 2);
+    if (o + EventRec.size > rec.length) {
+      const more = new Int32Array(rec.length * 2);
       more.set(rec);
       rec = more;
     }
     n++;
-    let done = false;
+    let kind = RecordKind.Line;
     if (scanner !== undefined && (n & 7) < share) {
       if (buf[from] === 35 /* # */) scanner.noteHeaderLine(buf.toString('latin1', from, end));
-      else {
-        const kind = scanner.scanBytes(buf, from, end);
-        if (kind === SCAN_SKIP) {
-          const c = scanner.scanned;
-          rec[o] = 1 + c.digits + 16 * c.cpu;
-          rec[o + 1] = c.pid;
-          rec[o + 2] = c.sec;
-          rec[o + 3] = c.nsec;
-          o += RECORD_SLOTS;
-          done = true;
-        } else if (kind === SCAN_WANTED) {
-          rec[o] = -1;
-          rec[o + 1] = end;
-          scanner.writeScanned(rec, o + 2, siteId(scanner, buf));
-          o += WANTED_RECORD_SLOTS;
-          done = true;
-        }
-      }
+      else kind = scanner.scanBytes(buf, from, end, rec, o);
     } else if (!decided) {
       // The same first lines the main thread sniffs, so both threads pick the same format.
       held.push(buf.toString('utf8', from, end));
       if (held.length >= SNIFF_LINES) decide(detectFormat(held) === ftraceFormat);
     }
-    if (!done) {
-      rec[o] = 0;
-      rec[o + 1] = from;
-      rec[o + 2] = end;
-      o += RECORD_SLOTS;
+    rec[o] = kind;
+    if (kind === RecordKind.Wanted) {
+      const sc = scanner as FtraceParser;
+      rec[o + EventRec.site] = sites.id(sc.scannedSite(), () => sc.scannedSiteText(buf, rec, o));
+      rec[o + EventRec.name] = names.id(sc.scannedName(), (name) => name);
+      rec[o + EventRec.flags] = contexts.id(sc.scannedContext(), (f) => f.raw);
+      rec[o + EventRec.keys] = keyLists.id(sc.scannedPayloadKeys(), (k) => [...k.keys]);
+      o += EventRec.size;
+    } else if (kind === RecordKind.Skipped) {
+      o += EventRec.skippedSize;
+    } else {
+      rec[o + LineRec.start] = from;
+      rec[o + LineRec.end] = end;
+      o += LineRec.size;
     }
     from = nl + 1;
   }
@@ -178,7 +190,7 @@ function emit(): void {
   const next = takeChunk(Math.max(data.chunkBytes, tail * 2));
   buf.copy(next, 0, last + 1, fill);
   const chunk = buf.buffer as ArrayBuffer;
-  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: newSites, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'chunk', chunk, records: rec.buffer as ArrayBuffer, count: n, sites: sites.take(), names: names.take(), contexts: contexts.take(), keys: keyLists.take(), bytesRead, bytesText, compression };
   port.postMessage(msg, [chunk, rec.buffer as ArrayBuffer]);
   posted++;
   buf = next;

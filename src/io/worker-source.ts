@@ -8,8 +8,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { splitProbeSite } from '../../parsers/common';
-import { SCANNED_SLOTS } from '../../parsers/ftrace';
-import type { ProbeSite } from '../model/event';
+import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
+import { decodeFlagsCached } from '../model/flags';
+import { EventRec, LineRec, RecordKind } from '../model/records';
 import type { SemanticsOptions } from '../semantics';
 import type { Role } from '../semantics/operations';
 import { DamagedInputError, InputError, type ByteLineSink, type Compression, type LineHandler, type SourceInfo } from './source';
@@ -18,9 +19,6 @@ import { DamagedInputError, InputError, type ByteLineSink, type Compression, typ
 export const CHUNK_BYTES = 2 << 20;
 /** Chunks the worker may be ahead of this thread (bounds memory at about this many chunks). */
 export const MAX_IN_FLIGHT = 4;
-/** Doubles per line in a chunk's records (a wanted event's line takes WANTED_RECORD_SLOTS). */
-export const RECORD_SLOTS = 4;
-export const WANTED_RECORD_SLOTS = 2 + SCANNED_SLOTS;
 /** Files smaller than this are read on the main thread (starting a worker costs more than it saves). */
 export const WORKER_MIN_BYTES = 16 << 20;
 
@@ -56,13 +54,13 @@ export interface ScanWorkerData {
 }
 
 export type WorkerMessage =
-  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; bytesRead: number; bytesText: number; compression: Compression }
+  | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; names: string[]; contexts: string[]; keys: string[][]; bytesRead: number; bytesText: number; compression: Compression }
   | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
-  pushSkipped(cpu: number, pid: number, sec: number, nsec: number, digits: number, lineNo: number): void;
-  pushScanned(b: Buffer, end: number, lineNo: number, rec: Float64Array, o: number, probe: ProbeSite | undefined): void;
+  pushSkipped(rec: Int32Array, o: number, lineNo: number): void;
+  pushScanned(b: Buffer, rec: Int32Array, o: number, lineNo: number, name: string, flags: ContextFlags | undefined, probe: ProbeSite | undefined, keys: PayloadKeys | undefined): void;
 }
 
 /** Whether a second thread is worth starting: more than one core, and the caller did not ask for one thread. */
@@ -104,6 +102,10 @@ export function readLinesInWorker(
   let sink = byteSink();
   /** Probe sites by the worker's ids. */
   const sites: ProbeSite[] = [];
+  /** Payload key lists, event names and decoded flags columns by the worker's ids. */
+  const keyLists: PayloadKeys[] = [];
+  const names: string[] = [];
+  const contexts: ContextFlags[] = [];
   return new Promise<SourceInfo>((resolve, reject) => {
     let settled = false;
     const settle = (err: unknown) => {
@@ -130,28 +132,35 @@ export function readLinesInWorker(
         info.compression = m.compression;
         if (m.type === 'chunk') {
           const buf = Buffer.from(m.chunk);
-          const rec = new Float64Array(m.records);
+          const rec = new Int32Array(m.records);
           for (const text of m.sites) sites.push((splitProbeSite(text) as { probe: ProbeSite }).probe);
+          for (const k of m.keys) keyLists.push(Object.freeze({ keys: Object.freeze(k) }));
+          for (const name of m.names) names.push(name);
+          for (const raw of m.contexts) contexts.push(decodeFlagsCached(raw) as ContextFlags);
           let o = 0;
           for (let i = 0; i < m.count; i++) {
-            const a = rec[o];
+            const kind = rec[o];
             lineNo++;
-            if (a > 0) {
-              const x = a - 1;
+            if (kind === RecordKind.Skipped) {
               skipped++;
-              (sink as SkipLineSink).pushSkipped(x >>> 4, rec[o + 1], rec[o + 2], rec[o + 3], x & 15, lineNo);
-              o += RECORD_SLOTS;
-            } else if (a < 0) {
-              const site = rec[o + 17];
-              (sink as SkipLineSink).pushScanned(buf, rec[o + 1], lineNo, rec, o + 2, site >= 0 ? sites[site] : undefined);
-              o += WANTED_RECORD_SLOTS;
+              (sink as SkipLineSink).pushSkipped(rec, o, lineNo);
+              o += EventRec.skippedSize;
+            } else if (kind === RecordKind.Wanted) {
+              const site = rec[o + EventRec.site];
+              const keys = rec[o + EventRec.keys];
+              const flags = rec[o + EventRec.flags];
+              (sink as SkipLineSink).pushScanned(buf, rec, o, lineNo, names[rec[o + EventRec.name]], flags >= 0 ? contexts[flags] : undefined,
+                site >= 0 ? sites[site] : undefined, keys >= 0 ? keyLists[keys] : undefined);
+              o += EventRec.size;
             } else {
-              if (sink !== undefined) sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+              const start = rec[o + LineRec.start];
+              const end = rec[o + LineRec.end];
+              if (sink !== undefined) sink.pushBytes(buf, start, end, lineNo);
               else {
-                onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
+                onLine(buf.toString('utf8', start, end), lineNo, true);
                 sink = byteSink();
               }
-              o += RECORD_SLOTS;
+              o += LineRec.size;
             }
           }
           info.skippedByWorker = skipped;

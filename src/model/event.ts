@@ -102,6 +102,12 @@ export interface TraceEvent {
   fields: Record<string, string>;
   /** The payload after `name: `, exactly as printed (without the probe-site prefix). */
   payload: string;
+  /**
+   * Where the payload's `key=value` tokens are, when the ftrace scanner read
+   * them from the line's bytes (plain ASCII kprobe payloads): readers need
+   * not search the payload again.
+   */
+  tokens?: PayloadTokens;
   /** Kernel stack attached from a following `<stack trace>` record. */
   stack?: StackFrame[];
   /** User stack attached from a following `<user stack trace>` record. */
@@ -113,6 +119,24 @@ export interface TraceEvent {
    */
   machine?: string;
   src: SourceLocation;
+}
+
+/**
+ * The keys of a payload `k=v k=v ...` in order: each token's text up to its
+ * first `=` with it (`k=`), `''` for a token without `=`. One shared, frozen
+ * object per distinct sequence of keys.
+ */
+export interface PayloadKeys {
+  readonly keys: readonly string[];
+}
+
+/** A payload's tokens (TraceEvent.tokens): its keys, and where each token's value ends in the payload. */
+export interface PayloadTokens {
+  keys: PayloadKeys;
+  /** Per token, the offset just after its value (the next token starts one space later). */
+  ends: number[];
+  /** Bit t set: token t's value is a canonical pointer (`0x` + lower-case hex without leading zeros). */
+  canonical: number;
 }
 
 /**

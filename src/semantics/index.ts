@@ -7,7 +7,7 @@
  * (`probe:<symbol>`, `probe:<symbol>__return`), or by the names `mntrace probes`
  * gives. Tracepoints are recognised by name.
  */
-import type { ProbeSite, TraceEvent } from '../model/event';
+import type { PayloadKeys, ProbeSite, TraceEvent } from '../model/event';
 import { parseIntegerField, parseSmallInt } from '../model/fields';
 import catalogJson from './catalog.json';
 import catalogSchema from './catalog.schema.json';
@@ -376,17 +376,14 @@ class PayloadLayout {
   /** The same, with canonical pointers in the hexTokens (usually true on every hit: `:x64` fetch-args print them so). */
   private readonly strict: RegExp | undefined;
 
-  constructor(payload: string, aliases: Record<string, string[]>) {
-    const tokens = payload.split(' ');
-    this.needles = tokens.map((t) => {
-      const eq = t.indexOf('=');
-      return eq < 0 ? '' : t.slice(0, eq + 1);
-    });
-    this.hexTokens = Uint8Array.from(tokens, (t, i) => (this.needles[i] !== '' && isCanonicalHex(t.slice(this.needles[i].length)) ? 1 : 0));
+  /** `needles` as described there; `hexTokens` as well, with the patterns to match payloads when `matching`. */
+  constructor(needles: string[], hexTokens: Uint8Array, aliases: Record<string, string[]>, matching: boolean) {
+    this.needles = needles;
+    this.hexTokens = hexTokens;
     const token = (strict: boolean) => (n: string, i: number): string =>
       n === '' ? '[^ =]*' : escapeRegExp(n) + (strict && this.hexTokens[i] === 1 ? CANONICAL_HEX : '[^ ]*');
-    this.pattern = new RegExp(`^${this.needles.map(token(false)).join(' ')}$`);
-    this.strict = this.hexTokens.includes(1) ? new RegExp(`^${this.needles.map(token(true)).join(' ')}$`) : undefined;
+    this.pattern = matching ? new RegExp(`^${this.needles.map(token(false)).join(' ')}$`) : NEVER;
+    this.strict = matching && this.hexTokens.includes(1) ? new RegExp(`^${this.needles.map(token(true)).join(' ')}$`) : undefined;
     const first = (key: string): number => this.needles.indexOf(key + '=');
     this.keyTokens = Int32Array.from(RAW_KEYS, first);
     this.fieldTokens = Int32Array.from(FIELD_NAMES, (name) => {
@@ -396,6 +393,22 @@ class PayloadLayout {
       }
       return -1;
     });
+  }
+
+  /** The layout of `payload`, learnt from it. */
+  static learn(payload: string, aliases: Record<string, string[]>): PayloadLayout {
+    const tokens = payload.split(' ');
+    const needles = tokens.map((t) => {
+      const eq = t.indexOf('=');
+      return eq < 0 ? '' : t.slice(0, eq + 1);
+    });
+    const hexTokens = Uint8Array.from(tokens, (t, i) => (needles[i] !== '' && isCanonicalHex(t.slice(needles[i].length)) ? 1 : 0));
+    return new PayloadLayout(needles, hexTokens, aliases, true);
+  }
+
+  /** The layout of the tokens the ftrace scanner read (TraceEvent.tokens): where their values are is known, nothing to match. */
+  static ofKeys(keys: PayloadKeys, aliases: Record<string, string[]>): PayloadLayout {
+    return new PayloadLayout([...keys.keys], new Uint8Array(keys.keys.length), aliases, false);
   }
 
   /**
@@ -425,6 +438,8 @@ class PayloadLayout {
 const NO_MATCH = 0;
 const MATCH = 1;
 const MATCH_CANONICAL = 2;
+/** A pattern for a layout that is never matched against text. */
+const NEVER = /$^/;
 /** A canonical pointer, as a regular expression source (see isCanonicalHex). */
 const CANONICAL_HEX = '0x(?:0|[1-9a-f][0-9a-f]{0,15})';
 
@@ -453,6 +468,8 @@ class FieldReader {
   private layout: PayloadLayout | undefined;
   /** The payload matched its layout's canonical pointers too. */
   private canonical = false;
+  /** Tokens the scanner read: bit t set when token t is a canonical pointer (else -1). */
+  private tokenBits = -1;
   private from = new Int32Array(32);
   private to = new Int32Array(32);
   /** `alias=` search strings per field name (direct reads without a layout). */
@@ -470,8 +487,44 @@ class FieldReader {
   begin(ev: TraceEvent, r: Resolved): void {
     this.ev = ev;
     this.r = r;
+    this.tokenBits = -1;
+    const tokens = ev.tokens;
+    if (tokens !== undefined && ev.probe !== undefined && r.fieldRenames === undefined && this.layoutsExact) {
+      // Read by the scanner (a payload without `"`): where each value is, and which are canonical pointers, is known.
+      this.direct = true;
+      const layout = this.layoutOfKeys(tokens.keys);
+      const needles = layout.needles;
+      const ends = tokens.ends;
+      if (ends.length > this.from.length) this.grow(ends.length);
+      let pos = 0;
+      for (let t = 0; t < ends.length; t++) {
+        this.from[t] = pos + needles[t].length;
+        this.to[t] = ends[t];
+        pos = ends[t] + 1;
+      }
+      this.tokenBits = tokens.canonical;
+      this.layout = layout;
+      return;
+    }
     this.direct = ev.probe !== undefined && r.fieldRenames === undefined && ev.payload.indexOf('"') < 0;
     this.layout = this.direct && this.layoutsExact ? this.layoutOf(ev.payload, r) : undefined;
+  }
+
+  /** Layouts of the key lists the scanner read payloads with. */
+  private readonly byKeys = new Map<PayloadKeys, PayloadLayout>();
+
+  private layoutOfKeys(keys: PayloadKeys): PayloadLayout {
+    let l = this.byKeys.get(keys);
+    if (l === undefined) {
+      l = PayloadLayout.ofKeys(keys, this.aliases);
+      if (this.byKeys.size < 1024) this.byKeys.set(keys, l);
+    }
+    return l;
+  }
+
+  private grow(tokens: number): void {
+    this.from = new Int32Array(tokens * 2);
+    this.to = new Int32Array(tokens * 2);
   }
 
   /** One of our fields (`F.range`). */
@@ -511,7 +564,8 @@ class FieldReader {
   private pointerAt(layout: PayloadLayout, t: number): string | undefined {
     if (t < 0) return undefined;
     const v = (this.ev as TraceEvent).payload.slice(this.from[t], this.to[t]);
-    return this.canonical && layout.hexTokens[t] === 1 ? v : normalizePointer(v);
+    const canonical = this.tokenBits >= 0 ? ((this.tokenBits >>> t) & 1) === 1 : this.canonical && layout.hexTokens[t] === 1;
+    return canonical ? v : normalizePointer(v);
   }
 
   /** A payload key as printed (`K.range_start`; no aliases, no renames). */
@@ -552,11 +606,8 @@ class FieldReader {
         return layouts[i];
       }
     }
-    const l = new PayloadLayout(payload, this.aliases);
-    if (l.needles.length > this.from.length) {
-      this.from = new Int32Array(l.needles.length * 2);
-      this.to = new Int32Array(l.needles.length * 2);
-    }
+    const l = PayloadLayout.learn(payload, this.aliases);
+    if (l.needles.length > this.from.length) this.grow(l.needles.length);
     this.canonical = l.match(payload, this.from, this.to) === MATCH_CANONICAL;
     if (layouts.length >= MAX_LAYOUTS) layouts.pop();
     layouts.unshift(l);
