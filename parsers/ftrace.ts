@@ -761,6 +761,11 @@ export class FtraceParser implements TraceParser {
     }
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.continuable = undefined;

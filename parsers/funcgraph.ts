@@ -232,6 +232,11 @@ export class FuncGraphParser implements TraceParser {
     }
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.sink(unreadableRecord(this.file, lineNo, text, reason));

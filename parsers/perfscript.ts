@@ -161,6 +161,12 @@ export class PerfScriptParser implements TraceParser {
     this.sink(ev);
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.flush();
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.sink(unreadableRecord(this.file, lineNo, text, reason));

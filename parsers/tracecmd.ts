@@ -325,6 +325,11 @@ export class TraceCmdParser implements TraceParser {
     return true;
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.continuable = undefined;

@@ -16,6 +16,7 @@
  *
  * Records, one per line in line order:
  *   line to parse:  [0, start, end, 0]            (offsets into the chunk, CR stripped)
+ *   line too long:  [0, start, end, bytes]        (its first bytes, and its length: source.ts MAX_LINE_BYTES)
  *   skipped event:  [1 + digits + 16 * cpu, pid, sec, nsec]
  *   wanted event:   [-1, end, ...its columns]     (FtraceParser.writeScanned: the main thread builds the event without reading the line again)
  */
@@ -27,7 +28,7 @@ import type { ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
-import { openByteStream, sniffCompression, type Compression } from './source';
+import { MAX_LINE_BYTES, MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression } from './source';
 import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
@@ -110,13 +111,26 @@ function siteId(sc: FtraceParser, b: Buffer): number {
   return id;
 }
 
+/**
+ * Bytes of the first line in buf that are not there: a line longer than
+ * MAX_LINE_BYTES keeps only its first HEAD_BYTES in the buffer (for the report).
+ */
+let dropped = 0;
+const HEAD_BYTES = 300;
+
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
   if (fill === 0) return;
   const last = buf.lastIndexOf(10, fill - 1);
   if (last < 0) {
-    // One line longer than the buffer: grow (only such a line costs memory).
-    if (fill === buf.length) {
+    if (fill < buf.length) return;
+    if (dropped + fill > MAX_LINE_BYTES) {
+      // A line too long to read: keep its start, count the rest.
+      dropped += fill - HEAD_BYTES;
+      fill = HEAD_BYTES;
+      if (dropped > MAX_RUNON_BYTES) throw runOnError();
+    } else {
+      // One line longer than the buffer (a small test chunk): grow.
       const bigger = Buffer.allocUnsafeSlow(buf.length * 2);
       buf.copy(bigger, 0, 0, fill);
       buf = bigger;
@@ -138,6 +152,21 @@ function emit(): void {
     }
     n++;
     let done = false;
+    const bytes = end - from + dropped;
+    dropped = 0;
+    if (bytes > MAX_LINE_BYTES) {
+      rec[o] = 0;
+      rec[o + 1] = from;
+      rec[o + 2] = Math.min(end, from + HEAD_BYTES);
+      rec[o + 3] = bytes;
+      o += RECORD_SLOTS;
+      if (!decided) {
+        held.push('');
+        if (held.length >= SNIFF_LINES) decide(detectFormat(held) === ftraceFormat);
+      }
+      from = nl + 1;
+      continue;
+    }
     if (scanner !== undefined && (n & 7) < share) {
       if (buf[from] === 35 /* # */) scanner.noteHeaderLine(buf.toString('latin1', from, end));
       else {
@@ -167,6 +196,7 @@ function emit(): void {
       rec[o] = 0;
       rec[o + 1] = from;
       rec[o + 2] = end;
+      rec[o + 3] = 0;
       o += RECORD_SLOTS;
     }
     from = nl + 1;
@@ -198,11 +228,17 @@ function emit(): void {
 function finish(error?: NodeJS.ErrnoException): void {
   emit();
   let final: string | undefined;
-  if (fill > 0) {
+  let finalTooLong: number | undefined;
+  // A line that ran on past MAX_RUNON_BYTES is not a line: the error says so.
+  if (fill > 0 && dropped <= MAX_RUNON_BYTES) {
+    if (dropped + fill > MAX_LINE_BYTES) {
+      finalTooLong = dropped + fill;
+      fill = Math.min(fill, HEAD_BYTES);
+    }
     final = buf.toString('utf8', 0, fill);
     if (final.endsWith('\r')) final = final.slice(0, -1);
   }
-  const msg: WorkerMessage = { type: 'end', final, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'end', final, finalTooLong, bytesRead, bytesText, compression };
   if (error) msg.error = { message: error.message, code: error.code };
   port.postMessage(msg);
 }

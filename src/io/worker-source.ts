@@ -57,7 +57,7 @@ export interface ScanWorkerData {
 
 export type WorkerMessage =
   | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; bytesRead: number; bytesText: number; compression: Compression }
-  | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
+  | { type: 'end'; final?: string; finalTooLong?: number; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
@@ -146,9 +146,10 @@ export function readLinesInWorker(
               (sink as SkipLineSink).pushScanned(buf, rec[o + 1], lineNo, rec, o + 2, site >= 0 ? sites[site] : undefined);
               o += WANTED_RECORD_SLOTS;
             } else {
-              if (sink !== undefined) sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
+              const tooLong = rec[o + 3];
+              if (sink !== undefined && tooLong === 0) sink.pushBytes(buf, rec[o + 1], rec[o + 2], lineNo);
               else {
-                onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true);
+                onLine(buf.toString('utf8', rec[o + 1], rec[o + 2]), lineNo, true, tooLong === 0 ? undefined : tooLong);
                 sink = byteSink();
               }
               o += RECORD_SLOTS;
@@ -165,13 +166,13 @@ export function readLinesInWorker(
           }
           return;
         }
-        if (m.final !== undefined) onLine(m.final, ++lineNo, false);
+        if (m.final !== undefined) onLine(m.final, ++lineNo, false, m.finalTooLong);
         const e = m.error;
         if (e === undefined) settle(undefined);
-        else if (DamagedInputError.code(e.code)) {
+        else {
           info.lines = lineNo;
-          settle(new DamagedInputError(info, e.message));
-        } else settle(new InputError(`cannot read ${path}: ${e.message}`));
+          settle(DamagedInputError.of(info, e) ?? new InputError(`cannot read ${path}: ${e.message}`));
+        }
       } catch (err) {
         settle(err);
       }

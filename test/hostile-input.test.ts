@@ -1,0 +1,161 @@
+/**
+ * Input a hostile (or unlucky) user gives: lines of any length, files that
+ * are not regular files, compressed data that is corrupt. Every case ends as
+ * a clear result (a report, or exit 2 naming file and line) in bounded time
+ * and memory.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { readTrace } from '../src/io/read-trace';
+import { DamagedInputError, LineSplitter, MAX_LINE_BYTES } from '../src/io/source';
+import type { TraceRecord, UnreadableRecord } from '../src/model/event';
+import { FIX } from './parse-helpers';
+
+const BIN = join(FIX, '..', 'bin', 'mntrace.js');
+const PLAIN = join(FIX, 'real', 'baseline.trace.lines-25911-26110.txt');
+const GZ = join(FIX, 'compressed', 'baseline.trace.lines-25911-26110.txt.gz');
+
+function tmp(): { dir: string; done: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mntrace-hostile-'));
+  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Run a shell command line with `$MNTRACE` set to the CLI (for FIFOs and process substitution). */
+function sh(script: string, timeout = 60_000) {
+  const res = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1', MNTRACE: `${process.execPath} ${BIN}` } });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr, signal: res.signal };
+}
+
+async function read(path: string, parallel = false) {
+  const records: TraceRecord[] = [];
+  const res = await readTrace(path, (r) => records.push(r), parallel ? { parallel: { spec: { semantics: {}, roles: [] }, minBytes: 0, chunkBytes: 1 << 16 }, filter: { wants: () => true, skipped: () => {} } } : {});
+  return { res, records, unreadable: records.filter((r): r is UnreadableRecord => r.kind === 'unreadable') };
+}
+
+describe('line length: a line longer than MAX_LINE_BYTES is cut and reported, never accumulated', () => {
+  const lines = readFileSync(PLAIN, 'utf8').split('\n').slice(0, -1);
+  const long = 'x'.repeat(10 << 20);
+  const text = [...lines.slice(0, 50), long, ...lines.slice(50)].join('\n') + '\n';
+
+  for (const [what, write, parallel] of [
+    ['plain file', (p: string) => writeFileSync(p, text), false],
+    ['gzip', (p: string) => writeFileSync(p, gzipSync(text)), false],
+    ['plain file on the scan worker', (p: string) => writeFileSync(p, text), true],
+    ['gzip on the scan worker', (p: string) => writeFileSync(p, gzipSync(text)), true],
+  ] as const) {
+    test(`${what}: a 10 MB line is one unreadable line (too long), every other line is read`, async () => {
+      const t = tmp();
+      try {
+        const p = join(t.dir, 'trace');
+        write(p);
+        const { res, unreadable } = await read(p, parallel);
+        assert.equal(res.format, 'ftrace');
+        assert.equal(res.info.lines, 201);
+        assert.equal(res.info.events, 200);
+        assert.equal(unreadable.length, 1);
+        assert.equal(unreadable[0].src.line, 51);
+        assert.match(unreadable[0].reason, /^line too long \(10485760 bytes; a trace line has at most 65536 bytes\)/);
+        assert.ok(unreadable[0].text.length <= 301);
+      } finally {
+        t.done();
+      }
+    });
+  }
+
+  test('a too-long line among the first lines does not stop format detection; a final one without newline too', async () => {
+    const t = tmp();
+    try {
+      const p = join(t.dir, 'trace');
+      writeFileSync(p, [long, ...lines, long].join('\n'));
+      const { res, unreadable } = await read(p);
+      assert.equal(res.format, 'ftrace');
+      assert.deepEqual(unreadable.map((u) => u.src.line), [1, 202]);
+    } finally {
+      t.done();
+    }
+  });
+
+  test('the splitter keeps at most MAX_LINE_BYTES of a line however it is cut into chunks, in linear time', () => {
+    const got: Array<[string, number, boolean, number | undefined]> = [];
+    const s = new LineSplitter((text, n, term, tooLong) => got.push([text.slice(0, 3), n, term, tooLong]));
+    const chunk = Buffer.alloc(1 << 20, 0x61);
+    const t0 = process.hrtime.bigint();
+    s.push(Buffer.from('first\n'));
+    for (let i = 0; i < 48; i++) s.push(chunk);
+    s.push(Buffer.from('\nlast\n'));
+    s.push(Buffer.from('a'.repeat(MAX_LINE_BYTES)));
+    s.push(Buffer.from('\n'));
+    s.end();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.deepEqual(got, [['fir', 1, true, undefined], ['aaa', 2, true, 48 << 20], ['las', 3, true, undefined], ['aaa', 4, true, undefined]]);
+    assert.ok(ms < 2000, `${ms} ms`);
+    assert.ok(((s as unknown as { carry?: Buffer }).carry?.length ?? 0) <= MAX_LINE_BYTES);
+  });
+
+  test('a zero-filled gzip (no newline at all) ends as exit 2 naming file and line, in linear time and bounded memory', () => {
+    const t = tmp();
+    try {
+      const p = join(t.dir, 'zeros.gz');
+      writeFileSync(p, Buffer.concat([gzipSync(readFileSync(PLAIN)), gzipSync(Buffer.alloc(96 << 20))]));
+      const t0 = Date.now();
+      const res = sh(`$MNTRACE check ${p}`);
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /zeros\.gz:201: the line runs on past 64 MiB without a newline: this is not trace text/);
+      // The lines before it were read and analysed.
+      assert.match(res.stdout, /20 paired/);
+      assert.ok(Date.now() - t0 < 30_000);
+    } finally {
+      t.done();
+    }
+  });
+});
+
+describe('special files are read as streams, like -', () => {
+  test('a FIFO as the path', () => {
+    const t = tmp();
+    try {
+      const res = sh(`cd ${t.dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check pipe`);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /20 paired/);
+    } finally {
+      t.done();
+    }
+  });
+
+  test('check --follow on a FIFO (the documented trace_pipe use)', () => {
+    const t = tmp();
+    try {
+      const res = sh(`cd ${t.dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check --follow pipe`);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /20 paired/);
+    } finally {
+      t.done();
+    }
+  });
+
+  test('process substitution and /dev/stdin, compressed or not', () => {
+    for (const cmd of [`$MNTRACE check <(zcat ${GZ})`, `$MNTRACE check /dev/stdin < ${GZ}`, `zcat ${GZ} | $MNTRACE events /dev/stdin`]) {
+      const res = sh(cmd);
+      assert.equal(res.code, 0, `${cmd}: ${res.stderr}`);
+      assert.doesNotMatch(res.stderr, /internal error|ESPIPE/);
+    }
+  });
+
+  test('/dev/zero ends (exit 2, file and line named) instead of hanging', () => {
+    const res = sh(`$MNTRACE check /dev/zero`, 30_000);
+    assert.equal(res.signal, null, 'killed by the timeout: it hung');
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /\/dev\/zero:1: the line runs on past 64 MiB without a newline/);
+  });
+
+  test('DamagedInputError names what the damage is', () => {
+    const e = DamagedInputError.of({ path: 'f.zst', compression: 'zstd', bytesRead: 1, bytesText: 1, lines: 7 }, { message: 'zstd: bad checksum', code: 'Z_DATA_ERROR' });
+    assert.match(e!.message, /^f\.zst: compressed data is corrupt or cut off after 7 lines \(zstd: bad checksum\)/);
+    assert.equal(DamagedInputError.of({ path: 'f', compression: 'none', bytesRead: 1, bytesText: 1, lines: 0 }, { message: 'EIO' }), undefined);
+  });
+});
