@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,5 +157,30 @@ describe('special files are read as streams, like -', () => {
     const e = DamagedInputError.of({ path: 'f.zst', compression: 'zstd', bytesRead: 1, bytesText: 1, lines: 7 }, { message: 'zstd: bad checksum', code: 'Z_DATA_ERROR' });
     assert.match(e!.message, /^f\.zst: compressed data is corrupt or cut off after 7 lines \(zstd: bad checksum\)/);
     assert.equal(DamagedInputError.of({ path: 'f', compression: 'none', bytesRead: 1, bytesText: 1, lines: 0 }, { message: 'EIO' }), undefined);
+  });
+});
+
+describe('a reader that closes the pipe early ends the run quietly', () => {
+  /** Run the CLI and close its stdout after the first chunk, as `| head -1` does. */
+  function closedEarly(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+  }
+
+  test('mntrace events ... | head (the README example): no stack trace, exit 0', async () => {
+    const res = await closedEarly(['events', join(FIX, 'real', 'baseline.trace.txt.gz')]);
+    assert.doesNotMatch(res.stderr, /EPIPE|at \S+ \(|internal error/);
+    assert.equal(res.code, 0);
+  });
+
+  test('a report over 64 KiB into head -1: no stack trace', async () => {
+    const res = await closedEarly(['check', '--format', 'chrome-trace', join(FIX, 'real', 'baseline.trace.txt.gz')]);
+    assert.doesNotMatch(res.stderr, /EPIPE|at \S+ \(|internal error/);
+    assert.ok(res.code === 0 || res.code === 1, String(res.code));
   });
 });

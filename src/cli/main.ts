@@ -24,8 +24,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+let pipesWatched = false;
+
+/**
+ * Output into a reader that stopped reading (`mntrace events ... | head`):
+ * end at once and quietly, with the exit code known so far, as a tool killed
+ * by SIGPIPE would, instead of a Node stack trace.
+ */
+function endQuietlyOnClosedPipe(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean);
+    });
+  }
+}
+
 /** Run the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
