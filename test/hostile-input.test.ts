@@ -184,3 +184,40 @@ describe('a reader that closes the pipe early ends the run quietly', () => {
     assert.ok(res.code === 0 || res.code === 1, String(res.code));
   });
 });
+
+describe('terminal injection: control characters from the trace are escaped in all text output', () => {
+  // An OSC (window title) ended by BEL, a CSI colour, a C1 CSI, a carriage return.
+  const EVIL = '\u001b]0;owned\u0007k\u001b[31mvm\u009b2J\r';
+  const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+  function evilCapture(dir: string): string {
+    const text = readFileSync(join(FIX, 'cases', 'missing-end', 'trace.txt'), 'utf8').replaceAll('kvmnotif-147', `${EVIL}-147`) + `not a trace line ${EVIL}\n`;
+    const p = join(dir, `trace${EVIL}.txt`);
+    writeFileSync(p, text);
+    return p;
+  }
+
+  for (const args of [['check'], ['check', '--no-color'], ['check', '--show-unreadable'], ['check', '--follow'], ['events'], ['events', '--show-unreadable']]) {
+    test(`mntrace ${args.join(' ')}: no raw control character on stdout or stderr`, () => {
+      const t = tmp();
+      try {
+        const p = evilCapture(t.dir);
+        const res = spawnSync(process.execPath, [BIN, ...args, p], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+        assert.ok(res.status === 0 || res.status === 1, res.stderr);
+        // Colour off (FORCE_COLOR=0 and not a TTY): no escape of mntrace's own either, so any control character came from the trace.
+        const out = args[0] === 'events' ? res.stderr : res.stdout + res.stderr;
+        assert.doesNotMatch(out.replaceAll('\n', '').replaceAll('\t', ''), CONTROL);
+        assert.match(out, /\\x1b\]0;owned\\x07k\\x1b\[31mvm\\x9b2J\\x0d/);
+        // JSON lines escape them by being JSON.
+        if (args[0] === 'events') assert.match(res.stdout, /"comm":"\\u001b\]0;owned\\u0007k\\u001b\[31mvm\u009b2J\\r"/);
+      } finally {
+        t.done();
+      }
+    });
+  }
+
+  test('an input error names the file with its control characters escaped', () => {
+    const res = spawnSync(process.execPath, [BIN, 'check', `/nonexistent/${EVIL}`], { encoding: 'utf8' });
+    assert.equal(res.status, 2);
+    assert.doesNotMatch(res.stderr.replaceAll('\n', ''), CONTROL);
+  });
+});

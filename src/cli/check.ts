@@ -14,6 +14,7 @@ import { buildReport, inputFromResult, requireRanges, type FailOn, type ReportIn
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
+import { termText } from '../report/terminal';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
 import { applyCsvColumns, cannotWrite, ensureWritable, EXIT, reportUnreadable, UsageError, writeOutput } from './common';
 
@@ -116,7 +117,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     follow.abort();
   };
   const printLive = (f: Finding) => {
-    const line = opts.format === 'json' ? JSON.stringify(f) : `${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`;
+    const line = opts.format === 'json' ? JSON.stringify(f) : termText(`${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`);
     process.stdout.write(line + '\n');
   };
   if (opts.follow) process.once('SIGINT', onSigint);
@@ -137,20 +138,20 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       for (const f of result.findings) findings.push(f);
       if (collector) {
         const tl = timelineInput(result, collector);
-        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${result.input.path}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
+        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${termText(result.input.path)}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
         timelines.push(tl);
       }
       if (opts.showUnreadable) reportUnreadable(result.unreadable, true);
       if (result.input.damaged !== undefined) {
         // Analysed up to the damage, and still an input error: the file was not read whole.
         inputErrors++;
-        process.stderr.write(`mntrace: ${result.input.damaged}; the lines before it were analysed\n`);
+        process.stderr.write(`mntrace: ${termText(result.input.damaged)}; the lines before it were analysed\n`);
       }
     } catch (err) {
       progress?.done();
       if (!(err instanceof InputError)) throw err;
       inputErrors++;
-      process.stderr.write(`mntrace: ${err.message}\n`);
+      process.stderr.write(`mntrace: ${termText(err.message)}\n`);
       inputs.push({ path: reportedInputName(group), ...(group.length > 1 ? { merged: group } : {}), format: 'unknown', lines: 0, events: 0, unreadableLines: 0, error: err.message });
       timelines.push(undefined);
     }
@@ -189,7 +190,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       const shown = buildReport(inputs, compared.split.newFindings, failOn);
       if (rangesRequired) requireRanges(shown);
       text = renderText(shown, st);
-      text += baselineText(compared.split, compared.path, !!opts.writeBaseline);
+      text += termText(baselineText(compared.split, compared.path, !!opts.writeBaseline));
     }
   }
   if (opts.output) writeOutput(opts.output, text, '--output');
@@ -197,9 +198,9 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   if (opts.format !== 'text' && !opts.quiet) {
     const s = report.summary;
     process.stderr.write(`mntrace: ${inputs.length} input(s), ${s.ranges.paired} ranges paired, ${s.findings.error} error / ${s.findings.warning} warning / ${s.findings.info} info findings` +
-      `${split ? ` (${split.knownFindings.length} known from the baseline)` : ''}${opts.output ? ` -> ${opts.output}` : ''}\n`);
+      `${split ? ` (${split.knownFindings.length} known from the baseline)` : ''}${opts.output ? ` -> ${termText(opts.output)}` : ''}\n`);
   }
-  if (opts.writeBaseline && !opts.quiet) process.stderr.write(`mntrace: wrote a baseline of ${split?.known.size ?? 0} finding(s) to ${opts.writeBaseline}\n`);
+  if (opts.writeBaseline && !opts.quiet) process.stderr.write(`mntrace: wrote a baseline of ${split?.known.size ?? 0} finding(s) to ${termText(opts.writeBaseline)}\n`);
   if (inputErrors) return EXIT.usage;
   return report.summary.failed ? EXIT.findings : EXIT.clean;
 }

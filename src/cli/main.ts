@@ -7,6 +7,7 @@ import { registerProbesCommand } from './probes';
 import { registerRulesCommand } from './rules';
 import { registerVerifyCommand } from './verify';
 import { version } from '../version';
+import { termText } from '../report/terminal';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (err instanceof UsageError || err instanceof InputError) {
-      process.stderr.write(`mntrace: ${err.message}\n`);
+      process.stderr.write(`mntrace: ${termText(err.message)}\n`);
       return EXIT.usage;
     }
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean;
