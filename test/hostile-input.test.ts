@@ -221,3 +221,70 @@ describe('terminal injection: control characters from the trace are escaped in a
     assert.doesNotMatch(res.stderr.replaceAll('\n', ''), CONTROL);
   });
 });
+
+describe('zstd is checked as zstd -t checks it', () => {
+  const ZST = join(FIX, 'compressed', 'baseline.trace.lines-25911-26110.txt.zst');
+  const whole = readFileSync(ZST);
+  /** A fixed-seed generator (mulberry32): the same corrupt files on every run. */
+  function random(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  test('150 corrupt copies (bit flips, cuts) of a real .zst: every one is an input error with the lines before the damage, none read as a clean trace', async () => {
+    const t = tmp();
+    const rnd = random(22);
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 150; i++) {
+        let bad: Buffer;
+        if (i % 3 === 2) bad = whole.subarray(0, 4 + Math.floor(rnd() * (whole.length - 5)));
+        else {
+          bad = Buffer.from(whole);
+          for (let k = 0; k <= i % 3; k++) {
+            const at = 4 + Math.floor(rnd() * (whole.length - 4));
+            bad[at] ^= 1 << Math.floor(rnd() * 8);
+          }
+        }
+        const p = join(t.dir, `bad${i}.zst`);
+        writeFileSync(p, bad);
+        await assert.rejects(read(p), (e: unknown) => {
+          assert.ok(e instanceof DamagedInputError, `copy ${i}: ${(e as Error).message}`);
+          assert.match(e.message, /bad\d+\.zst: compressed data is corrupt or cut off after \d+ lines \(zstd: /);
+          // The checksum ends its frame: a block decoded wrong before it has been read as lines, and the run still fails (exit 2).
+          assert.equal(e.partial === undefined || e.partial.source.lines === e.source.lines, true);
+          return true;
+        }, `copy ${i} was read as a whole trace`);
+      }
+      assert.ok(Date.now() - t0 < 30_000);
+    } finally {
+      t.done();
+    }
+  });
+
+  test('damage in a later frame keeps every line of the frames before it; trailing garbage is damage too', async () => {
+    const t = tmp();
+    try {
+      const second = Buffer.from(whole);
+      second[Math.floor(second.length / 2)] ^= 0x10;
+      for (const [name, bytes] of [['two.zst', Buffer.concat([whole, second])], ['garbage.zst', Buffer.concat([whole, Buffer.from('not zstd at all')])]] as const) {
+        const p = join(t.dir, name);
+        writeFileSync(p, bytes);
+        await assert.rejects(read(p), (e: unknown) => {
+          assert.ok(e instanceof DamagedInputError, (e as Error).message);
+          assert.ok(e.source.lines >= 200, `${name}: ${e.source.lines} lines before the damage`);
+          assert.equal(e.partial?.info.events, e.source.lines);
+          return true;
+        });
+      }
+    } finally {
+      t.done();
+    }
+  });
+});

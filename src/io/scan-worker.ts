@@ -28,7 +28,7 @@ import type { ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
-import { MAX_LINE_BYTES, MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression } from './source';
+import { MAX_LINE_BYTES, MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression, type DecompressedStream } from './source';
 import { MAX_IN_FLIGHT, RECORD_SLOTS, WANTED_RECORD_SLOTS, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
@@ -282,6 +282,8 @@ async function main(): Promise<void> {
   const { stream } = await openByteStream(data.path, (n) => { bytesRead += n; });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) append(chunk);
+    const failure = (stream as DecompressedStream).failure;
+    if (failure) throw failure;
   } catch (err) {
     // Whatever was read before the damage is analysed, as on the main thread.
     finish(err as NodeJS.ErrnoException);

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 
 /** Compression recognised by magic bytes. */
 export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
@@ -129,47 +129,20 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
       head = await peekStream(raw);
     }
   }
-  if (onRawBytes) raw.on('data', (c: Buffer) => onRawBytes(c.length));
   const compression = sniffCompression(head);
+  // fzstd decodes, and the frame and block structure and content checksums are checked around it (zstd.ts);
+  // made (loaded on first use) before the data listener below sets the stream flowing.
+  const unzstd = compression === 'zstd' ? await (require('./zstd') as typeof import('./zstd')).createZstdCheckedDecompressor() : undefined;
+  if (onRawBytes) raw.on('data', (c: Buffer) => onRawBytes(c.length));
   switch (compression) {
     case 'none':
       return { stream: raw, compression };
     case 'gzip':
-      return { stream: raw.pipe(createGunzip({ chunkSize: 1 << 20 })), compression };
+      return { stream: failAfterData(raw.pipe(createGunzip({ chunkSize: 1 << 20 }))), compression };
     case 'zstd': {
-      // fzstd: pure-JS streaming Zstandard decoder (all frames of a multi-frame file).
-      // Loaded here, on first use. Errors carry a Z_* code so readLines reports corrupt or cut-off data as an InputError.
-      const { Decompress } = require('fzstd') as typeof import('fzstd');
-      const { Transform } = require('node:stream') as typeof import('node:stream');
-      const corrupt = (e: unknown, code: string): Error => Object.assign(new Error(`zstd: ${(e as Error)?.message ?? String(e)}`), { code });
-      let out: Buffer[] = [];
-      const decoder = new Decompress((chunk) => { out.push(Buffer.from(chunk)); });
-      const unzstd = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          try {
-            decoder.push(chunk);
-          } catch (e) {
-            done(corrupt(e, 'Z_DATA_ERROR'));
-            return;
-          }
-          for (const c of out) this.push(c);
-          out = [];
-          done();
-        },
-        flush(done) {
-          try {
-            decoder.push(new Uint8Array(0), true);
-          } catch (e) {
-            done(corrupt(e, 'Z_BUF_ERROR'));
-            return;
-          }
-          for (const c of out) this.push(c);
-          out = [];
-          done();
-        },
-      });
-      raw.on('error', (e) => unzstd.destroy(e));
-      return { stream: raw.pipe(unzstd), compression };
+      const z = unzstd as NonNullable<typeof unzstd>;
+      raw.on('error', (e) => z.destroy(e));
+      return { stream: failAfterData(raw.pipe(z)), compression };
     }
     case 'xz': {
       // xz-decompress: liblzma's xz decoder compiled to WebAssembly inside the package (no native build), on web streams.
@@ -184,9 +157,36 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
           e.message = `xz: ${e.message}`;
         }
       });
-      return { stream: unxz, compression };
+      return { stream: failAfterData(unxz), compression };
     }
   }
+}
+
+/** A decompressed stream whose error comes after its data (see failAfterData). */
+export interface DecompressedStream extends Readable {
+  /** The decompressor's error, once every byte it gave before it has been read. */
+  failure?: NodeJS.ErrnoException;
+}
+
+/**
+ * The decompressor's output, with its error held until every byte decoded
+ * before the damage has been read: a stream that fails drops what it still
+ * buffers. Read it to its end, then look at `failure`.
+ */
+function failAfterData(src: Readable): DecompressedStream {
+  const out: PassThrough & DecompressedStream = new PassThrough();
+  src.on('data', (c: Buffer) => {
+    if (!out.write(c)) src.pause();
+  });
+  out.on('drain', () => src.resume());
+  src.on('end', () => out.end());
+  src.on('error', (e: NodeJS.ErrnoException) => {
+    out.failure = e;
+    out.end();
+  });
+  // The reader stopped (Ctrl-C on live input): stop the decompressor too.
+  out.on('close', () => src.destroy());
+  return out;
 }
 
 /** Read the first bytes of stdin without losing them (they are unshifted back). */
@@ -247,6 +247,8 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
       const wait = pause?.();
       if (wait) await wait;
     }
+    const failure = (stream as DecompressedStream).failure;
+    if (failure) throw failure;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (signal?.aborted) {
