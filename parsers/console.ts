@@ -120,6 +120,10 @@ export class ConsoleDumpParser implements TraceParser {
     this.own();
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.inner.pushUnreadable(text, lineNo, reason);
+  }
+
   end(): void {
     this.inner.end();
   }

@@ -281,6 +281,11 @@ export class CsvParser implements TraceParser {
     this.index = index;
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.own.lines++;
+    this.bad(lineNo, text, reason);
+  }
+
   private bad(line: number, raw: string, reason: string): void {
     this.own.unreadable++;
     if (!this.lastTerminated && line === this.lineNos[this.lineNos.length - 1]) this.own.truncated = true;

@@ -25,7 +25,7 @@ export interface FormatDescriptor {
 
 export const SNIFF_LINES = 200;
 
-const FTRACE_EVENT = /^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
+const FTRACE_EVENT = /^\s*\S.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
 /** The latency layout (`latency-format`, cyclictest -b, ftrace_dump): CPU and flags run together, time in µs with a delay mark. */
 const LATENCY_EVENT = /^\s*\S.*?-\d+\s+\d+[dDbX.][NnpLlBb.]\S{2,}\s+\d+us.:\s/;
 

@@ -23,9 +23,9 @@ import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './commo
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
-const EVENT_LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\s*\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s(.*)$/;
+const EVENT_LINE = /^\s*(\S.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\s*\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s(.*)$/;
 /** Latency format: comm-pid, cpu immediately followed by flags, time in µs with a delay mark. */
-const LATENCY_LINE = /^\s*(.*?)-(\d+)\s+(\d+)([dDbX.][^\s]{3,})\s+(\d+)us(.):\s(.*)$/;
+const LATENCY_LINE = /^\s*(\S.*?)-(\d+)\s+(\d+)([dDbX.][^\s]{3,})\s+(\d+)us(.):\s(.*)$/;
 const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]\s*$/;
 const BUFFER_STARTED = /^#{5} CPU (\d+) buffer started #{4}\s*$/;
 const ENTRIES = /entries-in-buffer\/entries-written:\s*(\d+)\/(\d+)\s+#P:(\d+)/;
@@ -754,6 +754,11 @@ export class FtraceParser implements TraceParser {
       q.splice(0, this.queueHead);
       this.queueHead = 0;
     }
+  }
+
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
   }
 
   private unreadable(text: string, lineNo: number, reason: string): void {

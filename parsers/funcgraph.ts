@@ -60,7 +60,13 @@ const CPU_COL = /^\s*(\d+)\) /;
 const PROC_COL = /^\s*(\S(?:.*?\S)?)-(\d+)\s*\| ?/;
 const LAT_COL = /^\s*([dDbX.][NnpLlBb.][ZzHhs.][0-9a-f.]\S*)\s+\| ?/;
 const SEPARATOR = /^\s*-{10,}\s*$/;
-const SWITCH = /^\s*(\d+)\)\s+(\S(?:.*?\S)?)-(\d+)\s+=>\s+(\S(?:.*?\S)?)-(\d+)\s*$/;
+const SWITCH = /^\s*(\d+)\)\s+(\S(?:.*?\S)?)-(\d+)\s+=>\s+(\S(?:.*?\S)?)-(\d+)$/;
+
+/** A context switch line (`  0)  kworker-1  =>  bash-2345 `): only a line that ends in `-pid` is tried, so the pattern scans the line once. */
+function contextSwitch(text: string): RegExpExecArray | null {
+  const t = text.trimEnd();
+  return /-\d+$/.test(t) ? SWITCH.exec(t) : null;
+}
 
 export class FuncGraphParser implements TraceParser {
   readonly format = 'function_graph';
@@ -89,7 +95,7 @@ export class FuncGraphParser implements TraceParser {
       if (text.startsWith('# tracer:')) this.sink({ kind: 'header', tracer: text.slice(9).trim(), src: { file: this.file, line: lineNo } });
       return;
     }
-    const sw = SWITCH.exec(text);
+    const sw = contextSwitch(text);
     if (sw) {
       const cpu = Number(sw[1]);
       const prevPid = Number(sw[3]);
@@ -229,6 +235,11 @@ export class FuncGraphParser implements TraceParser {
     }
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.sink(unreadableRecord(this.file, lineNo, text, reason));
@@ -255,7 +266,7 @@ export function sniffFuncGraph(lines: readonly string[]): number {
     if (l.startsWith('# tracer: function_graph')) markers += 50;
     else if (/^#\s+(?:TIME\s+)?CPU\s+(?:TASK\/PID\s+)?DURATION\s+FUNCTION CALLS/.test(l)) markers += 20;
     else if (SNIFF_GRAPH_LINE.test(l)) graph++;
-    else if (SWITCH.test(l)) graph++;
+    else if (contextSwitch(l)) graph++;
     else if (BARE_GRAPH_LINE.test(l)) bare++;
   }
   if (bare >= 3 && bare * 5 >= text * 4) graph += bare;

@@ -14,6 +14,7 @@
  * the unquoted, unwrapped text). Joined pieces count as continuation lines.
  * CRLF line ends are dropped when lines are read (source.ts).
  */
+import { MAX_LINE_BYTES } from '../src/io/source';
 import { emptyParseInfo, type ParseInfo } from '../src/model/event';
 import { TRACE_SHAPE } from './console';
 import type { ParserOptions, TraceParser } from './types';
@@ -96,7 +97,8 @@ export function sniffPasted(raw: readonly string[], detect: InnerDetector): numb
 
 export class PastedParser implements TraceParser {
   private inner: TraceParser | undefined;
-  private readonly held: Array<[string, number, boolean]> = [];
+  /** The first lines, until the inner format is known (with the reason for a line the reader could not hand over). */
+  private readonly held: Array<[string, number, boolean, string | undefined]> = [];
   private wrapped = false;
   /** The event line waiting for its wrapped pieces. */
   private pending: { text: string; line: number; terminated: boolean } | undefined;
@@ -119,9 +121,19 @@ export class PastedParser implements TraceParser {
     return this.inner?.info ?? this.placeholder;
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    if (this.inner === undefined) {
+      this.held.push([text, lineNo, true, reason]);
+      if (this.held.length >= this.sniffLines) this.decide();
+      return;
+    }
+    this.flush();
+    this.inner.pushUnreadable(text, lineNo, reason);
+  }
+
   push(text: string, lineNo: number, terminated: boolean): void {
     if (this.inner === undefined) {
-      this.held.push([text, lineNo, terminated]);
+      this.held.push([text, lineNo, terminated, undefined]);
       if (this.held.length >= this.sniffLines) this.decide();
       return;
     }
@@ -141,16 +153,24 @@ export class PastedParser implements TraceParser {
   }
 
   private decide(): void {
-    const view = pastedView(this.held.map((h) => h[0]));
+    const view = pastedView(this.held.map((h) => (h[3] === undefined ? h[0] : '')));
     this.wrapped = view.wrapped;
-    this.inner = (this.detect(view.lines)?.create ?? this.fallback)(this.opts);
-    for (const [t, n, term] of this.held) this.line(t, n, term);
+    const inner = (this.detect(view.lines)?.create ?? this.fallback)(this.opts);
+    this.inner = inner;
+    for (const [t, n, term, unreadable] of this.held) {
+      if (unreadable === undefined) this.line(t, n, term);
+      else {
+        this.flush();
+        inner.pushUnreadable(t, n, unreadable);
+      }
+    }
     this.held.length = 0;
   }
 
   private line(raw: string, lineNo: number, terminated: boolean): void {
     const text = unquote(raw);
-    if (this.wrapped && this.pending !== undefined && wrappedPiece(text)) {
+    // Pieces are joined up to the longest line the reader hands over (MAX_LINE_BYTES), so the patterns see no more.
+    if (this.wrapped && this.pending !== undefined && this.pending.text.length + text.length < MAX_LINE_BYTES && wrappedPiece(text)) {
       this.pending.text = this.pending.text.trimEnd() + ' ' + text.trim();
       this.pending.terminated = terminated;
       this.pieces++;

@@ -43,9 +43,41 @@ import type { ParserOptions, RecordSink, TraceParser } from './types';
  * comm, tid or pid/tid, [cpu], timestamp:, period, event:, payload.
  * The event token is the last `word:` before whitespace or the end of line.
  */
-const SAMPLE = /^\s*(.+?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(?:(\d+\.\d+):\s+)?(?:(\d+)\s+)?([A-Za-z_]\S*):(?:\s(.*))?$/;
-const FRAME = /^\s*([0-9a-fA-F]+)\s+(.*?)(?:\s+\(((?:[^()]|\([^()]*\))*)\))?\s*$/;
-const UNINDENTED_FRAME = /^([0-9a-fA-F]{4,})\s+(\S.*?)\s+\(((?:[^()]|\([^()]*\))*)\)\s*$/;
+const SAMPLE = /^\s*(\S(?:.*?\S)?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(?:(\d+\.\d+):\s+)?(?:(\d+)\s+)?([A-Za-z_]\S*):(?:\s(.*))?$/;
+/** A callchain line's address and the rest (`\tffffffff8104f45a native_write_msr_safe ([kernel.kallsyms])`). */
+const FRAME_ADDR = /^\s*([0-9a-fA-F]+)\s+/;
+/** perf 3.x's unindented frames: an address of 4 or more digits. */
+const UNINDENTED_ADDR = /^([0-9a-fA-F]{4,})\s+(?=\S)/;
+
+/**
+ * A callchain frame: address, symbol, and the DSO in the parentheses that end
+ * the line (which may hold parentheses of their own). Found by scanning back
+ * from the end rather than by one pattern: linear in the line whatever it holds.
+ * Unindented frames (perf 3.x) need a symbol and a DSO.
+ */
+function splitFrame(text: string, indented: boolean): { addr: string; sym: string; dso: string | undefined } | undefined {
+  const line = text.trimEnd();
+  const a = (indented ? FRAME_ADDR : UNINDENTED_ADDR).exec(line);
+  if (!a) return undefined;
+  const rest = line.slice(a[0].length);
+  let open = -1;
+  if (rest.endsWith(')')) {
+    let depth = 0;
+    for (let i = rest.length - 1; i >= 0; i--) {
+      const c = rest.charCodeAt(i);
+      if (c === 41 /* ) */) depth++;
+      else if (c === 40 /* ( */ && --depth === 0) {
+        open = i;
+        break;
+      }
+    }
+  }
+  // The DSO's parentheses follow whitespace (a symbol's own, `foo(int)`, do not).
+  const dso = open > 0 && /\s/.test(rest[open - 1]) ? rest.slice(open + 1, -1) : undefined;
+  const sym = dso === undefined ? rest : rest.slice(0, open).trimEnd();
+  if (!indented && (dso === undefined || sym === '')) return undefined;
+  return { addr: a[1], sym, dso };
+}
 const MODIFIERS = /^[ukhIGHpPSDWebR]{1,5}$/;
 const NO_TS: Timestamp = { raw: '', sec: 0, nsec: 0, unit: 'seconds' };
 
@@ -76,9 +108,9 @@ export class PerfScriptParser implements TraceParser {
       // Callchain lines are indented (a tab in every perf since 3.x); perf 3.x
       // printed them at column 0 (`ffffffff8103d0ca native_write_msr_safe ([kernel.kallsyms])`).
       const tab = c0 === 9; /* \t */
-      const fm = tab || c0 === 32 ? FRAME.exec(text) : UNINDENTED_FRAME.exec(text);
+      const fm = splitFrame(text, tab || c0 === 32);
       if (fm && (tab || !SAMPLE.test(text))) {
-        this.frames.push(frame(fm[1], fm[2], fm[3]));
+        this.frames.push(frame(fm.addr, fm.sym, fm.dso));
         this.info.consumed++;
         return;
       }
@@ -127,8 +159,8 @@ export class PerfScriptParser implements TraceParser {
       group = token.slice(0, colon);
       name = token.slice(colon + 1);
     }
-    const lost = /^PERF_RECORD_LOST(?:_SAMPLES)?$/.test(name) ? /(\d+)\s*$/.exec(m[8] ?? '') : null;
-    let payload = (m[8] ?? '').replace(/\s+$/, '');
+    let payload = (m[8] ?? '').trimEnd();
+    const lost = /^PERF_RECORD_LOST(?:_SAMPLES)?$/.test(name) ? /(?<!\d)(\d+)$/.exec(payload) : null;
     this.flush();
     if (lost && m[4] !== undefined) {
       const count = Number(lost[1]);
@@ -161,6 +193,12 @@ export class PerfScriptParser implements TraceParser {
     this.sink(ev);
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.flush();
+    this.unreadable(text, lineNo, reason);
+  }
+
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.sink(unreadableRecord(this.file, lineNo, text, reason));
@@ -182,7 +220,7 @@ function frame(addr: string, symText: string, dso: string | undefined): StackFra
 }
 
 /** Same shape test as ftrace's sniffer, to leave ftrace lines alone. */
-const FTRACE_EVENT = /^\s*.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
+const FTRACE_EVENT = /^\s*\S.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
 
 /** How sure we are that these first lines are `perf script` output (0: not at all). */
 export function sniffPerfScript(lines: readonly string[]): number {
@@ -192,7 +230,7 @@ export function sniffPerfScript(lines: readonly string[]): number {
   let others = 0;
   for (const l of lines) {
     if (/^# (?:========|perf version|captured on|cmdline :|event : )/.test(l)) markers += 5;
-    else if (/^\t\s*[0-9a-fA-F]+ \S/.test(l) || UNINDENTED_FRAME.test(l)) frames++;
+    else if (/^\t\s*[0-9a-fA-F]+ \S/.test(l) || splitFrame(l, false)) frames++;
     else if (SAMPLE.test(l) && !FTRACE_EVENT.test(l)) samples++;
     else if (/^ +[0-9a-fA-F]+ \S/.test(l)) frames++;
     else if (l.trim() !== '' && !l.startsWith('#')) others++;

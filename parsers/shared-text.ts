@@ -149,9 +149,10 @@ export function parseGraphBody(body: string): GraphBody | undefined {
   if (s.length === 0) return undefined;
   if (s.charCodeAt(0) === 125 /* } */) {
     if (s === '}') return { kind: 'exit' };
-    const tail = /^\}\s*\/\*\s*(.*?)\s*\*\/$/.exec(s);
-    if (!tail) return undefined;
-    const name = tail[1].split(/\s+/)[0];
+    // `} /* func */`: read by position, not by one pattern (spaces inside would cost the pattern their square).
+    const tail = s.slice(1).trimStart();
+    if (!tail.startsWith('/*') || !tail.endsWith('*/') || tail.length < 4) return undefined;
+    const name = tail.slice(2, -2).trim().split(/\s+/)[0];
     return name ? { kind: 'exit', func: name } : { kind: 'exit' };
   }
   if (s.startsWith('/*')) {
@@ -165,7 +166,10 @@ export function parseGraphBody(body: string): GraphBody | undefined {
   const func = s.slice(0, paren);
   if (/\s/.test(func)) return undefined;
   if (/\)\s*\{$/.test(s)) return { kind: 'entry', func };
-  if (/\);(?:\s*\/\*.*\*\/)?$/.test(s)) return { kind: 'leaf', func };
+  if (s.endsWith(');')) return { kind: 'leaf', func };
+  // `func(); /* ret=0 */`: a comment that runs to the end of the line after the `);`.
+  const comment = s.endsWith('*/') ? /\);\s*\/\*/.exec(s) : null;
+  if (comment && comment.index + comment[0].length <= s.length - 2 && !/[\n\r\u2028\u2029]/.test(s)) return { kind: 'leaf', func };
   return undefined;
 }
 

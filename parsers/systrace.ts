@@ -98,6 +98,12 @@ export class SystraceParser implements TraceParser {
     }
   }
 
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.own.lines++;
+    this.own.unreadable++;
+    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+  }
+
   end(): void {
     if (this.partial !== '') this.feed(this.partial, this.partialLine, true);
     this.partial = '';

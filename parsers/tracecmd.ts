@@ -64,9 +64,9 @@ export interface TraceCmdParseInfo extends ParseInfo {
 }
 
 /** comm-pid [cpu] [flags] timestamp: [(+diff)] name: payload */
-const EVENT_LINE = /^\s*(.*?)-(\d+)\s+\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s+(?:\(\+\d+\)\s+)?([^\s:]+):(?: +(.*))?$/;
+const EVENT_LINE = /^\s*(\S.*?)-(\d+)\s+\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s+(?:\(\+\d+\)\s+)?([^\s:]+):(?: +(.*))?$/;
 /** `-l`: comm (8 chars)-pid cpu+flags timestamp: name: payload */
-const LATENCY_LINE = /^\s*(.*?)-(\d+)\s+(\d+)([dDbX.][^\s]{3,}|-0x[0-9a-fA-F]+)\s+(\d+(?:\.\d+)?):\s+(?:\(\+\d+\)\s+)?([^\s:]+):(?: +(.*))?$/;
+const LATENCY_LINE = /^\s*(\S.*?)-(\d+)\s+(\d+)([dDbX.][^\s]{3,}|-0x[0-9a-fA-F]+)\s+(\d+(?:\.\d+)?):\s+(?:\(\+\d+\)\s+)?([^\s:]+):(?: +(.*))?$/;
 const DROPPED = /^CPU:(\d+) \[(?:(\d+) )?EVENTS DROPPED\]\s*$/;
 const CPUS = /^cpus=(\d+)\s*$/;
 const VERSION = /^version = (\d+)\s*$/;
@@ -233,7 +233,7 @@ export class TraceCmdParser implements TraceParser {
     this.summary = false;
     this.lastTsByCpu.set(`${input ?? ''}/${cpu}`, ts);
     const src = { file: this.file, line: lineNo };
-    const payloadRaw = rest.replace(/\s+$/, '');
+    const payloadRaw = rest.trimEnd();
 
     // kernel_stack: <stack trace >  /  user_stack: <user stack trace>
     if ((name === 'kernel_stack' || name === 'user_stack') && payloadRaw.startsWith('<') && /stack trace/.test(payloadRaw)) {
@@ -323,6 +323,11 @@ export class TraceCmdParser implements TraceParser {
     if (hit === undefined) return false;
     this.info.summaryOf ??= hit[1];
     return true;
+  }
+
+  pushUnreadable(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.unreadable(text, lineNo, reason);
   }
 
   private unreadable(text: string, lineNo: number, reason: string): void {

@@ -15,6 +15,11 @@ export interface TraceParser {
   readonly info: ParseInfo;
   /** Feed one line (no terminator). `terminated` is false for a final line without newline. */
   push(text: string, lineNo: number, terminated: boolean): void;
+  /**
+   * A line the reader could not hand over (longer than MAX_LINE_BYTES): it is
+   * counted as a line and reported as unreadable with `reason`; `text` is its start.
+   */
+  pushUnreadable(text: string, lineNo: number, reason: string): void;
   /** Flush whatever is still held (pending events awaiting their stacks). */
   end(): void;
 }

@@ -14,6 +14,7 @@ import { buildReport, inputFromResult, requireRanges, type FailOn, type ReportIn
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
+import { termText } from '../report/terminal';
 import { rangeCollector, timelineInput, type TimelineInput } from '../report/timeline';
 import { cannotWrite, ensureWritable, EXIT, parseCsvColumns, reportUnreadable, UsageError, writeOutput } from './common';
 
@@ -140,12 +141,12 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     follow.abort();
   };
   const printLive = (f: Finding) => {
-    const line = opts.format === 'json' ? JSON.stringify(f) : `${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`;
+    const line = opts.format === 'json' ? JSON.stringify(f) : termText(`${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`);
     process.stdout.write(line + '\n');
   };
   if (opts.follow) process.once('SIGINT', onSigint);
   // An input error is said once where the user reads it: in the text report on stdout, else on stderr (beside a report for tools or a file).
-  const sayInputError = opts.format === 'text' && !opts.output ? () => {} : (msg: string) => process.stderr.write(`mntrace: ${msg}\n`);
+  const sayInputError = opts.format === 'text' && !opts.output ? () => {} : (msg: string) => process.stderr.write(`mntrace: ${termText(msg)}\n`);
   // --merge: all files are one capture (per-CPU files), analysed as one input.
   const groups: string[][] = opts.merge ? [files] : files.map((f) => [f]);
   for (const group of groups) {
@@ -163,7 +164,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       for (const f of result.findings) findings.push(f);
       if (collector) {
         const tl = timelineInput(result, collector);
-        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${result.input.path}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
+        if (tl.dropped && !opts.quiet) process.stderr.write(`mntrace: ${termText(result.input.path)}: ${tl.dropped} paired ranges left out of the ${opts.format} timeline (at most ${rangeLimit} are kept; problem ranges always are)\n`);
         timelines.push(tl);
       }
       if (opts.showUnreadable) reportUnreadable(result.unreadable, true);
@@ -215,7 +216,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
       const shown = buildReport(inputs, compared.split.newFindings, failOn);
       if (rangesRequired) requireRanges(shown);
       text = renderText(shown, st, ruleMetas);
-      text += baselineText(compared.split, compared.path, !!opts.writeBaseline);
+      text += termText(baselineText(compared.split, compared.path, !!opts.writeBaseline));
     }
   }
   if (opts.output) writeOutput(opts.output, text, '--output');
@@ -223,9 +224,9 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   if (opts.format !== 'text' && !opts.quiet) {
     const s = report.summary;
     process.stderr.write(`mntrace: ${inputs.length} input(s), ${s.ranges.paired} ranges paired, ${s.findings.error} error / ${s.findings.warning} warning / ${s.findings.info} info findings` +
-      `${split ? ` (${split.knownFindings.length} known from the baseline)` : ''}${opts.output ? ` -> ${opts.output}` : ''}\n`);
+      `${split ? ` (${split.knownFindings.length} known from the baseline)` : ''}${opts.output ? ` -> ${termText(opts.output)}` : ''}\n`);
   }
-  if (opts.writeBaseline && !opts.quiet) process.stderr.write(`mntrace: wrote a baseline of ${split?.known.size ?? 0} finding(s) to ${opts.writeBaseline}\n`);
+  if (opts.writeBaseline && !opts.quiet) process.stderr.write(`mntrace: wrote a baseline of ${split?.known.size ?? 0} finding(s) to ${termText(opts.writeBaseline)}\n`);
   if (inputErrors) return EXIT.usage;
   return report.summary.failed ? EXIT.findings : EXIT.clean;
 }

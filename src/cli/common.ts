@@ -2,6 +2,7 @@ import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { UnreadableRecord } from '../model/event';
 import { checkColumnMap } from '../../parsers/csv';
+import { termText } from '../report/terminal';
 
 /** A mistake in how mntrace was called: exit code 2 with a message that says what to do. */
 export class UsageError extends Error {
@@ -18,7 +19,7 @@ export const EXIT = { clean: 0, findings: 1, usage: 2 } as const;
 export function reportUnreadable(records: readonly UnreadableRecord[], all: boolean, limit = 10): void {
   if (records.length === 0) return;
   const shown = all ? records : records.slice(0, limit);
-  for (const r of shown) process.stderr.write(`${r.src.file}:${r.src.line}: unreadable (${r.reason}): ${r.text}\n`);
+  for (const r of shown) process.stderr.write(termText(`${r.src.file}:${r.src.line}: unreadable (${r.reason}): ${r.text}`) + '\n');
   if (shown.length < records.length) {
     process.stderr.write(`... and ${records.length - shown.length} more unreadable lines (use --show-unreadable to list them all)\n`);
   }

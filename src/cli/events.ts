@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { TraceEvent, TraceRecord } from '../model/event';
 import { readTrace } from '../io/read-trace';
 import { parseCsvColumns, reportUnreadable, UsageError } from './common';
+import { termText } from '../report/terminal';
 
 /** The stable JSON shape of one event (`mntrace events`). */
 export function eventToJson(ev: TraceEvent): Record<string, unknown> {
@@ -63,7 +64,7 @@ export function registerEventsCommand(program: Command): void {
       }, { format: opts.inputFormat, csvColumns });
       await out.close();
       process.stderr.write(
-        `${result.path}: ${result.format}, ${result.info.lines} lines, ${result.info.events} events, ${result.info.unreadable} unreadable` +
+        `${termText(result.path)}: ${result.format}, ${result.info.lines} lines, ${result.info.events} events, ${result.info.unreadable} unreadable` +
           (result.info.lostEvents ? `, ${result.info.lostEvents} events lost (${result.info.lostMarkers} markers)` : '') +
           (result.info.truncated ? ', file cut off mid-line' : '') + '\n',
       );

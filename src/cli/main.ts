@@ -7,6 +7,7 @@ import { registerProbesCommand } from './probes';
 import { registerRulesCommand } from './rules';
 import { registerVerifyCommand } from './verify';
 import { version } from '../version';
+import { termText } from '../report/terminal';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,8 +25,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+let pipesWatched = false;
+
+/**
+ * Output into a reader that stopped reading (`mntrace events ... | head`):
+ * end at once and quietly, with the exit code known so far, as a tool killed
+ * by SIGPIPE would, instead of a Node stack trace.
+ */
+function endQuietlyOnClosedPipe(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean);
+    });
+  }
+}
+
 /** Run the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -37,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (err instanceof UsageError || err instanceof InputError) {
-      process.stderr.write(`mntrace: ${err.message}\n`);
+      process.stderr.write(`mntrace: ${termText(err.message)}\n`);
       return EXIT.usage;
     }
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return typeof process.exitCode === 'number' ? process.exitCode : EXIT.clean;

@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import type { SourceInfo } from '../io/source';
+import { termText } from '../report/terminal';
 
 export interface ProgressStream {
   isTTY?: boolean;
@@ -44,7 +45,8 @@ function fmtEta(s: number): string {
 }
 
 /** The bar's text for `done` of `total` bytes at `rate` bytes/s (exported for tests). */
-export function progressLine(label: string, done: number, total: number, rate: number, width: number, color: boolean, unpacked?: number): string {
+export function progressLine(rawLabel: string, done: number, total: number, rate: number, width: number, color: boolean, unpacked?: number): string {
+  const label = termText(rawLabel);
   const frac = total > 0 ? Math.min(1, done / total) : 0;
   const text = unpacked !== undefined ? ` (${(unpacked / MB).toFixed(0)} MB unpacked)` : '';
   const stats = ` ${String(Math.floor(frac * 100)).padStart(3)}% ${(done / MB).toFixed(1)}/${(total / MB).toFixed(1)} MB${text} ${(rate / MB).toFixed(1)} MB/s ETA ${fmtEta(rate > 0 ? (total - done) / rate : Infinity)}`;

@@ -8,6 +8,7 @@
  * `--update` rewrites each expected.json from what mntrace finds now, for
  * after a reviewed change.
  */
+import { termSafe } from '../report/terminal';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
@@ -251,7 +252,9 @@ function label(r: FixtureResult, cwd: string): string {
   return r.trace ? `${dir} (${relative(r.dir, r.trace)})` : dir;
 }
 
-function renderText(results: FixtureResult[], st: Style, quiet: boolean, cwd: string): string {
+function renderText(unsafe: FixtureResult[], st: Style, quiet: boolean, cwd: string): string {
+  // Fixture names and findings from their traces show their control characters escaped.
+  const results = termSafe(unsafe);
   const out: string[] = [];
   for (const r of results) {
     if (r.updated) {

@@ -6,7 +6,7 @@ import { inputName, type ParseInfo, type TraceRecord } from '../model/event';
 import { detectFormat, explainUnrecognised, formatByName, formats, SNIFF_LINES, type FormatDescriptor } from '../../parsers/detect';
 import type { EventFilter, ParserOptions, TraceParser } from '../../parsers/types';
 import { accessSync, constants, statSync } from 'node:fs';
-import { DamagedInputError, InputError, readLines, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
+import { DamagedInputError, InputError, readLines, tooLongReason, type ByteLineSink, type LineHandler, type SourceInfo } from './source';
 import { readLinesInWorker, WORKER_MIN_BYTES, type ParallelOptions, type SkipLineSink } from './worker-source';
 import { datInput } from './tracedat/input';
 import { DatError, readTraceDat } from './tracedat/reader';
@@ -65,9 +65,16 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
     if (!forced) throw new InputError(`unknown input format '${opts.format}': expected one of ${[...formats().map((f) => f.name), 'trace.dat'].join(', ')}`);
     parser = forced.create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
   }
-  const held: Array<[string, number, boolean]> = [];
+  /** The first lines, held until the format is known: text, line, terminated, and the length of a line too long to read. */
+  const held: Array<[string, number, boolean, number | undefined]> = [];
+  /** What the sniffers see of the held lines (a line too long to read is not shown to them). */
+  const sniffed = () => held.map((h) => (h[3] === undefined ? h[0] : ''));
+  const give = (p: TraceParser, text: string, lineNo: number, terminated: boolean, tooLong: number | undefined) => {
+    if (tooLong === undefined) p.push(text, lineNo, terminated);
+    else p.pushUnreadable(text, lineNo, tooLongReason(tooLong));
+  };
   const decide = () => {
-    const desc = detectFormat(held.map((h) => h[0]));
+    const desc = detectFormat(sniffed());
     if (!desc) {
       const lines = held.map((h) => h[0]);
       const what = explainUnrecognised(lines, file);
@@ -79,15 +86,15 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
       );
     }
     parser = desc.create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
-    for (const [t, n, term] of held) parser.push(t, n, term);
+    for (const [t, n, term, long] of held) give(parser, t, n, term, long);
     held.length = 0;
   };
-  const onLine: LineHandler = (text, lineNo, terminated) => {
+  const onLine: LineHandler = (text, lineNo, terminated, tooLong) => {
     if (parser) {
-      parser.push(text, lineNo, terminated);
+      give(parser, text, lineNo, terminated, tooLong);
       return;
     }
-    held.push([text, lineNo, terminated]);
+    held.push([text, lineNo, terminated, tooLong]);
     if (held.length >= SNIFF_LINES) decide();
   };
   const read = () => useWorker(path, opts)
@@ -98,7 +105,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
         opts.onProgress,
         () => (parser && 'pushBytes' in parser ? (parser as unknown as ByteLineSink) : undefined),
         () => {
-          if (opts.live && !parser && held.some((h) => h[0].trim() !== '') && detectFormat(held.map((h) => h[0]))) decide();
+          if (opts.live && !parser && held.some((h) => h[0].trim() !== '') && detectFormat(sniffed())) decide();
           return opts.pause?.();
         },
         opts.signal,
@@ -120,9 +127,10 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
 
   function finish(src: SourceInfo): ReadResult {
     if (!parser) {
-      if (held.every((h) => h[0].trim() === '')) {
-        parser = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
-        for (const [t, n, term] of held) parser.push(t, n, term);
+      if (sniffed().every((t) => t.trim() === '')) {
+        const p = (forced ?? formats()[0]).create({ file, sink: onRecord, filter: opts.filter, csvColumns: opts.csvColumns });
+        for (const [t, n, term, long] of held) give(p, t, n, term, long);
+        parser = p;
       } else decide();
     }
     const p = parser as TraceParser;

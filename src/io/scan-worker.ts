@@ -17,7 +17,8 @@
  * Records, one per line in line order, as src/model/records.ts lays them
  * out: the scanner writes skipped and wanted events' columns straight into
  * the chunk's record array (the main thread builds a wanted event from them
- * without reading the line again); any other line goes as a LINE record.
+ * without reading the line again); any other line goes as a LINE record
+ * (a line longer than MAX_LINE_BYTES as its first bytes and its length).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -28,7 +29,7 @@ import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
-import { openByteStream, sniffCompression, type Compression } from './source';
+import { MAX_LINE_BYTES, MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression, type DecompressedStream } from './source';
 import { MAX_IN_FLIGHT, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
@@ -131,13 +132,26 @@ const names = new CrossOnce<string, string>();
 const contexts = new CrossOnce<ContextFlags, string>();
 const keyLists = new CrossOnce<PayloadKeys, string[]>();
 
+/**
+ * Bytes of the first line in buf that are not there: a line longer than
+ * MAX_LINE_BYTES keeps only its first HEAD_BYTES in the buffer (for the report).
+ */
+let dropped = 0;
+const HEAD_BYTES = 300;
+
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
   if (fill === 0) return;
   const last = buf.lastIndexOf(10, fill - 1);
   if (last < 0) {
-    // One line longer than the buffer: grow (only such a line costs memory).
-    if (fill === buf.length) {
+    if (fill < buf.length) return;
+    if (dropped + fill > MAX_LINE_BYTES) {
+      // A line too long to read: keep its start, count the rest.
+      dropped += fill - HEAD_BYTES;
+      fill = HEAD_BYTES;
+      if (dropped > MAX_RUNON_BYTES) throw runOnError();
+    } else {
+      // One line longer than the buffer (a small test chunk): grow.
       const bigger = Buffer.allocUnsafeSlow(buf.length * 2);
       buf.copy(bigger, 0, 0, fill);
       buf = bigger;
@@ -157,6 +171,21 @@ function emit(): void {
       rec = more;
     }
     n++;
+    const bytes = end - from + dropped;
+    dropped = 0;
+    if (bytes > MAX_LINE_BYTES) {
+      rec[o] = RecordKind.Line;
+      rec[o + LineRec.start] = from;
+      rec[o + LineRec.end] = Math.min(end, from + HEAD_BYTES);
+      rec[o + LineRec.tooLong] = bytes;
+      o += LineRec.size;
+      if (!decided) {
+        held.push('');
+        if (held.length >= SNIFF_LINES) decide(detectFormat(held) === ftraceFormat);
+      }
+      from = nl + 1;
+      continue;
+    }
     let kind = RecordKind.Line;
     if (scanner !== undefined && (n & 7) < share) {
       if (buf[from] === 35 /* # */) scanner.noteHeaderLine(buf.toString('latin1', from, end));
@@ -179,6 +208,7 @@ function emit(): void {
     } else {
       rec[o + LineRec.start] = from;
       rec[o + LineRec.end] = end;
+      rec[o + LineRec.tooLong] = 0;
       o += LineRec.size;
     }
     from = nl + 1;
@@ -210,11 +240,17 @@ function emit(): void {
 function finish(error?: NodeJS.ErrnoException): void {
   emit();
   let final: string | undefined;
-  if (fill > 0) {
+  let finalTooLong: number | undefined;
+  // A line that ran on past MAX_RUNON_BYTES is not a line: the error says so.
+  if (fill > 0 && dropped <= MAX_RUNON_BYTES) {
+    if (dropped + fill > MAX_LINE_BYTES) {
+      finalTooLong = dropped + fill;
+      fill = Math.min(fill, HEAD_BYTES);
+    }
     final = buf.toString('utf8', 0, fill);
     if (final.endsWith('\r')) final = final.slice(0, -1);
   }
-  const msg: WorkerMessage = { type: 'end', final, bytesRead, bytesText, compression };
+  const msg: WorkerMessage = { type: 'end', final, finalTooLong, bytesRead, bytesText, compression };
   if (error) msg.error = { message: error.message, code: error.code };
   port.postMessage(msg);
 }
@@ -258,6 +294,8 @@ async function main(): Promise<void> {
   const { stream } = await openByteStream(data.path, (n) => { bytesRead += n; });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) append(chunk);
+    const failure = (stream as DecompressedStream).failure;
+    if (failure) throw failure;
   } catch (err) {
     // Whatever was read before the damage is analysed, as on the main thread.
     finish(err as NodeJS.ErrnoException);

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 
 /** Compression recognised by magic bytes. */
 export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
@@ -23,16 +23,23 @@ export class DamagedInputError extends InputError {
   /** The parse of those lines (set by readTrace). */
   partial?: ReadResult;
 
-  /** `source`: what was read before the damage; `cause`: the decompressor's message. */
-  constructor(readonly source: SourceInfo, cause: string) {
-    // What to do next: the file on this machine is not the whole capture.
-    const test = source.compression === 'none' ? '' : ` (\`${source.compression} -t\` tells a whole copy from a damaged one)`;
-    super(`${source.path}: compressed data is corrupt or cut off after ${source.lines} lines (${cause}): copy the file again from the traced machine${test}`);
+  /** `source`: what was read before the damage; `message`: what the damage is. */
+  constructor(readonly source: SourceInfo, message: string) {
+    super(message);
   }
 
-  /** Whether a decompressor's error code means corrupt or cut-off data. */
-  static code(code: string | undefined): boolean {
-    return code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR';
+  /**
+   * The error that ends reading at `e`, when it is damage (corrupt or cut-off
+   * compressed data, a line that runs on without end); undefined for other errors.
+   */
+  static of(source: SourceInfo, e: { message: string; code?: string }): DamagedInputError | undefined {
+    if (e.code === RUNON_CODE) {
+      return new DamagedInputError(source, `${source.path}:${source.lines + 1}: ${e.message}: this is not trace text (binary data, or a device such as /dev/zero)`);
+    }
+    if (e.code !== 'Z_BUF_ERROR' && e.code !== 'Z_DATA_ERROR') return undefined;
+    // What to do next: the file on this machine is not the whole capture.
+    const test = source.compression === 'none' ? '' : ` (\`${source.compression} -t\` tells a whole copy from a damaged one)`;
+    return new DamagedInputError(source, `${source.path}: compressed data is corrupt or cut off after ${source.lines} lines (${e.message}): copy the file again from the traced machine${test}`);
   }
 }
 
@@ -55,9 +62,11 @@ export function sniffCompression(head: Uint8Array): Compression {
 /**
  * Called once per line. `text` has no line terminator (LF or CRLF); `lineNo`
  * is 1-based; `terminated` is false only for a final line that ended without
- * a newline (the file may have been cut off there).
+ * a newline (the file may have been cut off there). `tooLong` is set (to the
+ * line's length in bytes) for a line longer than MAX_LINE_BYTES: `text` is
+ * then only its first characters, for the report.
  */
-export type LineHandler = (text: string, lineNo: number, terminated: boolean) => void;
+export type LineHandler = (text: string, lineNo: number, terminated: boolean, tooLong?: number) => void;
 
 export interface SourceInfo {
   path: string;
@@ -73,10 +82,15 @@ export interface SourceInfo {
   skippedByWorker?: number;
 }
 
-/** Open a path (or `-` for stdin) as a byte stream, decompressing by magic bytes. */
+/**
+ * Open a path (or `-` for stdin) as a byte stream, decompressing by magic bytes.
+ * A path that is not a regular file (a FIFO, /dev/stdin, `<(zcat ...)`,
+ * tracefs's trace_pipe, a character device) is read as a stream, like `-`:
+ * it cannot be read twice, so its first bytes are peeked and put back.
+ */
 export async function openByteStream(path: string, onRawBytes?: (n: number) => void): Promise<{ stream: Readable; compression: Compression }> {
   let raw: Readable;
-  let head: Buffer;
+  let head: Buffer = Buffer.alloc(0);
   if (path === '-') {
     raw = process.stdin;
     head = await peekStream(raw);
@@ -87,58 +101,43 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
     } catch (err) {
       throw new InputError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
+    let regular = false;
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw new InputError(`${path} is a directory, not a trace file`);
-      head = Buffer.alloc(8);
-      const { bytesRead } = await fh.read(head, 0, 8, 0);
-      head = head.subarray(0, bytesRead);
-    } finally {
+      regular = st.isFile();
+      if (regular) {
+        head = Buffer.alloc(8);
+        const { bytesRead } = await fh.read(head, 0, 8, 0);
+        head = head.subarray(0, bytesRead);
+      }
+    } catch (err) {
       await fh.close();
+      throw err;
     }
-    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    if (regular) {
+      await fh.close();
+      raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    } else {
+      // The stream takes the open descriptor (a FIFO opened twice would wait for a second writer).
+      raw = fh.createReadStream({ highWaterMark: 1 << 20 });
+      head = await peekStream(raw);
+    }
   }
-  if (onRawBytes) raw.on('data', (c: Buffer) => onRawBytes(c.length));
   const compression = sniffCompression(head);
+  // fzstd decodes, and the frame and block structure and content checksums are checked around it (zstd.ts);
+  // made (loaded on first use) before the data listener below sets the stream flowing.
+  const unzstd = compression === 'zstd' ? await (require('./zstd') as typeof import('./zstd')).createZstdCheckedDecompressor() : undefined;
+  if (onRawBytes) raw.on('data', (c: Buffer) => onRawBytes(c.length));
   switch (compression) {
     case 'none':
       return { stream: raw, compression };
     case 'gzip':
-      return { stream: raw.pipe(createGunzip({ chunkSize: 1 << 20 })), compression };
+      return { stream: failAfterData(raw.pipe(createGunzip({ chunkSize: 1 << 20 }))), compression };
     case 'zstd': {
-      // fzstd: pure-JS streaming Zstandard decoder (all frames of a multi-frame file).
-      // Loaded here, on first use. Errors carry a Z_* code so readLines reports corrupt or cut-off data as an InputError.
-      const { Decompress } = require('fzstd') as typeof import('fzstd');
-      const { Transform } = require('node:stream') as typeof import('node:stream');
-      const corrupt = (e: unknown, code: string): Error => Object.assign(new Error(`zstd: ${(e as Error)?.message ?? String(e)}`), { code });
-      let out: Buffer[] = [];
-      const decoder = new Decompress((chunk) => { out.push(Buffer.from(chunk)); });
-      const unzstd = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          try {
-            decoder.push(chunk);
-          } catch (e) {
-            done(corrupt(e, 'Z_DATA_ERROR'));
-            return;
-          }
-          for (const c of out) this.push(c);
-          out = [];
-          done();
-        },
-        flush(done) {
-          try {
-            decoder.push(new Uint8Array(0), true);
-          } catch (e) {
-            done(corrupt(e, 'Z_BUF_ERROR'));
-            return;
-          }
-          for (const c of out) this.push(c);
-          out = [];
-          done();
-        },
-      });
-      raw.on('error', (e) => unzstd.destroy(e));
-      return { stream: raw.pipe(unzstd), compression };
+      const z = unzstd as NonNullable<typeof unzstd>;
+      raw.on('error', (e) => z.destroy(e));
+      return { stream: failAfterData(raw.pipe(z)), compression };
     }
     case 'xz': {
       // xz-decompress: liblzma's xz decoder compiled to WebAssembly inside the package (no native build), on web streams.
@@ -153,9 +152,36 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
           e.message = `xz: ${e.message}`;
         }
       });
-      return { stream: unxz, compression };
+      return { stream: failAfterData(unxz), compression };
     }
   }
+}
+
+/** A decompressed stream whose error comes after its data (see failAfterData). */
+export interface DecompressedStream extends Readable {
+  /** The decompressor's error, once every byte it gave before it has been read. */
+  failure?: NodeJS.ErrnoException;
+}
+
+/**
+ * The decompressor's output, with its error held until every byte decoded
+ * before the damage has been read: a stream that fails drops what it still
+ * buffers. Read it to its end, then look at `failure`.
+ */
+function failAfterData(src: Readable): DecompressedStream {
+  const out: PassThrough & DecompressedStream = new PassThrough();
+  src.on('data', (c: Buffer) => {
+    if (!out.write(c)) src.pause();
+  });
+  out.on('drain', () => src.resume());
+  src.on('end', () => out.end());
+  src.on('error', (e: NodeJS.ErrnoException) => {
+    out.failure = e;
+    out.end();
+  });
+  // The reader stopped (Ctrl-C on live input): stop the decompressor too.
+  out.on('close', () => src.destroy());
+  return out;
 }
 
 /** Read the first bytes of stdin without losing them (they are unshifted back). */
@@ -194,7 +220,12 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
   const info: SourceInfo = { path, compression: 'none', bytesRead: 0, bytesText: 0, lines: 0 };
   const splitter = new LineSplitter(onLine);
   if (path !== '-' && (await plainFile(path))) {
-    await readPlainFile(path, splitter, info, onProgress, byteSink, pause);
+    try {
+      await readPlainFile(path, splitter, info, onProgress, byteSink, pause);
+    } catch (err) {
+      info.lines = splitter.lineNo;
+      throw DamagedInputError.of(info, err as NodeJS.ErrnoException) ?? err;
+    }
     return info;
   }
   const { stream, compression } = await openByteStream(path, (n) => { info.bytesRead += n; });
@@ -211,6 +242,8 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
       const wait = pause?.();
       if (wait) await wait;
     }
+    const failure = (stream as DecompressedStream).failure;
+    if (failure) throw failure;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (signal?.aborted) {
@@ -218,12 +251,10 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
       info.lines = splitter.lineNo;
       return info;
     }
-    if (DamagedInputError.code(e.code)) {
-      splitter.end();
-      info.lines = splitter.lineNo;
-      throw new DamagedInputError(info, e.message);
-    }
-    throw err;
+    // The lines before the damage were read (a line that ran on is not one of them).
+    if (e.code !== RUNON_CODE) splitter.end();
+    info.lines = splitter.lineNo;
+    throw DamagedInputError.of(info, e) ?? err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -235,9 +266,11 @@ export async function readLines(path: string, onLine: LineHandler, onProgress?: 
 /** An uncompressed regular file: read with one reusable buffer instead of a stream (no per-chunk allocation or copy). */
 async function plainFile(path: string): Promise<boolean> {
   try {
+    // stat, not open: opening a FIFO (trace_pipe, <(zcat ...)) meets its writer, and closing it again
+    // throws away what the writer put in the pipe, so the real open would wait for a writer forever.
+    if (!(await stat(path)).isFile()) return false;
     const fh = await open(path, 'r');
     try {
-      if (!(await fh.stat()).isFile()) return false;
       const head = Buffer.alloc(8);
       const { bytesRead } = await fh.read(head, 0, 8, 0);
       return sniffCompression(head.subarray(0, bytesRead)) === 'none';
@@ -260,30 +293,30 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
     info.bytesRead += len;
     info.bytesText += len;
     while (len > 0) {
-      const last = cur.lastIndexOf(10, len - 1);
-      const tail = last < 0 ? len : len - last - 1;
-      if (tail >= next.length) {
-        // One line longer than a buffer: grow (only such a line costs memory).
-        const bigger = Buffer.allocUnsafe(Math.max(next.length * 2, tail * 2));
-        next = bigger;
-      }
+      // The unfinished last line (at most MAX_LINE_BYTES: a longer one is skipped) moves to the front of the next buffer.
+      const tail = len - splitter.keptFrom(cur, len);
       cur.copy(next, 0, len - tail, len);
       const reading = fh.read(next, tail, next.length - tail, null);
       if (byteSink && !splitter.byteSink) splitter.byteSink = byteSink();
-      if (last >= 0) splitter.pushRange(cur, last + 1);
+      try {
+        splitter.pushRange(cur, len);
+      } catch (err) {
+        await reading.catch(() => undefined);
+        throw err;
+      }
       if (onProgress) { info.lines = splitter.lineNo; onProgress(info); }
       const wait = pause?.();
       if (wait) await wait;
       const got = (await reading).bytesRead;
       if (got === 0) {
-        if (tail > 0) splitter.pushFinal(Buffer.from(next.subarray(0, tail)));
+        splitter.pushFinal(Buffer.from(next.subarray(0, tail)));
         break;
       }
       info.bytesRead += got;
       info.bytesText += got;
       const swap = cur;
       cur = next;
-      next = swap.length >= cur.length ? swap : Buffer.allocUnsafe(cur.length);
+      next = swap;
       len = tail + got;
     }
     info.lines = splitter.lineNo;
@@ -292,12 +325,36 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
   }
 }
 
-/** Splits Buffer chunks into lines; decodes UTF-8 once per chunk (a newline byte never sits inside a multi-byte character). */
+/** The longest line handed to a parser (bytes): a longer one is cut there and reported as unreadable (too long), never accumulated. */
+export const MAX_LINE_BYTES = 64 << 10;
+/** A line that runs on this far without a newline ends the input: it is not line-oriented text (binary data, /dev/zero). */
+export const MAX_RUNON_BYTES = 64 << 20;
+/** Error code of a line that ran past MAX_RUNON_BYTES (see damageError). */
+const RUNON_CODE = 'E_LINE_RUNS_ON';
+
+/** The error that ends reading at a line longer than MAX_RUNON_BYTES (DamagedInputError.of names the file and line). */
+export function runOnError(): Error {
+  return Object.assign(new Error(`the line runs on past ${MAX_RUNON_BYTES >> 20} MiB without a newline`), { code: RUNON_CODE });
+}
+
+/** The reason given for a line longer than MAX_LINE_BYTES. */
+export function tooLongReason(bytes: number): string {
+  return `line too long (${bytes} bytes; a trace line has at most ${MAX_LINE_BYTES} bytes): cut, not read`;
+}
+
+/**
+ * Splits Buffer chunks into lines; decodes UTF-8 once per chunk (a newline
+ * byte never sits inside a multi-byte character). Linear in the input: a
+ * line longer than MAX_LINE_BYTES is not kept: its first bytes go to
+ * `onLine` with `tooLong` set to its length, the rest is skipped up to the next newline.
+ */
 export class LineSplitter {
   lineNo = 0;
   /** When set, complete lines are handed over as bytes (the final unterminated line still goes to onLine). */
   byteSink: ByteLineSink | undefined;
   private carry: Buffer | undefined;
+  /** The line being skipped (too long): its first bytes and its length so far. */
+  private long: { head: string; bytes: number } | undefined;
 
   constructor(private readonly onLine: LineHandler) {}
 
@@ -311,22 +368,57 @@ export class LineSplitter {
     if (used < buf.length) this.carry = buf.subarray(used);
   }
 
-  /** Deliver the complete lines in buf[0, len); returns where the unfinished last line starts. */
+  /**
+   * Deliver the complete lines in buf[0, len); returns where the unfinished
+   * last line starts (the caller keeps buf[returned, len) for the next call:
+   * never more than MAX_LINE_BYTES).
+   */
   pushRange(buf: Buffer, len: number): number {
-    const last = buf.lastIndexOf(10, len - 1);
-    if (last < 0) return 0;
-    const sink = this.byteSink;
-    if (sink !== undefined) {
-      let from = 0;
-      while (from <= last) {
-        const nl = buf.indexOf(10, from);
-        const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
-        sink.pushBytes(buf, from, end, ++this.lineNo);
-        from = nl + 1;
+    const kept = this.keptFrom(buf, len);
+    let from = 0;
+    if (this.long !== undefined) {
+      const nl = buf.indexOf(10);
+      if (nl < 0 || nl >= len) {
+        this.skip(len);
+        return len;
       }
-      return last + 1;
+      this.skip(nl);
+      this.endLong(true);
+      from = nl + 1;
     }
-    const text = buf.toString('utf8', 0, last);
+    const last = len > from ? buf.lastIndexOf(10, len - 1) : -1;
+    if (last >= from) {
+      if (this.byteSink !== undefined) this.bytesLines(buf, from, last);
+      else this.textLines(buf, from, last);
+      from = last + 1;
+    }
+    if (kept === len && from < len) {
+      this.long = { head: buf.toString('utf8', from, from + 300), bytes: 0 };
+      this.skip(len - from);
+    }
+    return kept;
+  }
+
+  /** Where pushRange(buf, len) will stop: the start of the unfinished last line, or len when that line is too long to keep. */
+  keptFrom(buf: Buffer, len: number): number {
+    const last = len > 0 ? buf.lastIndexOf(10, len - 1) : -1;
+    if (last < 0 && this.long !== undefined) return len;
+    return len - (last + 1) > MAX_LINE_BYTES ? len : last + 1;
+  }
+
+  private bytesLines(buf: Buffer, from: number, last: number): void {
+    const sink = this.byteSink as ByteLineSink;
+    while (from <= last) {
+      const nl = buf.indexOf(10, from);
+      const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
+      if (end - from > MAX_LINE_BYTES) this.onLine(buf.toString('utf8', from, from + 300), ++this.lineNo, true, end - from);
+      else sink.pushBytes(buf, from, end, ++this.lineNo);
+      from = nl + 1;
+    }
+  }
+
+  private textLines(buf: Buffer, start: number, last: number): void {
+    const text = buf.toString('utf8', start, last);
     let from = 0;
     const onLine = this.onLine;
     for (;;) {
@@ -334,11 +426,25 @@ export class LineSplitter {
       const end = nl < 0 ? text.length : nl;
       let lineEnd = end;
       if (lineEnd > from && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
-      onLine(text.slice(from, lineEnd), ++this.lineNo, true);
+      // Characters, not bytes: never more than the bytes, so a line within the byte limit always passes.
+      if (lineEnd - from > MAX_LINE_BYTES) onLine(text.slice(from, from + 300), ++this.lineNo, true, Buffer.byteLength(text.slice(from, lineEnd)));
+      else onLine(text.slice(from, lineEnd), ++this.lineNo, true);
       if (nl < 0) break;
       from = nl + 1;
     }
-    return last + 1;
+  }
+
+  /** `n` more bytes of the line being skipped. */
+  private skip(n: number): void {
+    const long = this.long as { bytes: number };
+    long.bytes += n;
+    if (long.bytes > MAX_RUNON_BYTES) throw runOnError();
+  }
+
+  private endLong(terminated: boolean): void {
+    const long = this.long as { head: string; bytes: number };
+    this.long = undefined;
+    this.onLine(long.head, ++this.lineNo, terminated, long.bytes);
   }
 
   /** The bytes after the last newline of the input: a final line without its newline. */
@@ -348,6 +454,10 @@ export class LineSplitter {
   }
 
   end(): void {
+    if (this.long !== undefined) {
+      this.endLong(false);
+      return;
+    }
     if (!this.carry || this.carry.length === 0) return;
     let text = this.carry.toString('utf8');
     this.carry = undefined;

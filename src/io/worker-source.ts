@@ -55,7 +55,7 @@ export interface ScanWorkerData {
 
 export type WorkerMessage =
   | { type: 'chunk'; chunk: ArrayBuffer; records: ArrayBuffer; count: number; sites: string[]; names: string[]; contexts: string[]; keys: string[][]; bytesRead: number; bytesText: number; compression: Compression }
-  | { type: 'end'; final?: string; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
+  | { type: 'end'; final?: string; finalTooLong?: number; bytesRead: number; bytesText: number; compression: Compression; error?: { message: string; code?: string } };
 
 /** A line sink that also takes the lines the worker read (FtraceParser). */
 export interface SkipLineSink extends ByteLineSink {
@@ -155,9 +155,10 @@ export function readLinesInWorker(
             } else {
               const start = rec[o + LineRec.start];
               const end = rec[o + LineRec.end];
-              if (sink !== undefined) sink.pushBytes(buf, start, end, lineNo);
+              const tooLong = rec[o + LineRec.tooLong];
+              if (sink !== undefined && tooLong === 0) sink.pushBytes(buf, start, end, lineNo);
               else {
-                onLine(buf.toString('utf8', start, end), lineNo, true);
+                onLine(buf.toString('utf8', start, end), lineNo, true, tooLong === 0 ? undefined : tooLong);
                 sink = byteSink();
               }
               o += LineRec.size;
@@ -174,13 +175,13 @@ export function readLinesInWorker(
           }
           return;
         }
-        if (m.final !== undefined) onLine(m.final, ++lineNo, false);
+        if (m.final !== undefined) onLine(m.final, ++lineNo, false, m.finalTooLong);
         const e = m.error;
         if (e === undefined) settle(undefined);
-        else if (DamagedInputError.code(e.code)) {
+        else {
           info.lines = lineNo;
-          settle(new DamagedInputError(info, e.message));
-        } else settle(new InputError(`cannot read ${path}: ${e.message}`));
+          settle(DamagedInputError.of(info, e) ?? new InputError(`cannot read ${path}: ${e.message}`));
+        }
       } catch (err) {
         settle(err);
       }

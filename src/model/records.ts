@@ -29,7 +29,9 @@ export const enum LineRec {
   /** Offsets of the line's first byte and of its end (a CR before the newline left out). */
   start = 1,
   end = 2,
-  size = 3,
+  /** 0, or the length in bytes of a line too long to read (source.ts MAX_LINE_BYTES): start..end is then only its head, for the report. */
+  tooLong = 3,
+  size = 4,
 }
 
 /**

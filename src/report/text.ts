@@ -7,9 +7,12 @@ import type { Finding, RuleMeta } from '../engine/types';
 import type { Report, ReportInput } from './report';
 import { describeKernel, failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
 import type { Style } from './style';
+import { termSafe } from './terminal';
 import { formatDuration } from '../model/time';
 
-export function renderText(report: Report, st: Style, rules: readonly RuleMeta[]): string {
+export function renderText(unsafe: Report, st: Style, rules: readonly RuleMeta[]): string {
+  // Trace content (task names, payloads, file names) shows its control characters escaped.
+  const report = termSafe(unsafe);
   const out: string[] = [];
   const byRule = new Map<string, Finding[]>();
   for (const f of report.findings) {

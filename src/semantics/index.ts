@@ -447,6 +447,21 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
+/**
+ * The most tokens a learnt layout has: a kprobe prints at most 128 fetch-args
+ * (MAX_TRACE_ARGS in kernel/trace/trace_probe.h), plus its probe site. A
+ * payload of more (a line padded with thousands of spaces) would make a
+ * pattern too big to compile.
+ */
+const MAX_LAYOUT_TOKENS = 130;
+
+/** Tokens of a payload split at single spaces (counting stops past MAX_LAYOUT_TOKENS). */
+function tokenCount(payload: string): number {
+  let n = 1;
+  for (let i = payload.indexOf(' '); i >= 0 && n <= MAX_LAYOUT_TOKENS; i = payload.indexOf(' ', i + 1)) n++;
+  return n;
+}
+
 /** Layouts kept per event (a probe redefined with other fetch-args between captures, say). */
 const MAX_LAYOUTS = 4;
 
@@ -596,8 +611,12 @@ class FieldReader {
     return undefined;
   }
 
-  /** The layout `payload` has among those seen for this event (learning it if new). */
-  private layoutOf(payload: string, r: Resolved): PayloadLayout {
+  /**
+   * The layout `payload` has among those seen for this event (learning it if
+   * new); none for a payload of more tokens than a kprobe can print (fields
+   * are then searched in the text).
+   */
+  private layoutOf(payload: string, r: Resolved): PayloadLayout | undefined {
     const layouts = (r.layouts ??= []);
     for (let i = 0; i < layouts.length; i++) {
       const m = layouts[i].match(payload, this.from, this.to);
@@ -606,6 +625,7 @@ class FieldReader {
         return layouts[i];
       }
     }
+    if (tokenCount(payload) > MAX_LAYOUT_TOKENS) return undefined;
     const l = PayloadLayout.learn(payload, this.aliases);
     if (l.needles.length > this.from.length) this.grow(l.needles.length);
     this.canonical = l.match(payload, this.from, this.to) === MATCH_CANONICAL;

@@ -4,7 +4,7 @@
  * the file itself, or the decompressed copy streamed to a temporary file
  * (removed by `done`), so memory never holds the whole capture.
  */
-import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -45,6 +45,10 @@ function zstdHead(b: Buffer): Buffer {
 export async function datInput(path: string): Promise<{ path: string; compression: 'none' | 'gzip' | 'zstd'; done(): void } | undefined> {
   let h: Buffer;
   try {
+    // Only a regular file is looked at here: a FIFO or trace_pipe read once for its head would lose
+    // those bytes (and a writer that finished meanwhile leaves the real read waiting forever); such an
+    // input goes to the text reader, which peeks at its head and names a trace.dat given that way.
+    if (!statSync(path).isFile()) return undefined;
     h = head(path, 65536);
   } catch {
     return undefined; // not a regular readable file: the text reader says why
