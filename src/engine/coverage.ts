@@ -17,7 +17,7 @@ export interface LossWindow {
   to?: Timestamp;
   /** Events lost, when known; for unreadable lines, how many came in a row (`line` is the first). */
   count?: number;
-  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries' | 'part-cut';
+  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries' | 'part-cut' | 'ranges-not-kept';
   line: number;
 }
 
@@ -215,6 +215,16 @@ export class Coverage {
         this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, count: 1, why: 'unreadable-line', line: r.src.line });
         break;
     }
+  }
+
+  /**
+   * The engine holds as many open ranges as it keeps (MAX_OPEN_RANGES in
+   * engine.ts): from this start on, starts are counted, not kept, so an end
+   * may belong to a start nobody remembers. Like lost events, that makes what
+   * rests on an absent event after it inconclusive, to the end of the input.
+   */
+  rangesNotKept(from: Timestamp, line: number): void {
+    this.fixedLoss({ cpu: undefined, from, to: undefined, why: 'ranges-not-kept', line });
   }
 
   /**

@@ -111,11 +111,11 @@ export function failsRun(f: Pick<Finding, 'severity' | 'confidence'>, failOn: Fa
 }
 
 export function emptyCounts(): RangeCounts {
-  return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {} };
+  return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, notKept: 0, startsByEventType: {} };
 }
 
 export function addCounts(into: RangeCounts, c: RangeCounts): void {
-  for (const k of ['starts', 'paired', 'open', 'failedStarts', 'orphanEnds', 'endsAfterFailedStart', 'nonBlockingStarts', 'unmatchedReturns'] as const) into[k] += c[k];
+  for (const k of ['starts', 'paired', 'open', 'failedStarts', 'orphanEnds', 'endsAfterFailedStart', 'nonBlockingStarts', 'unmatchedReturns', 'notKept'] as const) into[k] += c[k];
   for (const [t, n] of Object.entries(c.startsByEventType)) into.startsByEventType[t] = (into.startsByEventType[t] ?? 0) + n;
 }
 
