@@ -2,7 +2,7 @@
  * The library entry point: analyse one trace input end to end
  * (source -> parser -> semantics -> engine -> rules -> findings).
  */
-import { readFileSync } from 'node:fs';
+import { readSmallFile } from './io/small-file';
 import { resolve } from 'node:path';
 import type { TraceRecord, UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';
@@ -107,10 +107,13 @@ export interface AnalysisResult {
   unlistedFindings: UnlistedFindings[];
 }
 
+/** A kprobe_events file larger than this is not one (--kprobe-events /dev/zero). */
+const KPROBE_EVENTS_MAX_BYTES = 16 << 20;
+
 export function readKprobeEventsFile(path: string): KprobeDefinition[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallFile(path, KPROBE_EVENTS_MAX_BYTES);
   } catch (err) {
     throw new InputError(`cannot read kprobe definitions ${path}: ${(err as Error).message}`);
   }
