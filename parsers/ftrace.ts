@@ -16,7 +16,7 @@ import type { ContextFlags, ParseInfo, ProbeSite, SourceLocation, Timestamp, Sta
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
-import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
@@ -140,7 +140,7 @@ export class FtraceParser implements TraceParser {
     }
     if (c0 === 67 /* C */ && text.startsWith('CPU:')) {
       const m = LOST.exec(text);
-      if (m) {
+      if (m && exactInts(Number(m[1]), Number(m[2]))) {
         const cpu = Number(m[1]);
         const count = Number(m[2]);
         this.flushCpu(cpu);
@@ -598,7 +598,7 @@ export class FtraceParser implements TraceParser {
     this.info.consumed++;
     this.continuable = undefined;
     const started = BUFFER_STARTED.exec(text);
-    if (started) {
+    if (started && exactInts(Number(started[1]))) {
       const cpu = Number(started[1]);
       this.flushCpu(cpu);
       this.sink({ kind: 'buffer-started', cpu, src: { file: this.file, line: lineNo } });
@@ -674,7 +674,7 @@ export class FtraceParser implements TraceParser {
         body = l[7];
       }
     }
-    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw))) return false;
+    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw)) || !exactInts(pid, cpu, tgid)) return false;
     const ctx = flagsRaw === undefined ? undefined : decodeFlagsCached(flagsRaw);
     if (flagsRaw !== undefined && ctx === undefined) return false;
     this.inHeader = false;

@@ -43,7 +43,7 @@ import type { ContextFlags, ParseInfo, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
 import { parseTimestamp, timestampFromMicros } from '../src/model/time';
-import { ParsedEvent, splitEventBody } from './common';
+import { exactInts, ParsedEvent, splitEventBody } from './common';
 import {
   addNs,
   GraphNesting,
@@ -93,7 +93,7 @@ export class FuncGraphParser implements TraceParser {
       return;
     }
     const sw = SWITCH.exec(text);
-    if (sw) {
+    if (sw && exactInts(Number(sw[1]), Number(sw[3]), Number(sw[5]))) {
       const cpu = Number(sw[1]);
       const prevPid = Number(sw[3]);
       const before = this.taskByCpu.get(cpu);
@@ -141,6 +141,7 @@ export class FuncGraphParser implements TraceParser {
       ctx = decodeFlags(m[1]);
       if (ctx) rest = rest.slice(m[0].length);
     }
+    if (!exactInts(cpu, task?.pid)) return false;
     let body: GraphBody | undefined;
     let depth: number;
     let durationNs: bigint | undefined;

@@ -35,7 +35,7 @@
 import type { ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { parseTimestamp } from '../src/model/time';
-import { ParsedEvent, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, splitProbeSite } from './common';
 import { ExtraFieldsEvent, formatOrderKretprobe, unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -130,6 +130,7 @@ export class PerfScriptParser implements TraceParser {
     const lost = /^PERF_RECORD_LOST(?:_SAMPLES)?$/.test(name) ? /(\d+)\s*$/.exec(m[8] ?? '') : null;
     let payload = (m[8] ?? '').replace(/\s+$/, '');
     this.flush();
+    if (!exactInts(pid, tgid, m[4] === undefined ? undefined : Number(m[4]), lost ? Number(lost[1]) : undefined)) return false;
     if (lost && m[4] !== undefined) {
       const count = Number(lost[1]);
       this.info.lostMarkers++;
