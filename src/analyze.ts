@@ -32,6 +32,8 @@ export interface AnalyzeOptions {
   /** Keep at most this many unreadable lines' text (all are counted). */
   keepUnreadable?: number;
   onFinding?: (f: Finding) => void;
+  /** Each finding past engine.maxFindingsPerRule, with its running count (see EngineOptions.onUnlisted). */
+  onUnlisted?: (u: Readonly<UnlistedFindings>) => void;
   onProgress?: (info: SourceInfo) => void;
   /** The kernel release the trace was captured on (`uname -r`, e.g. `6.1.0-56-amd64`): rules whose verdict depends on it use it. */
   kernel?: string;
@@ -175,6 +177,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
     maxFindingsPerRule: cfg?.engine?.maxFindingsPerRule,
     onFinding: opts.onFinding,
+    onUnlisted: opts.onUnlisted,
     live: opts.live,
     kernel,
     onRange: opts.onRange,

@@ -43,6 +43,8 @@ export interface EngineOptions {
   likelyAfterNs: number;
   /** Called for each finding kept, as soon as it is made (live output). */
   onFinding?: (f: Finding) => void;
+  /** Called for each finding past the per-rule limit, with its rule's running count (live output: findings go on). */
+  onUnlisted?: (u: Readonly<UnlistedFindings>) => void;
   /** Findings kept in full per rule (default DEFAULT_MAX_FINDINGS_PER_RULE); the rest are counted in `unlisted`. */
   maxFindingsPerRule?: number;
   /**
@@ -895,7 +897,8 @@ export class Engine {
     const shownSeverity: Severity = confidence === 'inconclusive' ? 'info' : severity;
     const kept = this.keptByRule.get(ruleId) ?? 0;
     if (kept >= (this.opts.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE)) {
-      this.countUnlisted(ruleId, shownSeverity, confidence, 1);
+      const u = this.countUnlisted(ruleId, shownSeverity, confidence, 1);
+      this.opts.onUnlisted?.(u);
       return;
     }
     const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
@@ -922,11 +925,12 @@ export class Engine {
     this.opts.onFinding?.(finding);
   }
 
-  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): void {
+  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): UnlistedFindings {
     const key = `${ruleId}|${severity}|${confidence}`;
-    const u = this.unlisted.get(key);
+    let u = this.unlisted.get(key);
     if (u) u.count += n;
-    else this.unlisted.set(key, { ruleId, severity, confidence, count: n });
+    else this.unlisted.set(key, (u = { ruleId, severity, confidence, count: n }));
+    return u;
   }
 
   /** Subscriber in-progress counts at the end of the capture. */
