@@ -610,7 +610,7 @@ export class FtraceParser implements TraceParser {
       return;
     }
     const entries = ENTRIES.exec(text);
-    if (entries) {
+    if (entries && exactInts(Number(entries[1]), Number(entries[2]), Number(entries[3]))) {
       const src = { file: this.file, line: lineNo };
       this.claimedEntries += Number(entries[1]);
       this.claimedAt ??= src;

@@ -87,7 +87,7 @@ export class PerfScriptParser implements TraceParser {
       this.flush();
       this.info.consumed++;
       const cpus = /^#\s*nrcpus online\s*:\s*(\d+)/.exec(text);
-      if (cpus) this.sink({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
+      if (cpus && exactInts(Number(cpus[1]))) this.sink({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
       return;
     }
     if (this.sample(text, lineNo)) return;

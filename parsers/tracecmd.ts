@@ -144,7 +144,7 @@ export class TraceCmdParser implements TraceParser {
     const c0 = body.charCodeAt(0);
     if (c0 === 99 /* c */ || c0 === 118 /* v */) {
       const cpus = CPUS.exec(body);
-      if (cpus) {
+      if (cpus && exactInts(Number(cpus[1]))) {
         this.info.consumed++;
         this.continuable = undefined;
         this.held.emitInOrder({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
