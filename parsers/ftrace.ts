@@ -674,7 +674,7 @@ export class FtraceParser implements TraceParser {
         body = l[7];
       }
     }
-    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw)) || !exactInts(pid, cpu, tgid)) return false;
+    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw)) || !exactInts(pid, cpu, tgid, ts?.sec)) return false;
     const ctx = flagsRaw === undefined ? undefined : decodeFlagsCached(flagsRaw);
     if (flagsRaw !== undefined && ctx === undefined) return false;
     this.inHeader = false;

@@ -124,6 +124,7 @@ export class FuncGraphParser implements TraceParser {
     let m = ABSTIME.exec(rest);
     if (m) {
       ts = parseTimestamp(m[1]);
+      if (ts === undefined) return false;
       rest = rest.slice(m[0].length);
     } else if ((m = RELTIME.exec(rest))) {
       ts = timestampFromMicros(`${m[1]} us`, m[1]);
@@ -141,7 +142,7 @@ export class FuncGraphParser implements TraceParser {
       ctx = decodeFlags(m[1]);
       if (ctx) rest = rest.slice(m[0].length);
     }
-    if (!exactInts(cpu, task?.pid)) return false;
+    if (!exactInts(cpu, task?.pid, ts?.sec)) return false;
     let body: GraphBody | undefined;
     let depth: number;
     let durationNs: bigint | undefined;

@@ -12,6 +12,7 @@
  */
 import type { ParseInfo, ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
 import { ParsedEvent } from './common';
+import { MAX_SECOND_DIGITS } from '../src/model/time';
 import type { RecordSink } from './types';
 
 /** Events held back waiting for a possible stack record (same bound as ftrace.ts). */
@@ -156,7 +157,7 @@ export function addNs(ts: Timestamp, ns: bigint, raw = ''): Timestamp {
 
 /** An integer nanosecond count written as text (`23565443123`), split without going through a float. */
 export function timestampFromNsText(text: string): Timestamp | undefined {
-  if (!/^\d+$/.test(text)) return undefined;
+  if (!/^\d+$/.test(text) || text.length > MAX_SECOND_DIGITS + 9) return undefined;
   const cut = text.length - 9;
   return { raw: text, sec: cut > 0 ? Number(text.slice(0, cut)) : 0, nsec: Number(cut > 0 ? text.slice(cut) : text), unit: 'seconds' };
 }

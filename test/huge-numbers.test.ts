@@ -45,4 +45,21 @@ describe('huge pid and CPU numbers', () => {
       assert.deepEqual(after.inputs[0].unreadable.map((u: { line: number }) => u.line).slice(-2), [a + 1, b + 1]);
     });
   }
+
+  it('a timestamp with 400 digits of seconds is an unreadable line (function_graph crashed converting Infinity to a BigInt)', () => {
+    const file = join(ROOT, 'fixtures', 'corpus', 'perf-tools', 'funcgraph_abstime_headers.lines-1-200.txt');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[5] = lines[5].replace(/^7238523/, BIG);
+    const ftrace = readFileSync(join(ROOT, 'fixtures', 'real', 'baseline.trace.lines-25911-26110.txt'), 'utf8').split('\n');
+    const at = ftrace.findIndex((l) => /mn_inv_start:/.test(l));
+    ftrace[at] = ftrace[at].replace(/\s(\d+)\.(\d+):/, ` ${BIG}.$2:`);
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-big-'));
+    for (const [name, text, line] of [['graph.txt', lines, 6], ['ftrace.txt', ftrace, at + 1]] as const) {
+      writeFileSync(join(dir, name), text.join('\n'));
+      const res = runCli(['check', '--format', 'json', join(dir, name)]);
+      assert.ok(res.code === 0 || res.code === 1, res.stderr);
+      const report = parseReport(res.stdout);
+      assert.ok(report.inputs[0].unreadable.some((u: { line: number }) => u.line === line), `${name}: line ${line} not unreadable`);
+    }
+  });
 });
