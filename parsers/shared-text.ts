@@ -170,7 +170,8 @@ export function timestampFromNsText(text: string): Timestamp | undefined {
  */
 export function graphDurationNs(usText: string): bigint | undefined {
   const m = /^(\d+)(?:\.(\d+))?$/.exec(usText);
-  if (!m) return undefined;
+  // Over 15 digits of microseconds (31 years) is not a duration: the sum of a few would be no time at all.
+  if (!m || m[1].length > 15) return undefined;
   const frac = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
   return BigInt(m[1]) * 1000n + BigInt(frac);
 }
@@ -249,6 +250,7 @@ export function splitGraphColumns(text: string): GraphColumns | undefined {
   if (m[2] !== undefined) {
     cols.durationText = `${m[2]} us`;
     cols.durationNs = graphDurationNs(m[2]);
+    if (cols.durationNs === undefined) return undefined;
   }
   return cols;
 }

@@ -29,7 +29,7 @@ const TASKS_KEPT = 4096;
  * incomplete (Coverage.rangesNotKept), since the end of a range not kept
  * would otherwise read as an end without a start. About 1 KB each.
  */
-export const MAX_OPEN_RANGES = 50_000;
+export const MAX_OPEN_RANGES = 20_000;
 
 /** An empty list of subscriber calls shared by ranges that have none (replaced on the first one). */
 const NO_OPS: Operation[] = [];
