@@ -216,16 +216,16 @@ function baselineText(split: BaselineSplit, file: string, written: boolean): str
   return out.join('\n') + '\n';
 }
 
-/** Under --follow, every this many findings past the per-rule limit (and every UNLISTED_EVERY_MS), a line says they go on. */
-const UNLISTED_EVERY = 1000;
+/** Under --follow, at most this often a line says that findings past the per-rule limit go on. */
 const UNLISTED_EVERY_MS = 10_000;
 
 /**
  * --follow prints each finding as it is made, up to the per-rule limit; past
  * it findings are only counted. So that live output does not go quiet while
  * problems continue, a count line goes out at the first finding past the
- * limit, at every UNLISTED_EVERY-th, and every UNLISTED_EVERY_MS while the
- * count grows.
+ * limit, then every UNLISTED_EVERY_MS while the count grows (a line per
+ * finding or per thousand would flood the output at millions of findings),
+ * and at the end of the input.
  */
 function followUnlisted(out: NodeJS.WritableStream, limit: number): { count: (u: Readonly<UnlistedFindings>) => void; stop: () => void } {
   const byRule = new Map<string, number>();
@@ -243,7 +243,7 @@ function followUnlisted(out: NodeJS.WritableStream, limit: number): { count: (u:
       byRule.set(u.ruleId, (byRule.get(u.ruleId) ?? 0) + 1);
       total++;
       timer ??= setInterval(say, UNLISTED_EVERY_MS).unref();
-      if (total === 1 || total % UNLISTED_EVERY === 0) say();
+      if (total === 1) say();
     },
     stop: () => {
       if (timer) clearInterval(timer);

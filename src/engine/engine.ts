@@ -797,6 +797,8 @@ export class Engine {
   private startNotKept(op: Operation, task: TaskState): boolean {
     if (this.openKept < MAX_OPEN_RANGES || (op.args.range !== undefined && this.latestOpen(task, op.args.range) !== undefined)) return false;
     this.counts.starts++;
+    const type = eventTypeName(op.args.event) ?? 'unknown';
+    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
     this.counts.notKept++;
     if (this.counts.notKept === 1) this.coverage.rangesNotKept(op.ev.ts, op.ev.src.line);
     return true;
