@@ -12,15 +12,15 @@ import { at, baseline as b, set } from './real-lines';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'mntrace.js');
 
-/** `mntrace check --follow ...args -` fed line by line: `seen` resolves with stdout once it names unpaired-start. */
-function follow(args: string[]) {
+/** `mntrace check --follow ...args -` fed line by line: `seen` resolves with stdout once it matches `until`. */
+function follow(args: string[], until = /unpaired-start/) {
   const child = spawn(process.execPath, [BIN, 'check', '--follow', ...args, '-'], { env: { ...process.env, NO_COLOR: '1' } });
   const state = { out: '' };
   child.stdout.setEncoding('utf8');
   const seen = new Promise<string>((resolve) => {
     child.stdout.on('data', (d: string) => {
       state.out += d;
-      if (/unpaired-start/.test(state.out)) resolve(state.out);
+      if (until.test(state.out)) resolve(state.out);
     });
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -72,18 +72,7 @@ describe('check --follow', () => {
   it('past the per-rule limit, says that findings go on (it went quiet after the limit while problems continued)', async () => {
     const cfg = join(mkdtempSync(join(tmpdir(), 'mntrace-follow-')), 'config.json');
     writeFileSync(cfg, JSON.stringify({ engine: { likelyAfterMs: 50, maxFindingsPerRule: 2 } }));
-    const child = spawn(process.execPath, [BIN, 'check', '--follow', '--config', cfg, '-'], { env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const seen = new Promise<string>((resolve) => {
-      child.stdout.on('data', (d: string) => {
-        out += d;
-        if (/findings go on/.test(out)) resolve(out);
-      });
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const write = (line: string) => new Promise<void>((resolve) => child.stdin.write(line + '\n', () => resolve()));
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const { child, state, seen, exited, write } = follow(['--config', cfg], /findings go on/);
     // Four tasks each start a range that returns 0 and never end it, then run on (real lines, other pids and pointers).
     const as = (line: string, pid: number) => line.replace('kvmnotif-147 ', `kvmnotif-${pid} `);
     for (let pid = 201; pid <= 204; pid++) {
@@ -92,12 +81,12 @@ describe('check --follow', () => {
     }
     for (let pid = 201; pid <= 204; pid++) await write(as(at(b.later, `6.${800000 + pid}`), pid));
     const early = await Promise.race([seen, pause(5000).then(() => 'timeout')]);
-    assert.notEqual(early, 'timeout', `no count line while the pipe was open; stdout so far: ${out}`);
+    assert.notEqual(early, 'timeout', `no count line while the pipe was open; stdout so far: ${state.out}`);
     assert.equal((early.match(/unpaired-start: kvmnotif-/g) ?? []).length, 2);
     assert.match(early, /mntrace: findings go on: 1 more not printed \(over 2 per rule: unpaired-start 1\)/);
     assert.equal(child.exitCode, null, 'still running: the pipe is open');
     child.stdin.end();
     assert.equal(await exited, 1);
-    assert.match(out, /findings go on: 2 more not printed \(over 2 per rule: unpaired-start 2\)/);
+    assert.match(state.out, /findings go on: 2 more not printed \(over 2 per rule: unpaired-start 2\)/);
   });
 });
