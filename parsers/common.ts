@@ -91,6 +91,17 @@ function frameSymbol(s: string): StackFrame {
 }
 
 /** A TraceEvent whose `fields` are parsed from the payload on first use. */
+/**
+ * Whether pids, tgids, CPU numbers and counts read from a line are exact
+ * whole numbers (undefined ones are absent): 400 digits read as Infinity,
+ * which a JSON report prints as null where its schema says integer. A line
+ * with such a number is unreadable. One check for every parser.
+ */
+export function exactInts(...ns: ReadonlyArray<number | undefined>): boolean {
+  for (const n of ns) if (n !== undefined && !Number.isSafeInteger(n)) return false;
+  return true;
+}
+
 export class ParsedEvent implements TraceEvent {
   readonly kind = 'event' as const;
   cpu?: number;

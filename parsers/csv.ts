@@ -42,7 +42,7 @@ import type { ContextFlags, ParseInfo, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
 import { parseTimestamp, timestampFromNsText } from '../src/model/time';
-import { ParsedEvent, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, splitProbeSite } from './common';
 import { unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -195,8 +195,8 @@ export class CsvParser implements TraceParser {
     for (const role of ['cpu', 'pid', 'tid', 'tgid'] as const) {
       const v = get(role);
       if (v === undefined) continue;
-      if (!/^-?\d+$/.test(v)) {
-        this.bad(startLine, r.raw, `${role} column is not an integer: ${JSON.stringify(v)}`);
+      if (!/^-?\d+$/.test(v) || !exactInts(Number(v))) {
+        this.bad(startLine, r.raw, `${role} column is not an integer (or has too many digits to hold exactly): ${JSON.stringify(v)}`);
         return;
       }
       ints[role] = Number(v);

@@ -19,7 +19,7 @@ import { decodeFlagsCached } from '../src/model/flags';
 import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, timestampFromParts } from '../src/model/time';
 import { ByteKey, ByteTable, ChunkView } from './byte-table';
 import { readTokens, type KeyLayout } from './payload-tokens';
-import { ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
@@ -142,7 +142,7 @@ export class FtraceParser implements TraceParser {
     }
     if (c0 === 67 /* C */ && text.startsWith('CPU:')) {
       const m = LOST.exec(text);
-      if (m) {
+      if (m && exactInts(Number(m[1]), Number(m[2]))) {
         const cpu = Number(m[1]);
         const count = Number(m[2]);
         this.flushCpu(cpu);
@@ -593,7 +593,7 @@ export class FtraceParser implements TraceParser {
     this.info.consumed++;
     this.continuable = undefined;
     const started = BUFFER_STARTED.exec(text);
-    if (started) {
+    if (started && exactInts(Number(started[1]))) {
       const cpu = Number(started[1]);
       this.flushCpu(cpu);
       this.sink({ kind: 'buffer-started', cpu, src: { file: this.file, line: lineNo } });
@@ -605,7 +605,7 @@ export class FtraceParser implements TraceParser {
       return;
     }
     const entries = ENTRIES.exec(text);
-    if (entries) {
+    if (entries && exactInts(Number(entries[1]), Number(entries[2]), Number(entries[3]))) {
       const src = { file: this.file, line: lineNo };
       this.claimedEntries += Number(entries[1]);
       this.claimedAt ??= src;
@@ -669,7 +669,7 @@ export class FtraceParser implements TraceParser {
         body = l[7];
       }
     }
-    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw))) return false;
+    if (comm.length === 0 || (ts === undefined && !isTimestampText(tsRaw)) || !exactInts(pid, cpu, tgid, ts?.sec)) return false;
     const ctx = flagsRaw === undefined ? undefined : decodeFlagsCached(flagsRaw);
     if (flagsRaw !== undefined && ctx === undefined) return false;
     this.inHeader = false;

@@ -43,7 +43,7 @@ import type { ContextFlags, ParseInfo, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
 import { addNs, parseTimestamp, timestampFromMicros, timestampFromNs, timestampNs } from '../src/model/time';
-import { ParsedEvent, splitEventBody } from './common';
+import { exactInts, ParsedEvent, splitEventBody } from './common';
 import {
   GraphNesting,
   leadingSpaces,
@@ -96,7 +96,7 @@ export class FuncGraphParser implements TraceParser {
       return;
     }
     const sw = contextSwitch(text);
-    if (sw) {
+    if (sw && exactInts(Number(sw[1]), Number(sw[3]), Number(sw[5]))) {
       const cpu = Number(sw[1]);
       const prevPid = Number(sw[3]);
       const before = this.taskByCpu.get(cpu);
@@ -127,6 +127,7 @@ export class FuncGraphParser implements TraceParser {
     let m = ABSTIME.exec(rest);
     if (m) {
       ts = parseTimestamp(m[1]);
+      if (ts === undefined) return false;
       rest = rest.slice(m[0].length);
     } else if ((m = RELTIME.exec(rest))) {
       ts = timestampFromMicros(`${m[1]} us`, m[1]);
@@ -144,6 +145,7 @@ export class FuncGraphParser implements TraceParser {
       ctx = decodeFlags(m[1]);
       if (ctx) rest = rest.slice(m[0].length);
     }
+    if (!exactInts(cpu, task?.pid, ts?.sec)) return false;
     let body: GraphBody | undefined;
     let depth: number;
     let durationNs: bigint | undefined;

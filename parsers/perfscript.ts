@@ -35,7 +35,7 @@
 import type { ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { parseTimestamp } from '../src/model/time';
-import { ParsedEvent, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, splitProbeSite } from './common';
 import { ExtraFieldsEvent, formatOrderKretprobe, unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -119,7 +119,7 @@ export class PerfScriptParser implements TraceParser {
       this.flush();
       this.info.consumed++;
       const cpus = /^#\s*nrcpus online\s*:\s*(\d+)/.exec(text);
-      if (cpus) this.sink({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
+      if (cpus && exactInts(Number(cpus[1]))) this.sink({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
       return;
     }
     if (this.sample(text, lineNo)) return;
@@ -162,6 +162,7 @@ export class PerfScriptParser implements TraceParser {
     let payload = (m[8] ?? '').trimEnd();
     const lost = /^PERF_RECORD_LOST(?:_SAMPLES)?$/.test(name) ? /(?<!\d)(\d+)$/.exec(payload) : null;
     this.flush();
+    if (!exactInts(pid, tgid, m[4] === undefined ? undefined : Number(m[4]), lost ? Number(lost[1]) : undefined)) return false;
     if (lost && m[4] !== undefined) {
       const count = Number(lost[1]);
       this.info.lostMarkers++;

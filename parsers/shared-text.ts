@@ -11,6 +11,7 @@
  */
 import type { ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
 import { ParsedEvent } from './common';
+import { MAX_SECOND_DIGITS } from '../src/model/time';
 import type { RecordSink } from './types';
 
 /** Events held back waiting for a possible stack record (same bound as ftrace.ts). */
@@ -125,7 +126,8 @@ export function unreadableRecord(file: string, line: number, text: string, reaso
  */
 export function graphDurationNs(usText: string): bigint | undefined {
   const m = /^(\d+)(?:\.(\d+))?$/.exec(usText);
-  if (!m) return undefined;
+  // Over 15 digits of microseconds (31 years) is not a duration: the sum of a few would be no time at all.
+  if (!m || m[1].length > 15) return undefined;
   const frac = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
   return BigInt(m[1]) * 1000n + BigInt(frac);
 }
@@ -208,6 +210,7 @@ export function splitGraphColumns(text: string): GraphColumns | undefined {
   if (m[2] !== undefined) {
     cols.durationText = `${m[2]} us`;
     cols.durationNs = graphDurationNs(m[2]);
+    if (cols.durationNs === undefined) return undefined;
   }
   return cols;
 }

@@ -54,7 +54,7 @@ import type { LostEventsRecord, ParseInfo, StackFrame, Timestamp } from '../src/
 import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached as decodeFlags } from '../src/model/flags';
 import { addNs, parseTimestamp } from '../src/model/time';
-import { ParsedEvent, parseFrame, splitProbeSite } from './common';
+import { exactInts, ParsedEvent, parseFrame, splitProbeSite } from './common';
 import { ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -144,7 +144,7 @@ export class TraceCmdParser implements TraceParser {
     const c0 = body.charCodeAt(0);
     if (c0 === 99 /* c */ || c0 === 118 /* v */) {
       const cpus = CPUS.exec(body);
-      if (cpus) {
+      if (cpus && exactInts(Number(cpus[1]))) {
         this.info.consumed++;
         this.continuable = undefined;
         this.held.emitInOrder({ kind: 'header', cpus: Number(cpus[1]), src: { file: this.file, line: lineNo } });
@@ -157,7 +157,7 @@ export class TraceCmdParser implements TraceParser {
     }
     if (c0 === 67 /* C */) {
       const d = DROPPED.exec(body);
-      if (d) {
+      if (d && exactInts(Number(d[1]), d[2] === undefined ? undefined : Number(d[2]))) {
         const cpu = Number(d[1]);
         this.held.close(cpu);
         this.info.consumed++;
@@ -225,7 +225,7 @@ export class TraceCmdParser implements TraceParser {
       rest = l[7] ?? '';
       if (flagsRaw.startsWith('-0x')) flagsRaw = undefined;
     }
-    if (comm.length === 0) return false;
+    if (comm.length === 0 || !exactInts(pid, cpu)) return false;
     const ts = parseTimestamp(tsRaw);
     if (!ts) return false;
     const ctx = flagsRaw === undefined ? undefined : decodeFlags(flagsRaw);

@@ -2,7 +2,7 @@
  * The library entry point: analyse one trace input end to end
  * (source -> parser -> semantics -> engine -> rules -> findings).
  */
-import { readFileSync } from 'node:fs';
+import { readSmallFile } from './io/small-file';
 import { resolve } from 'node:path';
 import { inputName, type TraceRecord, type UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';
@@ -33,6 +33,8 @@ export interface AnalyzeOptions {
   /** Keep at most this many unreadable lines' text (all are counted). */
   keepUnreadable?: number;
   onFinding?: (f: Finding) => void;
+  /** Each finding past engine.maxFindingsPerRule, with its running count (see EngineOptions.onUnlisted). */
+  onUnlisted?: (u: Readonly<UnlistedFindings>) => void;
   onProgress?: (info: SourceInfo) => void;
   /** The kernel release the trace was captured on (`uname -r`, e.g. `6.1.0-56-amd64`): rules whose verdict depends on it use it. */
   kernel?: string;
@@ -108,10 +110,13 @@ export interface AnalysisResult {
   unlistedFindings: UnlistedFindings[];
 }
 
+/** A kprobe_events file larger than this is not one (--kprobe-events /dev/zero). */
+const KPROBE_EVENTS_MAX_BYTES = 16 << 20;
+
 export function readKprobeEventsFile(path: string): KprobeDefinition[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallFile(path, KPROBE_EVENTS_MAX_BYTES);
   } catch (err) {
     throw new InputError(`cannot read kprobe definitions ${path}: ${(err as Error).message}`);
   }
@@ -173,6 +178,7 @@ async function analyze(path: string, opts: AnalyzeOptions, merged: string[] | un
     likelyAfterNs: (cfg?.engine?.likelyAfterMs ?? 1000) * 1e6,
     maxFindingsPerRule: cfg?.engine?.maxFindingsPerRule,
     onFinding: opts.onFinding,
+    onUnlisted: opts.onUnlisted,
     live: opts.live,
     kernel,
     onRange: opts.onRange,

@@ -81,7 +81,8 @@ interface CallFrame<T> {
   /** Range pointer (or mm+start+end) of the call, when captured. */
   key?: string;
   mm?: string;
-  pending: Candidate<T>[];
+  /** Candidates waiting for proof (made on the first). */
+  pending?: Candidate<T>[];
   /** Start calls: mn_itree_inv_start_range seen inside (the interval notifiers' invalidate() run after it). */
   itree?: Operation;
   /** End calls: subscribers whose invalidate_range_end already ran in this call (their invalidate_range came before it). */
@@ -90,12 +91,20 @@ interface CallFrame<T> {
 
 interface TaskCalls<T> {
   frames: CallFrame<T>[];
+  /** The sweep generation in which the task was last looked at (see forgetIdleTasks). */
+  seen: number;
   /** mn_itree_inv_start_range seen and mn_itree_inv_end not yet: the mm's interval tree is being invalidated by this task. */
   itree?: Operation;
 }
 
 /** Pending candidates kept per call, at most. */
 const MAX_PENDING = 256;
+
+/** Calls kept per task, at most: past it the outermost is let go (its candidates unproven). The kernel nests a few. */
+const MAX_FRAMES = 256;
+
+/** Tasks kept before idle ones are forgotten (see forgetIdleTasks). */
+const TASKS_KEPT = 4096;
 
 export class InsideInvalidationTracker<T> {
   /** By TaskView.key (the pid, or machine and pid). */
@@ -109,7 +118,7 @@ export class InsideInvalidationTracker<T> {
     'range-start': (op, task) => {
       const t = this.task(task.key);
       this.closeEndCalls(t);
-      t.frames.push({ side: 'start', opened: op, key: keyOf(op), mm: op.args.mm, pending: [] });
+      this.push(t, { side: 'start', opened: op, key: keyOf(op), mm: op.args.mm });
     },
     'itree-inv-start': (op, task) => {
       const t = this.task(task.key);
@@ -117,10 +126,10 @@ export class InsideInvalidationTracker<T> {
       t.itree = op;
       const top = t.frames[t.frames.length - 1];
       if (top && top.side === 'start') top.itree ??= op;
-      else t.frames.push({ side: 'start', opened: op, key: op.args.range, mm: op.args.mm, pending: [] });
+      else this.push(t, { side: 'start', opened: op, key: op.args.range, mm: op.args.mm });
     },
     'range-start-return': (op, task) => {
-      const t = this.tasks.get(task.key);
+      const t = this.known(task.key);
       if (!t) return;
       this.closeEndCalls(t);
       const f = t.frames.pop();
@@ -131,7 +140,7 @@ export class InsideInvalidationTracker<T> {
       if (f && (f.key === undefined || op.args.range === undefined || f.key === keyOf(op))) this.confirm(f, op);
     },
     'range-end': (op, task) => {
-      const t = this.tasks.get(task.key);
+      const t = this.known(task.key);
       if (!t) return;
       this.closeEndCalls(t);
       // A start call still open here never showed its return: its candidates cannot be placed for sure.
@@ -147,13 +156,13 @@ export class InsideInvalidationTracker<T> {
       if (idx >= 0) {
         while (t.frames.length > idx) {
           const f = t.frames.pop() as CallFrame<T>;
-          for (const c of f.pending) this.placed(c, { kind: 'start-unproven', opened: f.opened, closedBy: op });
+          for (const c of f.pending ?? []) this.placed(c, { kind: 'start-unproven', opened: f.opened, closedBy: op });
         }
       }
-      t.frames.push({ side: 'end', opened: op, key, mm: op.args.mm, pending: [] });
+      this.push(t, { side: 'end', opened: op, key, mm: op.args.mm });
     },
     'itree-inv-end': (op, task) => {
-      const t = this.tasks.get(task.key);
+      const t = this.known(task.key);
       if (!t) return;
       t.itree = undefined;
       const f = this.innermost(task.key, 'end');
@@ -174,7 +183,7 @@ export class InsideInvalidationTracker<T> {
     },
     'secondary-tlb': (op, task) => {
       // The secondary-TLB hook is a core call of its own: any end call has returned.
-      const t = this.tasks.get(task.key);
+      const t = this.known(task.key);
       if (t) this.closeEndCalls(t);
     },
     'task-exit': (op) => {
@@ -194,10 +203,11 @@ export class InsideInvalidationTracker<T> {
       this.placed(c, { kind: 'stack', ...inStack });
       return 'placed';
     }
-    const t = this.tasks.get(task.key);
+    const t = this.known(task.key);
     const top = t?.frames[t.frames.length - 1];
     if (!top) return 'outside';
-    if (top.pending.length < MAX_PENDING) top.pending.push(c);
+    const pending = (top.pending ??= []);
+    if (pending.length < MAX_PENDING) pending.push(c);
     return 'pending';
   }
 
@@ -211,23 +221,60 @@ export class InsideInvalidationTracker<T> {
     for (const t of this.tasks.values()) {
       for (let i = t.frames.length - 1; i >= 0; i--) {
         const f = t.frames[i];
-        if (f.side === 'start') for (const c of f.pending) this.placed(c, { kind: 'start-unproven', opened: f.opened });
+        if (f.side === 'start') for (const c of f.pending ?? []) this.placed(c, { kind: 'start-unproven', opened: f.opened });
       }
     }
     this.tasks.clear();
   }
 
   private task(key: number | string): TaskCalls<T> {
-    let t = this.tasks.get(key);
+    let t = this.known(key);
     if (!t) {
-      t = { frames: [] };
+      t = { frames: [], seen: this.generation };
       this.tasks.set(key, t);
+      if (this.tasks.size > this.sweepAt) this.forgetIdleTasks();
     }
     return t;
   }
 
-  private innermost(key: number | string, side: 'start' | 'end'): CallFrame<T> | undefined {
+  /** The task's calls, if any are kept (marked as looked at in this generation). */
+  private known(key: number | string): TaskCalls<T> | undefined {
     const t = this.tasks.get(key);
+    if (t !== undefined) t.seen = this.generation;
+    return t;
+  }
+
+  /** A call opens on the task; past MAX_FRAMES the outermost is let go, its candidates unproven. */
+  private push(t: TaskCalls<T>, f: CallFrame<T>): void {
+    if (t.frames.length >= MAX_FRAMES) {
+      const outer = t.frames.shift() as CallFrame<T>;
+      if (outer.side === 'start') for (const c of outer.pending ?? []) this.placed(c, { kind: 'start-unproven', opened: outer.opened });
+    }
+    t.frames.push(f);
+  }
+
+  private generation = 0;
+  private sweepAt = TASKS_KEPT;
+
+  /**
+   * Memory grows with what is open, not with how many tasks ran: a task left
+   * with nothing but end calls (an end's entry stays open until the task's
+   * next core operation, to prove what came after it) and no interval-tree
+   * window, not looked at since the last sweep, is forgotten. Its end calls
+   * would only have placed a later candidate of the same end call: a finding
+   * missed at worst, never one made up. Start calls are never forgotten:
+   * their candidates are placed at the end (finish).
+   */
+  private forgetIdleTasks(): void {
+    for (const [key, t] of this.tasks) {
+      if (t.seen < this.generation && t.itree === undefined && t.frames.every((f) => f.side === 'end')) this.tasks.delete(key);
+    }
+    this.generation++;
+    this.sweepAt = Math.max(TASKS_KEPT, this.tasks.size * 2);
+  }
+
+  private innermost(key: number | string, side: 'start' | 'end'): CallFrame<T> | undefined {
+    const t = this.known(key);
     const f = t?.frames[t.frames.length - 1];
     return f && f.side === side ? f : undefined;
   }
@@ -235,8 +282,8 @@ export class InsideInvalidationTracker<T> {
   /** Everything pending in the call happened before `proof`, while the call was running. */
   private confirm(f: CallFrame<T>, proof: Operation): void {
     const pending = f.pending;
-    if (pending.length === 0) return;
-    f.pending = [];
+    if (pending === undefined || pending.length === 0) return;
+    f.pending = undefined;
     for (const c of pending) this.placed(c, { kind: 'call', side: f.side, opened: f.opened, proof, ...(f.itree && f.itree !== f.opened && compareTimestamps(f.itree.ev.ts, c.op.ev.ts) <= 0 ? { itree: f.itree } : {}) });
   }
 

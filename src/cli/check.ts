@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { analyzeMerged, analyzeTrace, kernelInfo, readKprobeEventsFile, reportedInputName } from '../analyze';
 import { ruleMetas, rules } from '../../rules';
 import { ConfigError, loadConfig, ruleSeverity } from '../config/config';
-import type { Finding } from '../engine/types';
+import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
+import type { Finding, UnlistedFindings } from '../engine/types';
 import { COMPRESSIONS, InputError } from '../io/source';
 import { applyBaseline, BaselineError, failsWithBaseline, readBaseline, writeBaseline, type BaselineSplit } from '../report/baseline';
 import { renderChromeTrace } from '../report/chrome-trace';
@@ -144,6 +145,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     const line = opts.format === 'json' ? JSON.stringify(f) : termText(`${f.severity} [${f.confidence}] ${f.ruleId}: ${f.comm}-${f.pid} at ${f.timestamp}: ${f.message} (${f.evidence.map((e) => `${e.path}:${e.line}`).join(', ')})`);
     process.stdout.write(line + '\n');
   };
+  const liveUnlisted = followUnlisted(opts.format === 'json' ? process.stderr : process.stdout, config?.engine?.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE);
   if (opts.follow) process.once('SIGINT', onSigint);
   // An input error is said once where the user reads it: in the text report on stdout, else on stderr (beside a report for tools or a file).
   const sayInputError = opts.format === 'text' && !opts.output ? () => {} : (msg: string) => process.stderr.write(`mntrace: ${termText(msg)}\n`);
@@ -156,7 +158,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     try {
       const analyzeOpts = {
         config, kprobeEvents, inputFormat: opts.inputFormat, csvColumns, kernel: opts.kernel, threads, onProgress: progress?.onProgress, onRange: collector?.onRange,
-        ...(opts.follow ? { live: true, signal: follow.signal, onFinding: printLive } : {}),
+        ...(opts.follow ? { live: true, signal: follow.signal, onFinding: printLive, onUnlisted: liveUnlisted.count } : {}),
       };
       const result = group.length > 1 ? await analyzeMerged(group, analyzeOpts) : await analyzeTrace(file, analyzeOpts);
       progress?.done();
@@ -183,6 +185,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
     }
   }
   process.off('SIGINT', onSigint);
+  liveUnlisted.stop();
   // A baseline being written accepts every finding of this run.
   let split: BaselineSplit | undefined;
   if (opts.writeBaseline) {
@@ -238,4 +241,40 @@ function baselineText(split: BaselineSplit, file: string, written: boolean): str
     : `baseline ${file}: ${split.knownFindings.length} known finding(s) accepted, ${split.newFindings.length} new${split.absent.length ? `, ${split.absent.length} accepted finding(s) no longer found` : ''}`);
   for (const f of split.knownFindings) out.push(`  known ${f.ruleId} [${f.confidence}] ${f.evidence[0]?.path}:${f.evidence[0]?.line} ${f.comm}-${f.pid}`);
   return out.join('\n') + '\n';
+}
+
+/** Under --follow, at most this often a line says that findings past the per-rule limit go on. */
+const UNLISTED_EVERY_MS = 10_000;
+
+/**
+ * --follow prints each finding as it is made, up to the per-rule limit; past
+ * it findings are only counted. So that live output does not go quiet while
+ * problems continue, a count line goes out at the first finding past the
+ * limit, then every UNLISTED_EVERY_MS while the count grows (a line per
+ * finding or per thousand would flood the output at millions of findings),
+ * and at the end of the input.
+ */
+function followUnlisted(out: NodeJS.WritableStream, limit: number): { count: (u: Readonly<UnlistedFindings>) => void; stop: () => void } {
+  const byRule = new Map<string, number>();
+  let total = 0;
+  let said = 0;
+  const say = () => {
+    if (total === said) return;
+    said = total;
+    const rules = [...byRule].map(([id, n]) => `${id} ${n}`).join(', ');
+    out.write(`mntrace: findings go on: ${total} more not printed (over ${limit} per rule: ${rules}); all are counted in the summary\n`);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    count: (u) => {
+      byRule.set(u.ruleId, (byRule.get(u.ruleId) ?? 0) + 1);
+      total++;
+      timer ??= setInterval(say, UNLISTED_EVERY_MS).unref();
+      if (total === 1) say();
+    },
+    stop: () => {
+      if (timer) clearInterval(timer);
+      say();
+    },
+  };
 }

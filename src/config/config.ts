@@ -3,13 +3,14 @@
  * rule severities and options, engine thresholds. Validated with ajv; errors
  * name the offending key.
  */
-import { readFileSync } from 'node:fs';
+import { readSmallFile } from '../io/small-file';
 import { dirname, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { compileSchema, explainAjvErrors } from './ajv';
 import type { Severity } from '../engine/types';
 import type { EventMapping } from '../semantics';
 import schema from './config.schema.json';
+import catalogSchema from '../semantics/catalog.schema.json';
 import { rules, ruleById } from '../../rules';
 
 export type RuleSetting = 'off' | Severity | { severity?: 'off' | Severity; options?: Record<string, unknown> };
@@ -24,6 +25,9 @@ export interface Config {
   requireRanges?: boolean;
 }
 
+/** A config larger than this is not one (--config /dev/zero). */
+const CONFIG_MAX_BYTES = 16 << 20;
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -37,7 +41,14 @@ let validateConfig: ValidateFunction | undefined;
 export function parseConfig(data: unknown, source = 'config'): Config {
   validateConfig ??= compileSchema(schema, true);
   if (!validateConfig(data)) throw new ConfigError(`${source}: ${explainAjvErrors(validateConfig.errors, '')}`);
+  rejectNonFinite(data, '', source);
   const cfg = data as Config;
+  const roles: readonly string[] = catalogSchema.$defs.role.enum;
+  for (const [name, mapping] of Object.entries(cfg.events ?? {})) {
+    if (mapping.role !== undefined && !roles.includes(mapping.role)) {
+      throw new ConfigError(`${source}: events.${name}.role: unknown role '${mapping.role}' (known: ${roles.join(', ')})`);
+    }
+  }
   for (const [id, setting] of Object.entries(cfg.rules ?? {})) {
     const rule = ruleById(id);
     if (!rule) throw new ConfigError(`${source}: rules.${id}: no such rule (known: ${rules.map((r) => r.meta.id).join(', ')})`);
@@ -49,7 +60,7 @@ export function parseConfig(data: unknown, source = 'config'): Config {
 export function loadConfig(path: string): Config & { baseDir: string } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallFile(path, CONFIG_MAX_BYTES);
   } catch (err) {
     throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
   }
@@ -61,6 +72,20 @@ export function loadConfig(path: string): Config & { baseDir: string } {
   }
   const cfg = parseConfig(data, path);
   return { ...cfg, baseDir: dirname(resolve(path)) };
+}
+
+/**
+ * JSON reads a number too large for a double (`1e400`) as Infinity, which
+ * every schema's "number" accepts: reject it with the key that holds it.
+ */
+function rejectNonFinite(data: unknown, path: string, source: string): void {
+  if (typeof data === 'number') {
+    if (!Number.isFinite(data)) throw new ConfigError(`${source}: ${path || '(top level)'}: the number is too large (beyond a double, read as ${data})`);
+  } else if (Array.isArray(data)) {
+    data.forEach((v, i) => rejectNonFinite(v, `${path}[${i}]`, source));
+  } else if (data !== null && typeof data === 'object') {
+    for (const [k, v] of Object.entries(data)) rejectNonFinite(v, path ? `${path}.${k}` : k, source);
+  }
 }
 
 const optionValidators = new Map<string, ValidateFunction>();
@@ -75,6 +100,7 @@ export function ruleOptions(id: string, user: Record<string, unknown> | undefine
   if (!rule) throw new ConfigError(`${source}: no such rule '${id}'`);
   const merged = { ...(rule.meta.defaultOptions ?? {}), ...(user ?? {}) };
   if (user === undefined) return merged;
+  rejectNonFinite(user, `rules.${id}.options`, source);
   const schemaObj = rule.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} };
   let v = optionValidators.get(id);
   if (!v) {

@@ -15,9 +15,9 @@ export interface LossWindow {
   from?: Timestamp;
   /** First event after the loss (undefined = to the end). */
   to?: Timestamp;
-  /** Events lost, when known. */
+  /** Events lost, when known; for unreadable lines, how many came in a row (`line` is the first). */
   count?: number;
-  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries' | 'part-cut';
+  why: 'lost-events' | 'buffer-started' | 'overwritten' | 'unreadable-line' | 'missing-entries' | 'part-cut' | 'ranges-not-kept';
   line: number;
 }
 
@@ -212,9 +212,19 @@ export class Coverage {
         this.fixedLoss({ cpu: undefined, from: r.after, to: undefined, why: 'part-cut', line: r.src.line });
         break;
       case 'unreadable':
-        this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, why: 'unreadable-line', line: r.src.line });
+        this.addLoss({ cpu: undefined, from: this.lastAnyDigits !== undefined ? timestampFromParts(this.lastAnySec, this.lastAnyNsec, this.lastAnyDigits) : undefined, count: 1, why: 'unreadable-line', line: r.src.line });
         break;
     }
+  }
+
+  /**
+   * The engine holds as many open ranges as it keeps (MAX_OPEN_RANGES in
+   * engine.ts): from this start on, starts are counted, not kept, so an end
+   * may belong to a start nobody remembers. Like lost events, that makes what
+   * rests on an absent event after it inconclusive, to the end of the input.
+   */
+  rangesNotKept(from: Timestamp, line: number): void {
+    this.fixedLoss({ cpu: undefined, from, to: undefined, why: 'ranges-not-kept', line });
   }
 
   /**
@@ -242,17 +252,35 @@ export class Coverage {
     this.index(w.from, w.to);
   }
 
-  /** A window that closes at the next event on its CPU (any CPU for an unknown one). */
+  /**
+   * A window that closes at the next event on its CPU (any CPU for an unknown
+   * one). One still open for the same reason, CPU and start takes it in (its
+   * count summed; for unreadable lines, the lines of the run): a gigabyte of
+   * unreadable lines or lost-event markers with no event between them is one
+   * window, so memory does not grow with them.
+   */
   private addLoss(w: LossWindow): void {
+    const kind = `${w.why}|${w.cpu ?? ''}|${w.machine ?? ''}`;
+    const same = this.openByKind.get(kind);
+    if (same !== undefined && sameTime(same.from, w.from)) {
+      same.count = same.count !== undefined && w.count !== undefined ? same.count + w.count : undefined;
+      return;
+    }
     this.list(w);
     this.openLosses.push(w);
+    this.openByKind.set(kind, w);
   }
+
+  /** The open window of each reason, CPU and machine that a new one may merge into (see addLoss). */
+  private readonly openByKind = new Map<string, LossWindow>();
 
   private closeLosses(cpu: number, ts: Timestamp): void {
     let kept = 0;
     const open = this.openLosses;
     for (const w of open) {
       if (w.cpu === undefined || (w.machine === undefined ? w.cpu : this.idOf(w.cpu, w.machine)) === cpu) {
+        const kind = `${w.why}|${w.cpu ?? ''}|${w.machine ?? ''}`;
+        if (this.openByKind.get(kind) === w) this.openByKind.delete(kind);
         w.to = ts;
         this.index(w.from, ts);
       } else open[kept++] = w;
@@ -321,6 +349,10 @@ export class Coverage {
   kprobeIrqsOnSeen(): boolean {
     return this.irqsOnKprobe;
   }
+}
+
+function sameTime(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
+  return a === undefined ? b === undefined : b !== undefined && compareTimestamps(a, b) === 0;
 }
 
 function lastOf(c: CpuState): Timestamp | undefined {

@@ -23,6 +23,17 @@ type Hook = Exclude<keyof RuleHandlers, 'on'>;
 /** Tasks kept before idle ones are forgotten (Engine.forgetIdleTasks). */
 const TASKS_KEPT = 4096;
 
+/**
+ * Open ranges kept, over all tasks: a start past this many is counted
+ * (RangeCounts.notKept), not kept, and from it on the capture counts as
+ * incomplete (Coverage.rangesNotKept), since the end of a range not kept
+ * would otherwise read as an end without a start. About 1 KB each.
+ */
+export const MAX_OPEN_RANGES = 20_000;
+
+/** An empty list of subscriber calls shared by ranges that have none (replaced on the first one). */
+const NO_OPS: Operation[] = [];
+
 /** Findings kept in full per rule by default: the first ones, in trace order (the rest are counted). */
 export const DEFAULT_MAX_FINDINGS_PER_RULE = 1000;
 
@@ -32,6 +43,8 @@ export interface EngineOptions {
   likelyAfterNs: number;
   /** Called for each finding kept, as soon as it is made (live output). */
   onFinding?: (f: Finding) => void;
+  /** Called for each finding past the per-rule limit, with its rule's running count (live output: findings go on). */
+  onUnlisted?: (u: Readonly<UnlistedFindings>) => void;
   /** Findings kept in full per rule (default DEFAULT_MAX_FINDINGS_PER_RULE); the rest are counted in `unlisted`. */
   maxFindingsPerRule?: number;
   /**
@@ -71,16 +84,20 @@ interface SubscriberCalls {
   seq: number;
 }
 
+/**
+ * A task's state. Its maps are made on first use (see Engine.maps): a
+ * fork-heavy capture keeps thousands of tasks, most of which never need them.
+ */
 interface TaskState extends TaskView {
   openRanges: RangeRecord[];
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
-  failed: Map<string, RangeRecord>;
+  failed?: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
-  closed: Map<string, RangeRecord>;
+  closed?: Map<string, RangeRecord>;
   /** Subscriber starts without their end yet, by range key (see SubscriberCalls). */
-  subscriberOpen: Map<string, SubscriberCalls[]>;
+  subscriberOpen?: Map<string, SubscriberCalls[]>;
   /** Those whose core range has ended or failed: their end must come before the task's next core operation. */
-  subscriberDue: Map<SubscriberCalls, { range: RangeRecord; at: Operation }>;
+  subscriberDue?: Map<SubscriberCalls, { range: RangeRecord; at: Operation }>;
   firstEvent: TraceEvent;
   lastEvent: TraceEvent;
   /** The task's latest filtered-out event (time parts and line), when later than lastEvent. */
@@ -114,6 +131,8 @@ export interface RangeCounts {
   nonBlockingStarts: number;
   /** Returns with no start on their task (the start predates the capture). */
   unmatchedReturns: number;
+  /** Starts past MAX_OPEN_RANGES open at once: counted, not kept (see Engine.rangeStart). */
+  notKept: number;
   startsByEventType: Record<string, number>;
 }
 
@@ -131,7 +150,7 @@ export class Engine {
   readonly findings: Finding[] = [];
   readonly counts: RangeCounts = {
     starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0,
-    nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {},
+    nonBlockingStarts: 0, unmatchedReturns: 0, notKept: 0, startsByEventType: {},
   };
   readonly subscribers = new Map<string, SubscriberSummary>();
   /** Start-to-end latency of paired ranges, by event type and by caller (bounded memory). */
@@ -213,6 +232,7 @@ export class Engine {
     if (this.opts.live && task.openRanges.length) this.reportOverdue(task, r.ts.sec, r.ts.nsec, r);
     const op = this.opts.semantics.resolve(r);
     if (!op) return;
+    if (op.role === 'range-start' && this.startNotKept(op, task)) return;
     const handlers = this.onRole.get(op.role);
     if (handlers !== undefined) for (let i = 0; i < handlers.length; i++) handlers[i](op, task);
     switch (op.role) {
@@ -246,19 +266,19 @@ export class Engine {
     for (const d of this.droppedAtEnd) this.coverage.bufferDropped(d.cpu, d.count);
     for (const task of this.tasks.values()) {
       this.checkSubscribersDue(task, undefined);
-      for (const calls of [...task.subscriberOpen.values()].flat().sort((a, b) => a.seq - b.seq)) {
-        const core = task.openRanges.find((r) => r.key === calls.key);
+      for (const calls of [...(task.subscriberOpen?.values() ?? [])].flat().sort((a, b) => a.seq - b.seq)) {
+        const core = this.latestOpen(task, calls.key);
         if (core) continue; // the core range is left open itself: unpaired-start says so
         this.subscriberImbalance(task, calls.ops, 'start-without-end', undefined, this.endOfCaptureVerdict(task, calls.ops[0].ev, 'subscriber end'));
       }
-      task.subscriberOpen.clear();
+      task.subscriberOpen = undefined;
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
         const range = task.openRanges[i];
         this.resolveStart(range, task);
         if (this.reportedEarly.has(range)) continue;
         this.leftOpen(range, this.openAtEndVerdict(range, task));
       }
-      task.openRanges.length = 0;
+      this.dropOpenRanges(task, 0);
     }
     for (const h of this.hooks.endOfTrace) h.endOfTrace!();
     this.judgeMissingEntries();
@@ -298,10 +318,9 @@ export class Engine {
     if (op.blockable === false) this.counts.nonBlockingStarts++;
     // The same range pointer started again while still open: the earlier one never ended.
     if (keyKind === 'pointer') {
-      const idx = task.openRanges.findIndex((r) => r.key === key);
-      if (idx >= 0) {
-        const prev = task.openRanges[idx];
-        task.openRanges.splice(idx, 1);
+      const prev = this.latestOpen(task, key);
+      if (prev !== undefined) {
+        this.removeOpen(task, prev);
         this.resolveStart(prev, task);
         const mayHaveFailed = prev.startReturn === undefined && prev.start.blockable !== true;
         this.leftOpen(prev, this.unlessLost(prev.start.ev.ts, op.ev.ts, 'end', {
@@ -312,7 +331,7 @@ export class Engine {
         }));
       }
     }
-    task.failed.delete(key);
+    task.failed?.delete(key);
     const range: RangeRecord = {
       id: `r${this.nextRangeId++}`,
       pid: task.pid,
@@ -320,12 +339,11 @@ export class Engine {
       start: op,
       key,
       keyKind,
-      subscriberStarts: [],
-      subscriberEnds: [],
+      subscriberStarts: NO_OPS,
+      subscriberEnds: NO_OPS,
       depth: task.openRanges.length,
     };
-    task.openRanges.push(range);
-    this.tasksWithOpen.add(task);
+    this.addOpen(task, range);
     for (const h of this.hooks.rangeStart) h.rangeStart!(range, task);
   }
 
@@ -343,10 +361,9 @@ export class Engine {
     }
     range.startReturn = op;
     if (op.ret !== undefined && op.ret !== 0n) {
-      task.openRanges.splice(task.openRanges.indexOf(range), 1);
-      if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
+      this.removeOpen(task, range);
       this.counts.failedStarts++;
-      task.failed.set(range.key, range);
+      (task.failed ??= new Map()).set(range.key, range);
       this.resolveStart(range, task);
       for (const h of this.hooks.startFailed) h.startFailed!(range);
       this.opts.onRange?.(range, 'failed');
@@ -361,17 +378,11 @@ export class Engine {
   private rangeEnd(op: Operation, task: TaskState): void {
     this.checkSubscribersDue(task, op);
     const key = rangeKey(op);
-    let idx = -1;
-    for (let i = task.openRanges.length - 1; i >= 0; i--) {
-      if (sameRange(task.openRanges[i], op, key)) {
-        idx = i;
-        break;
-      }
-    }
+    const idx = this.openIndexForEnd(task, op, key);
     if (idx < 0) {
-      const failed = task.failed.get(key);
+      const failed = task.failed?.get(key);
       if (failed) {
-        task.failed.delete(key);
+        task.failed?.delete(key);
         failed.end = op;
         this.counts.endsAfterFailedStart++;
         for (const h of this.hooks.endAfterFailedStart) h.endAfterFailedStart!(failed, op);
@@ -386,7 +397,8 @@ export class Engine {
     const range = task.openRanges[idx];
     // Ranges nest LIFO on a task: anything opened inside this one and still open will never end.
     while (task.openRanges.length - 1 > idx) {
-      const inner = task.openRanges.pop() as RangeRecord;
+      const inner = task.openRanges[task.openRanges.length - 1];
+      this.removeOpen(task, inner);
       this.resolveStart(inner, task);
       this.leftOpen(inner, this.unlessLost(inner.start.ev.ts, op.ev.ts, 'end', {
         confidence: 'certain',
@@ -394,8 +406,7 @@ export class Engine {
         evidence: [range.start.ev, op.ev],
       }));
     }
-    task.openRanges.pop();
-    if (task.openRanges.length === 0) this.tasksWithOpen.delete(task);
+    this.removeOpen(task, range);
     this.resolveStart(range, task);
     range.end = op;
     this.counts.paired++;
@@ -404,9 +415,10 @@ export class Engine {
     const ns = diffNs(range.start.ev.ts, op.ev.ts);
     this.latencyByEventType.add(eventTypeName(range.start.args.event) ?? 'unknown', ns);
     this.latencyByCaller.add(range.caller?.caller ?? range.startReturn?.returnSite ?? 'unknown', ns);
-    task.closed.delete(range.key);
-    task.closed.set(range.key, range);
-    if (task.closed.size > 64) task.closed.delete(task.closed.keys().next().value as string);
+    const closed = (task.closed ??= new Map());
+    closed.delete(range.key);
+    closed.set(range.key, range);
+    if (closed.size > 64) closed.delete(closed.keys().next().value as string);
     this.markSubscribersDue(task, range, op);
     for (const h of this.hooks.pairClosed) h.pairClosed!(range);
     this.opts.onRange?.(range, 'paired');
@@ -554,7 +566,7 @@ export class Engine {
   }
 
   private orphanEndVerdict(op: Operation, task: TaskState, key: string): Verdict {
-    const prev = task.closed.get(key);
+    const prev = task.closed?.get(key);
     if (prev?.end && !this.coverage.lossBetween(prev.end.ev.ts, op.ev.ts)) {
       return {
         confidence: 'certain',
@@ -632,25 +644,21 @@ export class Engine {
     this.subscriberSummary(op).starts++;
     const calls = this.subscriberCalls(task, op, key, true) as SubscriberCalls;
     calls.ops.push(op);
-    for (let i = task.openRanges.length - 1; i >= 0; i--) {
-      if (task.openRanges[i].key === key) {
-        task.openRanges[i].subscriberStarts.push(op);
-        break;
-      }
-    }
+    const core = this.latestOpen(task, key);
+    if (core !== undefined) addOp(core, 'subscriberStarts', op);
   }
 
   private subscriberEnd(op: Operation, task: TaskState): void {
     const key = rangeKey(op);
     this.subscriberSummary(op).ends++;
     const calls = this.subscriberCalls(task, op, key, false);
-    const core = task.openRanges.find((r) => r.key === key) ?? (calls && task.subscriberDue.get(calls)?.range) ?? task.closed.get(key);
-    core?.subscriberEnds.push(op);
+    const core = this.earliestOpen(task, key) ?? (calls && task.subscriberDue?.get(calls)?.range) ?? task.closed?.get(key);
+    if (core !== undefined) addOp(core, 'subscriberEnds', op);
     if (calls) {
       calls.ops.pop();
       if (calls.ops.length === 0) {
         dropSubscriberCalls(task, calls);
-        task.subscriberDue.delete(calls);
+        task.subscriberDue?.delete(calls);
       }
       return;
     }
@@ -674,27 +682,28 @@ export class Engine {
       key = `${subscriber.slice(bar + 1)}|${key}`;
       subscriber = subscriber.slice(0, bar);
     }
-    let list = task.subscriberOpen.get(key);
+    let list = task.subscriberOpen?.get(key);
     if (list !== undefined) for (const c of list) if (c.subscriber === subscriber) return c;
     if (!create) return undefined;
     const calls: SubscriberCalls = { subscriber, key, ops: [], seq: this.nextSubscriberSeq++ };
-    if (list === undefined) task.subscriberOpen.set(key, (list = []));
+    if (list === undefined) (task.subscriberOpen ??= new Map()).set(key, (list = []));
     list.push(calls);
     return calls;
   }
 
   /** The core range ended (or its start failed): each of its subscriber starts is now due an end. */
   private markSubscribersDue(task: TaskState, range: RangeRecord, at: Operation): void {
-    const list = task.subscriberOpen.get(range.key);
-    if (list !== undefined) for (const calls of list) task.subscriberDue.set(calls, { range, at });
+    const list = task.subscriberOpen?.get(range.key);
+    if (list !== undefined) for (const calls of list) (task.subscriberDue ??= new Map()).set(calls, { range, at });
   }
 
   /** At the task's next core operation, every due subscriber end must have come. */
   private checkSubscribersDue(task: TaskState, next: Operation | undefined): void {
-    if (task.subscriberDue.size === 0) return;
-    for (const [calls, due] of task.subscriberDue) {
+    const dueMap = task.subscriberDue;
+    if (dueMap === undefined || dueMap.size === 0) return;
+    for (const [calls, due] of dueMap) {
       if (next && next.ev === due.at.ev && due.at.role !== 'range-start-return') continue;
-      task.subscriberDue.delete(calls);
+      dueMap.delete(calls);
       dropSubscriberCalls(task, calls);
       const ops = calls.ops;
       const failed = due.at.role === 'range-start-return';
@@ -744,6 +753,85 @@ export class Engine {
     return s;
   }
 
+  // ---- open-range storage ------------------------------------------------
+  //
+  // task.openRanges holds a task's open ranges in start order (they nest LIFO);
+  // openByKey finds one by task and key without a scan, so a task holding tens
+  // of thousands of open ranges stays linear. Every change goes through these.
+
+  /** Open ranges by `${task key}\0${range key}`, in start order. */
+  private readonly openByKey = new Map<string, RangeRecord[]>();
+  /** Open ranges kept, over all tasks (at most MAX_OPEN_RANGES). */
+  private openKept = 0;
+
+  private addOpen(task: TaskState, range: RangeRecord): void {
+    task.openRanges.push(range);
+    this.tasksWithOpen.add(task);
+    const k = `${task.key}\0${range.key}`;
+    const same = this.openByKey.get(k);
+    if (same !== undefined) same.push(range);
+    else this.openByKey.set(k, [range]);
+    this.openKept++;
+  }
+
+  /** Take `range` off the task's open ranges (usually the innermost: then no scan). */
+  private removeOpen(task: TaskState, range: RangeRecord): void {
+    const open = task.openRanges;
+    if (open[open.length - 1] === range) open.pop();
+    else open.splice(open.lastIndexOf(range), 1);
+    if (open.length === 0) this.tasksWithOpen.delete(task);
+    const k = `${task.key}\0${range.key}`;
+    const same = this.openByKey.get(k) as RangeRecord[];
+    if (same.length === 1) this.openByKey.delete(k);
+    else same.splice(same.lastIndexOf(range), 1);
+    this.openKept--;
+  }
+
+  /** Forget the task's open ranges from index `from` on (they have been judged). */
+  private dropOpenRanges(task: TaskState, from: number): void {
+    while (task.openRanges.length > from) this.removeOpen(task, task.openRanges[task.openRanges.length - 1]);
+  }
+
+  /**
+   * Past MAX_OPEN_RANGES open at once, a start is counted, not kept: neither
+   * the engine nor the rules see it (a start that restarts an open range of
+   * the task frees its place, so it is kept). From the first such start on,
+   * the capture counts as incomplete (Coverage.rangesNotKept).
+   */
+  private startNotKept(op: Operation, task: TaskState): boolean {
+    if (this.openKept < MAX_OPEN_RANGES || (op.args.range !== undefined && this.latestOpen(task, op.args.range) !== undefined)) return false;
+    this.counts.starts++;
+    const type = eventTypeName(op.args.event) ?? 'unknown';
+    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
+    this.counts.notKept++;
+    if (this.counts.notKept === 1) this.coverage.rangesNotKept(op.ev.ts, op.ev.src.line);
+    return true;
+  }
+
+  /** The task's innermost open range of this key. */
+  private latestOpen(task: TaskState, key: string): RangeRecord | undefined {
+    const same = this.openByKey.get(`${task.key}\0${key}`);
+    return same?.[same.length - 1];
+  }
+
+  /** The task's outermost open range of this key. */
+  private earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
+    return this.openByKey.get(`${task.key}\0${key}`)?.[0];
+  }
+
+  /**
+   * Where in task.openRanges the range an end closes is (-1: none): the
+   * innermost of its key, or within the innermost few, one whose key is of
+   * the other kind (pointer vs mm+start+end) with the same mm, start and end.
+   */
+  private openIndexForEnd(task: TaskState, end: Operation, key: string): number {
+    const open = task.openRanges;
+    const byKey = this.latestOpen(task, key);
+    const stop = Math.max(0, open.length - FALLBACK_DEPTH);
+    for (let i = open.length - 1; i >= stop; i--) if (open[i] === byKey || sameRange(open[i], end, key)) return i;
+    return byKey === undefined ? -1 : open.lastIndexOf(byKey);
+  }
+
   // ---- tasks -------------------------------------------------------------
 
   private task(ev: TraceEvent): TaskState {
@@ -751,8 +839,7 @@ export class Engine {
     let t = this.tasks.get(key);
     if (!t) {
       t = {
-        key, pid: ev.pid, comm: ev.comm, openRanges: [], failed: new Map(), closed: new Map(),
-        subscriberOpen: new Map(), subscriberDue: new Map(), firstEvent: ev, lastEvent: ev,
+        key, pid: ev.pid, comm: ev.comm, openRanges: [], firstEvent: ev, lastEvent: ev,
       };
       // Sweep before the new task is kept: it has nothing open yet, and would be forgotten with the idle ones.
       if (this.tasks.size >= this.sweepAt) this.forgetIdleTasks();
@@ -778,7 +865,7 @@ export class Engine {
    */
   private forgetIdleTasks(): void {
     for (const [key, t] of this.tasks) {
-      if (t.openRanges.length === 0 && t.failed.size === 0 && t.subscriberOpen.size === 0 && t.subscriberDue.size === 0 &&
+      if (t.openRanges.length === 0 && !t.failed?.size && !t.subscriberOpen?.size && !t.subscriberDue?.size &&
         t.lastOomReap === undefined && t.inOomReapWindow === undefined) this.tasks.delete(key);
     }
     // When most tasks hold something open, sweep again only after as many more have come.
@@ -802,6 +889,7 @@ export class Engine {
         evidence: [op.ev],
       }));
     }
+    this.dropOpenRanges(task, 0);
     this.tasks.delete(key);
     this.tasksWithOpen.delete(task);
   }
@@ -815,7 +903,8 @@ export class Engine {
     const shownSeverity: Severity = confidence === 'inconclusive' ? 'info' : severity;
     const kept = this.keptByRule.get(ruleId) ?? 0;
     if (kept >= (this.opts.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE)) {
-      this.countUnlisted(ruleId, shownSeverity, confidence, 1);
+      const u = this.countUnlisted(ruleId, shownSeverity, confidence, 1);
+      this.opts.onUnlisted?.(u);
       return;
     }
     const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
@@ -843,11 +932,12 @@ export class Engine {
     this.opts.onFinding?.(finding);
   }
 
-  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): void {
+  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): UnlistedFindings {
     const key = `${ruleId}|${severity}|${confidence}`;
-    const u = this.unlisted.get(key);
+    let u = this.unlisted.get(key);
     if (u) u.count += n;
-    else this.unlisted.set(key, { ruleId, severity, confidence, count: n });
+    else this.unlisted.set(key, (u = { ruleId, severity, confidence, count: n }));
+    return u;
   }
 
   /** Subscriber in-progress counts at the end of the capture. */
@@ -863,10 +953,19 @@ function rangeKey(op: Operation): string {
 }
 
 function dropSubscriberCalls(task: TaskState, calls: SubscriberCalls): void {
-  const list = task.subscriberOpen.get(calls.key) as SubscriberCalls[];
+  const list = task.subscriberOpen?.get(calls.key) as SubscriberCalls[];
   list.splice(list.indexOf(calls), 1);
-  if (list.length === 0) task.subscriberOpen.delete(calls.key);
+  if (list.length === 0) task.subscriberOpen?.delete(calls.key);
 }
+
+/** Add a subscriber call to a range's list (the shared empty one is replaced, never changed). */
+function addOp(range: RangeRecord, list: 'subscriberStarts' | 'subscriberEnds', op: Operation): void {
+  if (range[list] === NO_OPS) range[list] = [op];
+  else range[list].push(op);
+}
+
+/** How deep in a task's open ranges an end is matched by mm, start and end when its key is of the other kind. */
+const FALLBACK_DEPTH = 64;
 
 function sameRange(r: RangeRecord, end: Operation, key: string): boolean {
   if (r.key === key) return true;

@@ -9,23 +9,30 @@ import type { Timestamp } from './event';
 export function parseTimestamp(raw: string): Timestamp | undefined {
   if (raw.endsWith('us')) {
     const micros = raw.slice(0, -2);
-    return isDigits(micros, 0, micros.length) ? timestampFromMicros(raw, micros) : undefined;
+    return isDigits(micros, 0, micros.length) && micros.length <= MAX_SECOND_DIGITS + 6 ? timestampFromMicros(raw, micros) : undefined;
   }
   const dot = raw.indexOf('.');
   if (dot < 0) {
-    if (!isDigits(raw, 0, raw.length)) return undefined;
+    if (!isDigits(raw, 0, raw.length) || raw.length > MAX_SECOND_DIGITS + 9) return undefined;
     const cut = raw.length - 9;
     const sec = cut > 0 ? Number(raw.slice(0, cut)) : 0;
     const nsec = Number(cut > 0 ? raw.slice(cut) : raw);
     return { raw, sec, nsec, unit: 'counter' };
   }
-  if (dot === 0 || dot === raw.length - 1) return undefined;
+  if (dot === 0 || dot === raw.length - 1 || dot > MAX_SECOND_DIGITS) return undefined;
   if (!isDigits(raw, 0, dot) || !isDigits(raw, dot + 1, raw.length)) return undefined;
   let frac = raw.slice(dot + 1);
   if (frac.length > 9) return undefined;
   frac = frac.padEnd(9, '0');
   return { raw, sec: Number(raw.slice(0, dot)), nsec: Number(frac), unit: 'seconds' };
 }
+
+/**
+ * Seconds have at most this many digits (a 64-bit nanosecond counter has 11;
+ * a double holds 15 exactly): more is not a timestamp, and would be read as
+ * Infinity, which no time arithmetic survives.
+ */
+export const MAX_SECOND_DIGITS = 15;
 
 /** Microsecond timestamps of the latency format (`123us`, relative to the buffer start). */
 export function timestampFromMicros(raw: string, micros: string): Timestamp {
@@ -73,7 +80,7 @@ export function isTimestampText(s: string): boolean {
       dot = i;
     } else if (c < 48 || c > 57) return false;
   }
-  return dot < 0 || n - dot - 1 <= 9;
+  return dot < 0 ? n <= MAX_SECOND_DIGITS + 9 : dot <= MAX_SECOND_DIGITS && n - dot - 1 <= 9;
 }
 
 /**
@@ -118,7 +125,7 @@ export function addNs(ts: Timestamp, ns: bigint, raw = ''): Timestamp {
 
 /** An integer nanosecond count written as text (`23565443123`), split without going through a float. */
 export function timestampFromNsText(text: string): Timestamp | undefined {
-  if (!/^\d+$/.test(text)) return undefined;
+  if (!/^\d+$/.test(text) || text.length > MAX_SECOND_DIGITS + 9) return undefined;
   const cut = text.length - 9;
   return { raw: text, sec: cut > 0 ? Number(text.slice(0, cut)) : 0, nsec: Number(cut > 0 ? text.slice(cut) : text), unit: 'seconds' };
 }

@@ -6,7 +6,8 @@
  * The fingerprint (`mntraceFingerprint/v1`) is engine/fingerprint.ts's: the
  * one each finding carries, and SARIF's partialFingerprints.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readSmallFile } from '../io/small-file';
 import type { Finding } from '../engine/types';
 import { baseName } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
@@ -59,11 +60,14 @@ export function writeBaseline(path: string, findings: readonly Finding[]): Basel
   return b;
 }
 
+/** A baseline larger than this is not one (--baseline /dev/zero): about 250 bytes a finding. */
+const BASELINE_MAX_BYTES = 64 << 20;
+
 /** Read a baseline file; throws BaselineError with what is wrong. */
 export function readBaseline(path: string): Baseline {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallFile(path, BASELINE_MAX_BYTES);
   } catch (err) {
     throw new BaselineError(`cannot read baseline ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }

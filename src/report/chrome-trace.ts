@@ -67,7 +67,8 @@ function lossName(w: TimelineInput['losses'][number]): string {
     case 'overwritten': return 'ring buffer overwrote older events';
     case 'missing-entries': return `${w.count} entries the header counted are not in the file (cut or removed lines)`;
     case 'part-cut': return 'a part of the merged capture stops here (compressed data cut off or corrupt)';
-    case 'unreadable-line': return 'unreadable line';
+    case 'unreadable-line': return `unreadable line${w.count !== undefined && w.count > 1 ? `s (${w.count} in a row)` : ''}`;
+    case 'ranges-not-kept': return 'open ranges past the limit kept (counted only)';
   }
 }
 

@@ -99,7 +99,7 @@ export function failsRun(f: Pick<Finding, 'severity' | 'confidence'>, failOn: Fa
 }
 
 export function emptyCounts(): RangeCounts {
-  return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, startsByEventType: {} };
+  return { starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0, nonBlockingStarts: 0, unmatchedReturns: 0, notKept: 0, startsByEventType: {} };
 }
 
 /** Add one input's range counts into a total: every count, and every per-type count (no list of fields to keep in step with the engine's). */

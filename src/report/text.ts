@@ -2,7 +2,7 @@
  * Human output for `mntrace check`: findings grouped by rule, each with its
  * evidence lines (file:line and the event), then a per-input summary.
  */
-import { DEFAULT_MAX_FINDINGS_PER_RULE } from '../engine/engine';
+import { DEFAULT_MAX_FINDINGS_PER_RULE, MAX_OPEN_RANGES } from '../engine/engine';
 import type { Finding, RuleMeta } from '../engine/types';
 import type { Report, ReportInput } from './report';
 import { describeKernel, failsRun, findingWhere, unlistedFailing, unlistedOf } from './report';
@@ -83,6 +83,7 @@ function inputSummary(i: ReportInput, st: Style): string[] {
   if (r) {
     out.push(`    ranges: ${r.paired} paired, ${r.open} open, ${r.failedStarts} failed starts, ${r.orphanEnds} orphan ends` +
       ` (${r.starts} starts, ${r.nonBlockingStarts} non-blocking${r.endsAfterFailedStart ? `, ${r.endsAfterFailedStart} ends after failed starts` : ''})`);
+    if (r.notKept) out.push(st.yellow(`    ${r.notKept} starts counted but not kept: more than ${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges were open at once; what rests on a missing end or start after the first of them is inconclusive`));
     const types = Object.entries(r.startsByEventType).map(([t, n]) => `${t.replace('MMU_NOTIFY_', '')} ${n}`).join(', ');
     if (types) out.push(st.dim(`    starts by event: ${types}`));
     // "ok: no findings" would otherwise read as a clean bill for a capture that never had the probes on.

@@ -88,6 +88,9 @@ export function catalogErrors(catalog: unknown): string | undefined {
   return validate(catalog) ? undefined : explainAjvErrors(validate.errors, '');
 }
 
+/** Event names whose resolution is cached, at most (past it the cache starts afresh). */
+const CACHE_NAMES = 4096;
+
 export class Semantics {
   private readonly byProbe = new Map<string, { role: Role; subscriber?: string }>();
   private readonly byEventName = new Map<string, { symbol: string; isReturn: boolean }>();
@@ -142,6 +145,8 @@ export class Semantics {
     let entry = this.cache.get(nameKey);
     if (entry === undefined) {
       entry = { plain: undefined, bySite: undefined, byReturnSite: undefined, lastProbe: undefined, lastSite: undefined };
+      // Event names are few in a capture; a file of garbage names is not to make this grow with the file.
+      if (this.cache.size >= CACHE_NAMES) this.cache.clear();
       this.cache.set(nameKey, entry);
     }
     let r: Resolved | typeof NONE | undefined;
