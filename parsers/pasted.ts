@@ -14,7 +14,7 @@
  * the unquoted, unwrapped text). Joined pieces count as continuation lines.
  * CRLF line ends are dropped when lines are read (source.ts).
  */
-import { MAX_LINE_BYTES } from '../src/io/source';
+import { MAX_LINE_BYTES } from '../src/model/limits';
 import { emptyParseInfo, type ParseInfo } from '../src/model/event';
 import { TRACE_SHAPE } from './console';
 import type { ParserOptions, TraceParser } from './types';

@@ -2,7 +2,7 @@
  * The library entry point: analyse one trace input end to end
  * (source -> parser -> semantics -> engine -> rules -> findings).
  */
-import { readSmallFile } from './io/small-file';
+import { readSmallFile } from './util/small-file';
 import { resolve } from 'node:path';
 import { inputName, type TraceRecord, type UnreadableRecord } from './model/event';
 import { readMerged } from './io/merge';

@@ -3,7 +3,7 @@
  * rule severities and options, engine thresholds. Validated with ajv; errors
  * name the offending key.
  */
-import { readSmallFile } from '../io/small-file';
+import { readSmallFile } from '../util/small-file';
 import { dirname, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { compileSchema, explainAjvErrors } from './ajv';

@@ -2,11 +2,15 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
+import { MAX_LINE_BYTES } from '../model/limits';
+
+export { MAX_LINE_BYTES };
 
 /** Compression recognised by magic bytes. */
 export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
 
 import type { ReadResult } from './read-trace';
+
 export class InputError extends Error {
   constructor(message: string) {
     super(message);
@@ -325,8 +329,6 @@ async function readPlainFile(path: string, splitter: LineSplitter, info: SourceI
   }
 }
 
-/** The longest line handed to a parser (bytes): a longer one is cut there and reported as unreadable (too long), never accumulated. */
-export const MAX_LINE_BYTES = 64 << 10;
 /** A line that runs on this far without a newline ends the input: it is not line-oriented text (binary data, /dev/zero). */
 export const MAX_RUNON_BYTES = 64 << 20;
 /** Error code of a line that ran past MAX_RUNON_BYTES (see damageError). */

@@ -7,7 +7,7 @@
  * one each finding carries, and SARIF's partialFingerprints.
  */
 import { writeFileSync } from 'node:fs';
-import { readSmallFile } from '../io/small-file';
+import { readSmallFile } from '../util/small-file';
 import type { Finding } from '../engine/types';
 import { baseName } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
