@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import Ajv from 'ajv';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'mntrace.js');
@@ -389,21 +390,30 @@ async function cli(argv: string[]): Promise<number> {
     await child(Number(argv[1]), Number(argv[2]), argv[3]);
     return 0;
   }
-  const opt = (name: string, dflt: number) => {
-    const i = argv.indexOf(name);
-    if (i < 0) return dflt;
-    const v = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} wants a whole number, not ${argv[i + 1]}`);
-    return v;
+  const whole = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} wants a whole number, not ${v}`);
+    return n;
   };
-  const keepAt = argv.indexOf('--keep');
+  const o = new Command('npm run fuzz --')
+    .description('Feed generated and mutated inputs (every format, every compression) to the library and the CLI; each must end cleanly.')
+    .option('--seed <n>', 'the random seed (the same seed makes the same inputs)', whole('--seed'), 1)
+    .option('--count <n>', 'inputs through the library', whole('--count'), 20_000)
+    .option('--cli-count <n>', 'inputs through the CLI (child processes)', whole('--cli-count'), 1000)
+    .option('--time-limit <ms>', 'the most one input may take', whole('--time-limit'), 5000)
+    .option('--from <i>', 'start at input number i (to replay one failure with --count 1)', whole('--from'), 0)
+    .option('--keep <dir>', 'keep each failing input in this folder')
+    .showHelpAfterError('(--help lists the options)')
+    .exitOverride()
+    .parse(argv, { from: 'user' })
+    .opts<{ seed: number; count: number; cliCount: number; timeLimit: number; from: number; keep?: string }>();
   const opts: FuzzOptions = {
-    seed: opt('--seed', 1),
-    count: opt('--count', 20_000),
-    cliCount: opt('--cli-count', 1000),
-    timeLimitMs: opt('--time-limit', 5000),
-    from: opt('--from', 0),
-    keep: keepAt >= 0 ? argv[keepAt + 1] : undefined,
+    seed: o.seed,
+    count: o.count,
+    cliCount: o.cliCount,
+    timeLimitMs: o.timeLimit,
+    from: o.from,
+    keep: o.keep,
     log: (l) => process.stderr.write(`${l}\n`),
   };
   const t0 = Date.now();
@@ -420,6 +430,10 @@ async function cli(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   cli(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err) => {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2; // commander printed the help or the mistake
+      return;
+    }
     process.stderr.write(`fuzz: ${(err as Error).message}\n`);
     process.exitCode = 2;
   });
