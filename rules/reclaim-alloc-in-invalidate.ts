@@ -93,6 +93,8 @@ const rule = defineRule({
           where: describePlacement(where),
         },
         evidence: [{ ev: op.ev, role: 'allocation' }, ...placementEvidence(where)],
+        // One defect at one call site (a callback that allocates on every invalidation) is one finding; its repeats are counted on it.
+        ...(site ? { site } : {}),
       });
     }
   },

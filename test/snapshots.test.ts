@@ -75,6 +75,7 @@ function summarise(r: AnalysisResult): unknown {
       timestamp: f.timestamp,
       evidence: f.evidence.map((e) => `${e.line}${e.role ? ` ${e.role}` : ''}: ${e.text ?? ''}`),
       fingerprint: f.fingerprint,
+      ...(f.repeats ? { repeats: `${f.repeats.count}, last at line ${f.repeats.last.line} (${f.repeats.last.timestamp})` } : {}),
     })),
     unlisted: r.unlistedFindings,
   };

@@ -168,6 +168,8 @@ export class Engine {
   private nextRangeId = 1;
   private nextSubscriberSeq = 0;
   private readonly seenFindings = new Set<string>();
+  /** Kept findings that name a code site, by rule, confidence and site (their repeats are counted on them; bounded as the findings are). */
+  private readonly findingBySite = new Map<string, Finding>();
   /** Findings kept so far, per rule. */
   private readonly keptByRule = new Map<string, number>();
   /** Findings beyond the per-rule limit: counted by rule, severity and confidence, not kept. */
@@ -901,6 +903,15 @@ export class Engine {
     const confidence: Confidence = d.confidence;
     // Inconclusive findings are reported for information only: they never fail a run.
     const shownSeverity: Severity = confidence === 'inconclusive' ? 'info' : severity;
+    // The same code site doing the same again: counted on its first finding.
+    const siteKey = d.site !== undefined ? `${ruleId}\u0000${confidence}\u0000${d.site}` : undefined;
+    const first = siteKey !== undefined ? this.findingBySite.get(siteKey) : undefined;
+    if (first) {
+      const r = (first.repeats ??= { count: 0, last: { path: '', line: 0, timestamp: '' } });
+      r.count++;
+      r.last = { path: ev.src.file, line: ev.src.line, timestamp: ev.ts.raw };
+      return;
+    }
     const kept = this.keptByRule.get(ruleId) ?? 0;
     if (kept >= (this.opts.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE)) {
       const u = this.countUnlisted(ruleId, shownSeverity, confidence, 1);
@@ -929,6 +940,7 @@ export class Engine {
       messageId: d.messageId,
     };
     this.findings.push(finding);
+    if (siteKey !== undefined) this.findingBySite.set(siteKey, finding);
     this.opts.onFinding?.(finding);
   }
 

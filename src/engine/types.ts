@@ -36,6 +36,17 @@ export interface Finding {
   fingerprint: string;
   /** Which of its rule's meta.messages the message is. */
   messageId: string;
+  /**
+   * Later findings of the same rule, confidence and code site (ReportDescriptor.site), counted here
+   * instead of listed again: the same defect run again (a buggy callback on every invalidation).
+   */
+  repeats?: FindingRepeats;
+}
+
+/** How often a finding's code site did the same again after the finding, and the last time. */
+export interface FindingRepeats {
+  count: number;
+  last: { path: string; line: number; timestamp: string };
 }
 
 /**
@@ -161,6 +172,12 @@ export interface ReportDescriptor<MessageId extends string = string> {
   event: TraceEvent;
   /** All events involved (the main one first). */
   evidence: Array<{ ev: TraceEvent; role?: string }>;
+  /**
+   * The code the finding is about (e.g. an allocation's call_site), where one exists: a later
+   * report of the same rule, confidence and site is counted on the first finding
+   * (Finding.repeats) instead of listed again.
+   */
+  site?: string;
 }
 
 export interface CoverageView {

@@ -119,6 +119,7 @@ function result(f: Finding, ruleIndex: number, cwd: string, known: ReadonlySet<s
       comm: f.comm,
       ...(f.cpu !== undefined ? { cpu: f.cpu } : {}),
       timestamp: f.timestamp,
+      ...(f.repeats ? { repeats: f.repeats } : {}),
     },
   };
 }

@@ -36,6 +36,7 @@ export function renderText(unsafe: Report, st: Style, rules: readonly RuleMeta[]
       const where = findingWhere(f);
       out.push(`  ${sev} ${st.dim(`[${f.confidence}]`)} ${where}`);
       out.push(`    ${f.message}`);
+      if (f.repeats) out.push(st.yellow(`    The same site did it ${f.repeats.count} more time${f.repeats.count === 1 ? '' : 's'} (counted, not listed), the last at ${f.repeats.last.path}:${f.repeats.last.line} (${f.repeats.last.timestamp}).`));
       for (const e of f.evidence) {
         out.push(st.dim(`      ${e.path}:${e.line}`) + `  ${(e.role ?? '').padEnd(16)} ${e.text ?? ''}`);
       }

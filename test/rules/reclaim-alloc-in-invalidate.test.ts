@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runRuleTests } from '../rule-tester';
+import { findingsFor, runRuleTests } from '../rule-tester';
 
 import { at, baseline as b, set, trace } from '../real-lines';
 import { directReclaimBit, gfpAllowsDirectReclaim } from '../../rules/support/gfp';
@@ -31,6 +31,10 @@ const itreeStart = '        kvmnotif-147     [001] .....     6.667050: mn_itree_
 
 /** Inside KVM's start callback: after the core start, before KVM's callback returns (proven by the return). */
 const inStart = (line: string) => at(line.replace('[000]', '[001]'), '6.667200');
+/** The same range again a little later (the same callback allocating at the same call site in it). */
+const secondRange = [
+  at(b.start, '6.669000'), at(b.kvmStart, '6.669100'), at(kmallocKernel.replace('[000]', '[001]'), '6.669200'), at(b.ret, '6.669300'), at(b.end, '6.669400'), at(b.kvmEnd, '6.669500'),
+];
 /** Derived: a stack trace recorded for the allocation (stacktrace trigger on kmem:kmalloc), in the shape of the real ones in oom_reaper.trace.txt lines 681-697. */
 const allocStack = `        kvmnotif-147     [001] .....     6.667201: <stack trace>
  => trace_event_raw_event_kmalloc
@@ -66,6 +70,12 @@ runRuleTests('reclaim-alloc-in-invalidate', {
       name: 'GFP_KERNEL inside KVM\'s start callback (proven by the start\'s return)',
       trace: trace(b.start, b.kvmStart, inStart(kmallocKernel), b.ret, b.end, b.kvmEnd),
       errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['the start\'s return (line 4)'], evidenceLines: [1, 4] }],
+    },
+    {
+      // The real bug capture's shape (shared/traces/real-bugs/bug-alloc-in-invalidate): the same callback allocates at every invalidation.
+      name: 'one call site allocating in two ranges is one finding (its repeat counted on it)',
+      trace: trace(b.start, b.kvmStart, inStart(kmallocKernel), b.ret, b.end, b.kvmEnd, ...secondRange),
+      errors: [{ messageId: 'alloc', line: 3, confidence: 'certain' }],
     },
     { name: 'GFP_NOFS may direct-reclaim too', trace: trace(b.start, b.kvmStart, inStart(kmallocNofs), b.ret, b.end), errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['GFP_NOFS includes __GFP_DIRECT_RECLAIM'] }] },
     { name: 'GFP_KERNEL_ACCOUNT from a KVM call site', trace: trace(b.start, b.kvmStart, inStart(kmallocAccount), b.ret, b.end), errors: [{ messageId: 'alloc', line: 3, confidence: 'certain', message: ['GFP_KERNEL_ACCOUNT'] }] },
@@ -130,5 +140,15 @@ describe('gfp masks', () => {
     assert.equal(directReclaimBit(k(5, 10)).bit, 0x400);
     assert.equal(directReclaimBit(k(6, 12)).bit, 0x400);
     assert.equal(directReclaimBit(undefined).assumed, true);
+  });
+});
+
+describe('reclaim-alloc-in-invalidate: repeats of one call site', () => {
+  it('are counted on the first finding with the last one named, and another call site is its own finding', async () => {
+    const [f] = await findingsFor('reclaim-alloc-in-invalidate', { name: 'repeat', trace: trace(b.start, b.kvmStart, inStart(kmallocKernel), b.ret, b.end, b.kvmEnd, ...secondRange) });
+    assert.deepEqual(f.repeats, { count: 1, last: { path: f.evidence[0].path, line: 9, timestamp: '6.669200' } });
+    const other = secondRange.map((l) => (l.includes('kmalloc:') ? l.replace('__get_vm_area_node+0x7b/0x150', '__vmalloc_node_range+0x1ce/0x880') : l));
+    const two = await findingsFor('reclaim-alloc-in-invalidate', { name: 'two sites', trace: trace(b.start, b.kvmStart, inStart(kmallocKernel), b.ret, b.end, b.kvmEnd, ...other) });
+    assert.deepEqual(two.map((x) => [x.evidence[0].line, x.repeats]), [[3, undefined], [9, undefined]]);
   });
 });
