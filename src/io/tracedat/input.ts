@@ -4,21 +4,14 @@
  * the file itself, or the decompressed copy streamed to a temporary file
  * (removed by `done`), so memory never holds the whole capture.
  */
-import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { constants as zc, createGunzip, gunzipSync } from 'node:zlib';
+import { constants as zc, gunzipSync } from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { openByteStream, sniffCompression } from '../source';
 import { isTraceDat } from './container';
-
-const GZIP = [0x1f, 0x8b];
-const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
-
-function startsWith(b: Buffer, magic: number[]): boolean {
-  return magic.every((m, i) => b[i] === m);
-}
 
 function head(path: string, n: number): Buffer {
   const fd = openSync(path, 'r');
@@ -54,48 +47,25 @@ export async function datInput(path: string): Promise<{ path: string; compressio
     return undefined; // not a regular readable file: the text reader says why
   }
   if (isTraceDat(h)) return { path, compression: 'none', done: () => {} };
-  let compression: 'gzip' | 'zstd';
+  // Only the head is decompressed here, to see whether the file is a trace.dat at all.
+  const compression = sniffCompression(h);
   let inner: Buffer;
-  if (startsWith(h, GZIP)) {
-    compression = 'gzip';
+  if (compression === 'gzip') {
     try {
       inner = gunzipSync(h, { finishFlush: zc.Z_SYNC_FLUSH });
     } catch {
       return undefined;
     }
-  } else if (startsWith(h, ZSTD)) {
-    compression = 'zstd';
-    inner = zstdHead(h);
-  } else return undefined;
+  } else if (compression === 'zstd') inner = zstdHead(h);
+  else return undefined;
   if (!isTraceDat(inner)) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mntrace-dat-'));
   const out = join(dir, 'trace.dat');
   const done = () => rmSync(dir, { recursive: true, force: true });
   try {
-    if (compression === 'gzip') await pipeline(createReadStream(path), createGunzip(), createWriteStream(out));
-    else {
-      let d: Decompress | undefined;
-      const t: Transform = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          try {
-            d ??= new Decompress((c) => t.push(Buffer.from(c)));
-            d.push(chunk);
-            cb();
-          } catch (err) {
-            cb(err as Error);
-          }
-        },
-        flush(cb) {
-          try {
-            d?.push(new Uint8Array(0), true);
-            cb();
-          } catch (err) {
-            cb(err as Error);
-          }
-        },
-      });
-      await pipeline(createReadStream(path), t, createWriteStream(out));
-    }
+    // The same decompressors as for text (zstd with its frame checks); a decompressor's error comes after its data.
+    const { stream } = await openByteStream(path);
+    await pipeline(stream, createWriteStream(out));
   } catch {
     // Cut or corrupt compressed data: what decompressed is read, and the reader says where it stops.
   }
