@@ -64,7 +64,8 @@ export interface FuzzResult {
 
 // ---- inputs ----------------------------------------------------------------
 
-function rng(seed: number): () => number {
+/** A fixed-seed generator (mulberry32): the same inputs for the same seed on every run. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

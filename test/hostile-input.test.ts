@@ -15,6 +15,7 @@ import { readTrace } from '../src/io/read-trace';
 import { DamagedInputError, LineSplitter, MAX_LINE_BYTES } from '../src/io/source';
 import type { TraceRecord, UnreadableRecord } from '../src/model/event';
 import { FIX } from './parse-helpers';
+import { rng } from '../bench/fuzz';
 
 const BIN = join(FIX, '..', 'bin', 'mntrace.js');
 const PLAIN = join(FIX, 'real', 'baseline.trace.lines-25911-26110.txt');
@@ -226,21 +227,10 @@ describe('terminal injection: control characters from the trace are escaped in a
 describe('zstd is checked as zstd -t checks it', () => {
   const ZST = join(FIX, 'compressed', 'baseline.trace.lines-25911-26110.txt.zst');
   const whole = readFileSync(ZST);
-  /** A fixed-seed generator (mulberry32): the same corrupt files on every run. */
-  function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   test('150 corrupt copies (bit flips, cuts) of a real .zst: every one is an input error with the lines before the damage, none read as a clean trace', async () => {
     const t = tmp();
-    const rnd = random(22);
+    const rnd = rng(22); // the fuzzer's fixed-seed generator: the same corrupt files on every run
     try {
       const t0 = Date.now();
       for (let i = 0; i < 150; i++) {
