@@ -14,7 +14,7 @@ export type FailOn = Severity | 'never';
 /** The kernel basis in words, for reports. */
 export function describeKernel(k: KernelBasis): string {
   if (k.source === 'unknown') {
-    return 'unknown (no --kernel, no uname.txt in a capture directory, no version in the trace): no kernel version is assumed, and verdicts that depend on it are at most likely';
+    return 'unknown (no --kernel, no uname.txt in a capture directory, no version in the trace): no kernel version is assumed, and verdicts that depend on it are at most likely; pass --kernel with the traced machine\'s `uname -r` to judge them fully';
   }
   return `${k.release} (${k.source === 'option' ? '--kernel' : 'uname.txt of the capture directory'})`;
 }
