@@ -37,7 +37,7 @@ export class ByteKey {
 }
 
 /** A bucket number for the bytes [from, to): their length with their first, middle and last words. */
-export function byteBucket(view: DataView, b: Uint8Array, from: number, to: number): number {
+function byteBucket(view: DataView, b: Uint8Array, from: number, to: number): number {
   const len = to - from;
   if (len < 4) {
     let k = len;

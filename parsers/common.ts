@@ -90,7 +90,6 @@ function frameSymbol(s: string): StackFrame {
   return f;
 }
 
-/** A TraceEvent whose `fields` are parsed from the payload on first use. */
 /**
  * Whether pids, tgids, CPU numbers and counts read from a line are exact
  * whole numbers (undefined ones are absent): 400 digits read as Infinity,
@@ -102,6 +101,7 @@ export function exactInts(...ns: ReadonlyArray<number | undefined>): boolean {
   return true;
 }
 
+/** A TraceEvent whose `fields` are parsed from the payload on first use. */
 export class ParsedEvent implements TraceEvent {
   readonly kind = 'event' as const;
   cpu?: number;

@@ -20,6 +20,7 @@ import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, 
 import { ByteKey, ByteTable, ChunkView } from './byte-table';
 import { readTokens, type KeyLayout } from './payload-tokens';
 import { exactInts, ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
+import { unreadableRecord } from './shared-text';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
@@ -461,7 +462,6 @@ export class FtraceParser implements TraceParser {
     const restFrom = siteClose < 0 ? -1 : siteClose + 1 < end && b[siteClose + 1] === 32 ? siteClose + 2 : siteClose + 1;
     rec[o + EventRec.restFrom] = restFrom;
     const keys = probe !== undefined && this.scanTokens ? readTokens(view, b, restFrom, end, entry.layouts, rec, o) : undefined;
-    rec[o + EventRec.keys] = keys === undefined ? -1 : 0;
     this.scannedKeys = keys;
     this.scannedFlags = flags;
     this.scannedEntry = entry;
@@ -764,7 +764,7 @@ export class FtraceParser implements TraceParser {
   private unreadable(text: string, lineNo: number, reason: string): void {
     this.info.unreadable++;
     this.continuable = undefined;
-    this.sink({ kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file: this.file, line: lineNo } });
+    this.sink(unreadableRecord(this.file, lineNo, text, reason));
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import type { ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
 import { ParsedEvent } from './common';
-import { MAX_SECOND_DIGITS } from '../src/model/time';
+import { UNREADABLE_HEAD } from '../src/model/limits';
 import type { RecordSink } from './types';
 
 /** Events held back waiting for a possible stack record (same bound as ftrace.ts). */
@@ -113,9 +113,9 @@ export class ExtraFieldsEvent extends ParsedEvent {
   }
 }
 
-/** Build an unreadable record (text cut to 300 characters like ftrace.ts does). */
+/** Build an unreadable record (text cut to UNREADABLE_HEAD characters): every parser's. */
 export function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
-  return { kind: 'unreadable', reason, text: text.length > 300 ? text.slice(0, 300) + '…' : text, src: { file, line } };
+  return { kind: 'unreadable', reason, text: text.length > UNREADABLE_HEAD ? text.slice(0, UNREADABLE_HEAD) + '…' : text, src: { file, line } };
 }
 
 // ------------------------------------------------------------ function_graph

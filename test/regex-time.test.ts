@@ -11,7 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectFormat, explainUnrecognised, formats } from '../parsers/detect';
-import { MAX_LINE_BYTES } from '../src/io/source';
+import { MAX_LINE_BYTES } from '../src/model/limits';
 import { Engine } from '../src/engine/engine';
 import { Semantics } from '../src/semantics';
 import type { TraceRecord } from '../src/model/event';

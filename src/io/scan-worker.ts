@@ -29,7 +29,8 @@ import type { ContextFlags, PayloadKeys, ProbeSite } from '../model/event';
 import type { EventFilter } from '../../parsers/types';
 import { loadCatalog, Semantics } from '../semantics';
 import type { Role } from '../semantics/operations';
-import { MAX_LINE_BYTES, MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression, type DecompressedStream } from './source';
+import { MAX_LINE_BYTES, UNREADABLE_HEAD } from '../model/limits';
+import { MAX_RUNON_BYTES, openByteStream, runOnError, sniffCompression, type Compression, type DecompressedStream } from './source';
 import { MAX_IN_FLIGHT, type ScanWorkerData, type WorkerMessage } from './worker-source';
 
 const data = workerData as ScanWorkerData;
@@ -134,10 +135,9 @@ const keyLists = new CrossOnce<PayloadKeys, string[]>();
 
 /**
  * Bytes of the first line in buf that are not there: a line longer than
- * MAX_LINE_BYTES keeps only its first HEAD_BYTES in the buffer (for the report).
+ * MAX_LINE_BYTES keeps only its first UNREADABLE_HEAD in the buffer (for the report).
  */
 let dropped = 0;
-const HEAD_BYTES = 300;
 
 /** Hand the complete lines in buf[0, fill) to the main thread; keep the unfinished last line. */
 function emit(): void {
@@ -147,8 +147,8 @@ function emit(): void {
     if (fill < buf.length) return;
     if (dropped + fill > MAX_LINE_BYTES) {
       // A line too long to read: keep its start, count the rest.
-      dropped += fill - HEAD_BYTES;
-      fill = HEAD_BYTES;
+      dropped += fill - UNREADABLE_HEAD;
+      fill = UNREADABLE_HEAD;
       if (dropped > MAX_RUNON_BYTES) throw runOnError();
     } else {
       // One line longer than the buffer (a small test chunk): grow.
@@ -176,7 +176,7 @@ function emit(): void {
     if (bytes > MAX_LINE_BYTES) {
       rec[o] = RecordKind.Line;
       rec[o + LineRec.start] = from;
-      rec[o + LineRec.end] = Math.min(end, from + HEAD_BYTES);
+      rec[o + LineRec.end] = Math.min(end, from + UNREADABLE_HEAD);
       rec[o + LineRec.tooLong] = bytes;
       o += LineRec.size;
       if (!decided) {
@@ -245,7 +245,7 @@ function finish(error?: NodeJS.ErrnoException): void {
   if (fill > 0 && dropped <= MAX_RUNON_BYTES) {
     if (dropped + fill > MAX_LINE_BYTES) {
       finalTooLong = dropped + fill;
-      fill = Math.min(fill, HEAD_BYTES);
+      fill = Math.min(fill, UNREADABLE_HEAD);
     }
     final = buf.toString('utf8', 0, fill);
     if (final.endsWith('\r')) final = final.slice(0, -1);

@@ -2,9 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, type Readable } from 'node:stream';
-import { MAX_LINE_BYTES } from '../model/limits';
-
-export { MAX_LINE_BYTES };
+import { MAX_LINE_BYTES, UNREADABLE_HEAD } from '../model/limits';
 
 /** Compression recognised by magic bytes. */
 export type Compression = 'none' | 'gzip' | 'zstd' | 'xz';
@@ -395,7 +393,7 @@ export class LineSplitter {
       from = last + 1;
     }
     if (kept === len && from < len) {
-      this.long = { head: buf.toString('utf8', from, from + 300), bytes: 0 };
+      this.long = { head: buf.toString('utf8', from, from + UNREADABLE_HEAD), bytes: 0 };
       this.skip(len - from);
     }
     return kept;
@@ -413,7 +411,7 @@ export class LineSplitter {
     while (from <= last) {
       const nl = buf.indexOf(10, from);
       const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
-      if (end - from > MAX_LINE_BYTES) this.onLine(buf.toString('utf8', from, from + 300), ++this.lineNo, true, end - from);
+      if (end - from > MAX_LINE_BYTES) this.onLine(buf.toString('utf8', from, from + UNREADABLE_HEAD), ++this.lineNo, true, end - from);
       else sink.pushBytes(buf, from, end, ++this.lineNo);
       from = nl + 1;
     }
@@ -429,7 +427,7 @@ export class LineSplitter {
       let lineEnd = end;
       if (lineEnd > from && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
       // Characters, not bytes: never more than the bytes, so a line within the byte limit always passes.
-      if (lineEnd - from > MAX_LINE_BYTES) onLine(text.slice(from, from + 300), ++this.lineNo, true, Buffer.byteLength(text.slice(from, lineEnd)));
+      if (lineEnd - from > MAX_LINE_BYTES) onLine(text.slice(from, from + UNREADABLE_HEAD), ++this.lineNo, true, Buffer.byteLength(text.slice(from, lineEnd)));
       else onLine(text.slice(from, lineEnd), ++this.lineNo, true);
       if (nl < 0) break;
       from = nl + 1;
