@@ -109,15 +109,25 @@ class CrossOnce<T, Wire> {
   private readonly ids = new Map<T, number>();
   private fresh: Wire[] = [];
 
+  /** `wire` makes what crosses for a value (not needed by a caller that gives it to add()). */
+  constructor(private readonly wire?: (v: T) => Wire) {}
+
   /** The id of `value` (-1 for undefined), queueing it to cross when new. */
-  id(value: T | undefined, wire: (v: T) => Wire): number {
+  id(value: T | undefined): number {
     if (value === undefined) return -1;
-    let id = this.ids.get(value);
-    if (id === undefined) {
-      id = this.ids.size;
-      this.ids.set(value, id);
-      this.fresh.push(wire(value));
-    }
+    return this.ids.get(value) ?? this.add(value, (this.wire as (v: T) => Wire)(value));
+  }
+
+  /** The id of a value already crossed or queued. */
+  known(value: T): number | undefined {
+    return this.ids.get(value);
+  }
+
+  /** A new value, with what crosses for it: its id. */
+  add(value: T, wire: Wire): number {
+    const id = this.ids.size;
+    this.ids.set(value, id);
+    this.fresh.push(wire);
     return id;
   }
 
@@ -128,10 +138,11 @@ class CrossOnce<T, Wire> {
     return f;
   }
 }
+/** A site's text is read from the line it was first seen on (CrossOnce.add). */
 const sites = new CrossOnce<ProbeSite, string>();
-const names = new CrossOnce<string, string>();
-const contexts = new CrossOnce<ContextFlags, string>();
-const keyLists = new CrossOnce<PayloadKeys, string[]>();
+const names = new CrossOnce<string, string>((name) => name);
+const contexts = new CrossOnce<ContextFlags, string>((f) => f.raw);
+const keyLists = new CrossOnce<PayloadKeys, string[]>((k) => [...k.keys]);
 
 /**
  * Bytes of the first line in buf that are not there: a line longer than
@@ -198,10 +209,11 @@ function emit(): void {
     rec[o] = kind;
     if (kind === RecordKind.Wanted) {
       const sc = scanner as FtraceParser;
-      rec[o + EventRec.site] = sites.id(sc.scannedSite(), () => sc.scannedSiteText(buf, rec, o));
-      rec[o + EventRec.name] = names.id(sc.scannedName(), (name) => name);
-      rec[o + EventRec.flags] = contexts.id(sc.scannedContext(), (f) => f.raw);
-      rec[o + EventRec.keys] = keyLists.id(sc.scannedPayloadKeys(), (k) => [...k.keys]);
+      const site = sc.scannedSite();
+      rec[o + EventRec.site] = site === undefined ? -1 : sites.known(site) ?? sites.add(site, sc.scannedSiteText(buf, rec, o));
+      rec[o + EventRec.name] = names.id(sc.scannedName());
+      rec[o + EventRec.flags] = contexts.id(sc.scannedContext());
+      rec[o + EventRec.keys] = keyLists.id(sc.scannedPayloadKeys());
       o += EventRec.size;
     } else if (kind === RecordKind.Skipped) {
       o += EventRec.skippedSize;
