@@ -18,6 +18,7 @@
  */
 import { taskKey, type StackFrame } from '../../src/model/event';
 import { loadCatalog } from '../../src/semantics';
+import { TASKS_KEPT } from '../../src/engine/engine';
 import type { OperationHandlers, TaskView } from '../../src/engine/types';
 import type { Operation } from '../../src/semantics/operations';
 import { compareTimestamps } from '../../src/model/time';
@@ -103,8 +104,6 @@ const MAX_PENDING = 256;
 /** Calls kept per task, at most: past it the outermost is let go (its candidates unproven). The kernel nests a few. */
 const MAX_FRAMES = 256;
 
-/** Tasks kept before idle ones are forgotten (see forgetIdleTasks). */
-const TASKS_KEPT = 4096;
 
 export class InsideInvalidationTracker<T> {
   /** By TaskView.key (the pid, or machine and pid). */

@@ -20,8 +20,8 @@ import { format } from './types';
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
 
-/** Tasks kept before idle ones are forgotten (Engine.forgetIdleTasks). */
-const TASKS_KEPT = 4096;
+/** Tasks kept before idle ones are forgotten (Engine.forgetIdleTasks; the rules' own per-task trackers sweep at the same size). */
+export const TASKS_KEPT = 4096;
 
 /**
  * Open ranges kept, over all tasks: a start past this many is counted
@@ -192,7 +192,7 @@ export class Engine {
       report: (d) => {
         const template = meta.messages?.[d.messageId];
         if (template === undefined) throw new Error(`rule ${id} reported messageId '${d.messageId}', which is not in its meta.messages`);
-        this.report(id, severity, { ...d, message: format(template, d.data ?? {}) });
+        this.report(id, severity, d, template);
       },
     };
     const handlers = create(ctx);
@@ -314,9 +314,7 @@ export class Engine {
     this.checkSubscribersDue(task, op);
     const key = rangeKey(op);
     const keyKind = op.args.range !== undefined ? 'pointer' : 'mm+start+end';
-    this.counts.starts++;
-    const type = eventTypeName(op.args.event) ?? 'unknown';
-    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
+    this.countStart(op);
     if (op.blockable === false) this.counts.nonBlockingStarts++;
     // The same range pointer started again while still open: the earlier one never ended.
     if (keyKind === 'pointer') {
@@ -445,7 +443,7 @@ export class Engine {
 
   /** Proofs that open ranges can no longer end (see LeftProof). */
   private readonly leftProof = new WeakMap<RangeRecord, LeftProof>();
-  /** Tasks that had a range open when last looked at (emptied ones are dropped as found). */
+  /** Tasks with at least one open range (kept by addOpen and removeOpen). */
   private readonly tasksWithOpen = new Set<TaskState>();
 
   /** Ranges already reported by reportOverdue (not reported again at the end). */
@@ -476,10 +474,6 @@ export class Engine {
     const mm = op.args.mm;
     if (mm === undefined) return;
     for (const t of this.tasksWithOpen) {
-      if (t.openRanges.length === 0) {
-        this.tasksWithOpen.delete(t);
-        continue;
-      }
       for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, t, op, t === task ? 'own-teardown' : 'teardown');
     }
   }
@@ -802,12 +796,17 @@ export class Engine {
    */
   private startNotKept(op: Operation, task: TaskState): boolean {
     if (this.openKept < MAX_OPEN_RANGES || (op.args.range !== undefined && this.latestOpen(task, op.args.range) !== undefined)) return false;
-    this.counts.starts++;
-    const type = eventTypeName(op.args.event) ?? 'unknown';
-    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
+    this.countStart(op);
     this.counts.notKept++;
     if (this.counts.notKept === 1) this.coverage.rangesNotKept(op.ev.ts, op.ev.src.line);
     return true;
+  }
+
+  /** A start counted in the totals, kept or not. */
+  private countStart(op: Operation): void {
+    this.counts.starts++;
+    const type = eventTypeName(op.args.event) ?? 'unknown';
+    this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
   }
 
   /** The task's innermost open range of this key. */
@@ -893,12 +892,12 @@ export class Engine {
     }
     this.dropOpenRanges(task, 0);
     this.tasks.delete(key);
-    this.tasksWithOpen.delete(task);
   }
 
   // ---- findings ----------------------------------------------------------
 
-  private report(ruleId: string, severity: Severity, d: ReportDescriptor & { message: string }): void {
+  /** Keep or count one finding; its message is made from `template` only when it is kept. */
+  private report(ruleId: string, severity: Severity, d: ReportDescriptor, template: string): void {
     const ev = d.event;
     const confidence: Confidence = d.confidence;
     // Inconclusive findings are reported for information only: they never fail a run.
@@ -918,18 +917,19 @@ export class Engine {
       this.opts.onUnlisted?.(u);
       return;
     }
-    const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
+    const message = format(template, d.data ?? {});
     // The same finding made twice (two handlers reaching one verdict) is kept once.
-    const same = `${ruleId}\u0000${ev.src.file}\u0000${ev.src.line}\u0000${ev.pid}\u0000${d.message}`;
+    const same = `${ruleId}\u0000${ev.src.file}\u0000${ev.src.line}\u0000${ev.pid}\u0000${message}`;
     if (this.seenFindings.has(same)) return;
     this.seenFindings.add(same);
     this.keptByRule.set(ruleId, kept + 1);
+    const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
     const timestamp = ev.ts.raw;
     const finding: Finding = {
       ruleId,
       severity: shownSeverity,
       confidence,
-      message: d.message,
+      message,
       pid: ev.pid,
       comm: ev.comm,
       ...(ev.cpu !== undefined ? { cpu: ev.cpu } : {}),
