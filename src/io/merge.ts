@@ -53,10 +53,19 @@ export async function readMerged(
   opts: { format?: string; csvColumns?: ReadOptions['csvColumns']; onProgress?: (info: SourceInfo) => void } = {},
 ): Promise<MergedReadResult> {
   // The trace.dat files of one host+guest capture (trace-cmd record -A): read together, each a machine of its own.
-  const dats = opts.format === undefined || opts.format === 'trace.dat' ? await Promise.all(paths.map((p) => datInput(p))) : [];
-  if (dats.length > 0 && dats.every((d) => d !== undefined)) {
+  // Looked at in turn, stopping at the first part that is not one (a compressed trace.dat is decompressed to read it:
+  // a merge of text files must not pay that, and each part's own read looks at it again anyway).
+  const dats: Array<NonNullable<Awaited<ReturnType<typeof datInput>>>> = [];
+  if (opts.format === undefined || opts.format === 'trace.dat') {
+    for (const p of paths) {
+      const d = await datInput(p);
+      if (d === undefined) break;
+      dats.push(d);
+    }
+  }
+  if (dats.length > 0 && dats.length === paths.length) {
     try {
-      const r = readTraceDat(dats.map((d) => d!.path), paths.map(inputName), onRecord);
+      const r = readTraceDat(dats.map((d) => d.path), paths.map(inputName), onRecord);
       // One reader for all the files: no counters of its own per part.
       return { path: paths[0], ...r, parts: [] };
     } catch (err) {
@@ -64,10 +73,10 @@ export async function readMerged(
       if (err instanceof DamagedInputError && err.partial) return { ...err.partial, damaged: err.message, parts: [] };
       throw err;
     } finally {
-      for (const d of dats) d!.done();
+      for (const d of dats) d.done();
     }
   }
-  for (const d of dats) d?.done();
+  for (const d of dats) d.done();
   const lanes: Lane[] = paths.map((path) => ({ path, queue: [], head: 0, done: false }));
   const size = (l: Lane) => l.queue.length - l.head;
 
