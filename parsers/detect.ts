@@ -4,7 +4,7 @@
  */
 import { ConsoleDumpParser, sniffConsoleDump } from './console';
 import { CsvParser, sniffCsv } from './csv';
-import { FtraceParser } from './ftrace';
+import { FTRACE_EVENT_SHAPE, FtraceParser } from './ftrace';
 import { FuncGraphParser, sniffFuncGraph } from './funcgraph';
 import { PastedParser, sniffPasted, type InnerDetector } from './pasted';
 import { PerfScriptParser, sniffPerfScript } from './perfscript';
@@ -25,7 +25,6 @@ export interface FormatDescriptor {
 
 export const SNIFF_LINES = 200;
 
-const FTRACE_EVENT = /^\s*\S.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
 /** The latency layout (`latency-format`, cyclictest -b, ftrace_dump): CPU and flags run together, time in µs with a delay mark. */
 const LATENCY_EVENT = /^\s*\S.*?-\d+\s+\d+[dDbX.][NnpLlBb.]\S{2,}\s+\d+us.:\s/;
 
@@ -37,7 +36,7 @@ export const ftraceFormat: FormatDescriptor = {
     for (const l of lines) {
       if (l.startsWith('# tracer:')) score += 10;
       else if (/^#\s+TASK-PID/.test(l) || /_------=> CPU#/.test(l)) score += 5;
-      else if (FTRACE_EVENT.test(l) || LATENCY_EVENT.test(l)) score += 2;
+      else if (FTRACE_EVENT_SHAPE.test(l) || LATENCY_EVENT.test(l)) score += 2;
     }
     return score;
   },

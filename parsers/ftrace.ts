@@ -23,6 +23,12 @@ import { exactInts, ParsedEvent, parseFrame, splitEventBody, splitProbeSite } fr
 import { unreadableRecord } from './shared-text';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
+/**
+ * The shape of an ftrace event line (`comm-pid [(tgid)] [cpu] [flags] ts: `), without reading it:
+ * what the sniffers test (ftrace's, and perf script's to leave ftrace lines alone). Linear time.
+ */
+export const FTRACE_EVENT_SHAPE = /^\s*\S.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
+
 /** comm-pid, optional (tgid), [cpu], optional flags, timestamp, then the event text. */
 const EVENT_LINE = /^\s*(\S.*?)-(\d+)\s+(?:\(\s*(\d+|-+)\s*\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s(.*)$/;
 /** Latency format: comm-pid, cpu immediately followed by flags, time in µs with a delay mark. */

@@ -36,6 +36,7 @@ import type { ParseInfo, StackFrame, Timestamp } from '../src/model/event';
 import { emptyParseInfo } from '../src/model/event';
 import { parseTimestamp } from '../src/model/time';
 import { exactInts, ParsedEvent, splitProbeSite } from './common';
+import { FTRACE_EVENT_SHAPE } from './ftrace';
 import { ExtraFieldsEvent, formatOrderKretprobe, unreadableRecord } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
@@ -220,8 +221,6 @@ function frame(addr: string, symText: string, dso: string | undefined): StackFra
   return f;
 }
 
-/** Same shape test as ftrace's sniffer, to leave ftrace lines alone. */
-const FTRACE_EVENT = /^\s*\S.*?-\d+\s+(?:\(\s*(?:\d+|-+)\s*\)\s+)?\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s/;
 
 /** How sure we are that these first lines are `perf script` output (0: not at all). */
 export function sniffPerfScript(lines: readonly string[]): number {
@@ -232,7 +231,7 @@ export function sniffPerfScript(lines: readonly string[]): number {
   for (const l of lines) {
     if (/^# (?:========|perf version|captured on|cmdline :|event : )/.test(l)) markers += 5;
     else if (/^\t\s*[0-9a-fA-F]+ \S/.test(l) || splitFrame(l, false)) frames++;
-    else if (SAMPLE.test(l) && !FTRACE_EVENT.test(l)) samples++;
+    else if (SAMPLE.test(l) && !FTRACE_EVENT_SHAPE.test(l)) samples++;
     else if (/^ +[0-9a-fA-F]+ \S/.test(l)) frames++;
     else if (l.trim() !== '' && !l.startsWith('#')) others++;
   }
