@@ -260,7 +260,7 @@ export class Coverage {
    * window, so memory does not grow with them.
    */
   private addLoss(w: LossWindow): void {
-    const kind = `${w.why}|${w.cpu ?? ''}|${w.machine ?? ''}`;
+    const kind = lossKind(w);
     const same = this.openByKind.get(kind);
     if (same !== undefined && sameTime(same.from, w.from)) {
       same.count = same.count !== undefined && w.count !== undefined ? same.count + w.count : undefined;
@@ -279,7 +279,7 @@ export class Coverage {
     const open = this.openLosses;
     for (const w of open) {
       if (w.cpu === undefined || (w.machine === undefined ? w.cpu : this.idOf(w.cpu, w.machine)) === cpu) {
-        const kind = `${w.why}|${w.cpu ?? ''}|${w.machine ?? ''}`;
+        const kind = lossKind(w);
         if (this.openByKind.get(kind) === w) this.openByKind.delete(kind);
         w.to = ts;
         this.index(w.from, ts);
@@ -358,4 +358,9 @@ function sameTime(a: Timestamp | undefined, b: Timestamp | undefined): boolean {
 function lastOf(c: CpuState): Timestamp | undefined {
   if (c.lastParsed === undefined && c.lastLine > 0) c.lastParsed = timestampFromParts(c.lastSec, c.lastNsec, c.lastDigits);
   return c.lastParsed;
+}
+
+/** What windows that may merge share (Coverage.addLoss): reason, CPU and machine. */
+function lossKind(w: LossWindow): string {
+  return `${w.why}|${w.cpu ?? ''}|${w.machine ?? ''}`;
 }
