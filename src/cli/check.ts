@@ -11,7 +11,7 @@ import { renderHtml } from '../report/html';
 import { jsonReport, renderJson } from '../report/json';
 import { renderJunit } from '../report/junit';
 import { createProgress } from './progress';
-import { buildReport, inputFromResult, requireRanges, type FailOn, type ReportInput } from '../report/report';
+import { buildReport, inputFromResult, type FailOn, type ReportInput } from '../report/report';
 import { renderSarif } from '../report/sarif';
 import { colorWanted, makeStyle } from '../report/style';
 import { renderText } from '../report/text';
@@ -198,9 +198,8 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
   const known = split?.known;
   /** The baseline file the run was compared with (written or read), with how the findings split on it. */
   const compared = split ? { path: opts.writeBaseline ?? (opts.baseline as string), split } : undefined;
-  const report = buildReport(inputs, findings, failOn, (f) => failsWithBaseline(f, failOn, known));
   const rangesRequired = opts.requireRanges === true || config?.requireRanges === true;
-  if (rangesRequired) requireRanges(report);
+  const report = buildReport(inputs, findings, failOn, (f) => failsWithBaseline(f, failOn, known), { requireRanges: rangesRequired });
   let text: string;
   switch (opts.format) {
     // --follow with JSON: the findings went out as JSON lines; the report is the last line.
@@ -216,8 +215,7 @@ export async function runCheck(files: string[], opts: CheckOptions): Promise<num
         break;
       }
       // Known findings are listed briefly after the new ones; the verdict counts only the new ones.
-      const shown = buildReport(inputs, compared.split.newFindings, failOn);
-      if (rangesRequired) requireRanges(shown);
+      const shown = buildReport(inputs, compared.split.newFindings, failOn, undefined, { requireRanges: rangesRequired });
       text = renderText(shown, st, ruleMetas);
       text += termText(baselineText(compared.split, compared.path, !!opts.writeBaseline));
     }

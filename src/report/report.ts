@@ -133,18 +133,26 @@ export function inputFromResult(r: AnalysisResult): ReportInput {
 /**
  * `fails` decides for each listed finding (a baseline accepts some by
  * fingerprint); unlisted findings have no fingerprint and go by failsRun.
+ * With `requireRanges` (--require-ranges, config `requireRanges`), an input
+ * read whole that holds no invalidation range fails the run, as a capture
+ * whose probes were off (or a trace of the wrong thing) would otherwise pass
+ * as clean.
  */
-export function buildReport(inputs: ReportInput[], findings: Finding[], failOn: FailOn, fails: (f: Finding) => boolean = (f) => failsRun(f, failOn)): Report {
+export function buildReport(
+  inputs: ReportInput[], findings: Finding[], failOn: FailOn, fails: (f: Finding) => boolean = (f) => failsRun(f, failOn),
+  opts: { requireRanges?: boolean } = {},
+): Report {
   const ranges = emptyCounts();
   for (const i of inputs) if (i.ranges) addCounts(ranges, i.ranges);
   const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
   for (const u of unlistedOf(inputs)) counts[u.severity] += u.count;
-  const failed = findings.some(fails) || unlistedFailing(inputs, failOn) > 0;
+  const without = opts.requireRanges ? inputs.filter((i) => !i.error && !hasRanges(i)).map((i) => i.path) : [];
+  const failed = findings.some(fails) || unlistedFailing(inputs, failOn) > 0 || without.length > 0;
   return {
     tool: { name: toolName, version },
     inputs,
-    summary: { ranges, findings: counts, failOn, failed },
+    summary: { ranges, findings: counts, failOn, failed, ...(without.length > 0 ? { withoutRanges: without } : {}) },
     findings,
   };
 }
@@ -163,16 +171,4 @@ export function unlistedFailing(inputs: readonly ReportInput[], failOn: FailOn):
 export function hasRanges(i: ReportInput): boolean {
   const r = i.ranges;
   return r !== undefined && r.starts + r.paired + r.orphanEnds + r.endsAfterFailedStart > 0;
-}
-
-/**
- * --require-ranges (config `requireRanges`): an input read whole that holds
- * no invalidation range fails the run, as a capture whose probes were off
- * (or a trace of the wrong thing) would otherwise pass as clean.
- */
-export function requireRanges(report: Report): void {
-  const without = report.inputs.filter((i) => !i.error && !hasRanges(i)).map((i) => i.path);
-  if (without.length === 0) return;
-  report.summary.withoutRanges = without;
-  report.summary.failed = true;
 }
