@@ -280,3 +280,38 @@ describe('zstd is checked as zstd -t checks it', () => {
     }
   });
 });
+
+describe('gzip with trailing garbage keeps every line before it', () => {
+  // The real baseline capture: 29,306 lines, whose last megabyte Node's own gunzip dropped when garbage followed.
+  const BASELINE = join(FIX, 'real', 'baseline.trace.txt.gz');
+  const whole = readFileSync(BASELINE);
+
+  test('text or random bytes after the last member: exit 2 naming the garbage, after all 29,306 lines were analysed', () => {
+    const t = tmp();
+    try {
+      for (const [name, tail] of [['text.gz', Buffer.from('garbage text here\n'.repeat(50))], ['random.gz', Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 97 + 13) & 0xff))]] as const) {
+        const p = join(t.dir, name);
+        writeFileSync(p, Buffer.concat([whole, tail]));
+        const res = sh(`$MNTRACE check ${p}`);
+        assert.equal(res.code, 2, res.stdout + res.stderr);
+        assert.match(res.stdout, new RegExp(`${name}: compressed data is corrupt or cut off after 29306 lines \\(gzip: byte ${whole.length} and on are not another gzip member`));
+        assert.match(res.stdout, /ftrace \(gzip\), 29306 lines, 29294 events/);
+      }
+    } finally {
+      t.done();
+    }
+  });
+
+  test('zero padding after the last member is not damage (gzip -t accepts it)', () => {
+    const t = tmp();
+    try {
+      const p = join(t.dir, 'padded.gz');
+      writeFileSync(p, Buffer.concat([whole, Buffer.alloc(4096)]));
+      const res = sh(`$MNTRACE check ${p}`);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, /29306 lines/);
+    } finally {
+      t.done();
+    }
+  });
+});

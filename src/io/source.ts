@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import { gunzipChecked } from './gunzip';
 import { PassThrough, type Readable } from 'node:stream';
 import { MAX_LINE_BYTES, UNREADABLE_HEAD } from '../model/limits';
 
@@ -135,7 +135,7 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
     case 'none':
       return { stream: raw, compression };
     case 'gzip':
-      return { stream: failAfterData(raw.pipe(createGunzip({ chunkSize: 1 << 20 }))), compression };
+      return { stream: gunzipChecked(raw), compression };
     case 'zstd': {
       const z = unzstd as NonNullable<typeof unzstd>;
       raw.on('error', (e) => z.destroy(e));
