@@ -10,12 +10,12 @@ import { eventTypeName, type Operation, type Role } from '../semantics/operation
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
-  CallerEvidence, Confidence, Finding, KernelInfo, OperationHandler, RangeRecord, ReportDescriptor, RuleContext, RuleHandlers, RuleMeta, Severity,
+  CallerEvidence, Finding, KernelInfo, OperationHandler, RangeRecord, RuleContext, RuleHandlers, RuleMeta, Severity,
   SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
 } from './types';
-import { describeEvent } from './describe';
-import { stableFingerprint } from './fingerprint';
-import { format } from './types';
+import { FindingStore, type FindingStoreOptions } from './findings';
+
+export { DEFAULT_MAX_FINDINGS_PER_RULE } from './findings';
 
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
@@ -34,19 +34,10 @@ export const MAX_OPEN_RANGES = 20_000;
 /** An empty list of subscriber calls shared by ranges that have none (replaced on the first one). */
 const NO_OPS: Operation[] = [];
 
-/** Findings kept in full per rule by default: the first ones, in trace order (the rest are counted). */
-export const DEFAULT_MAX_FINDINGS_PER_RULE = 1000;
-
-export interface EngineOptions {
+export interface EngineOptions extends FindingStoreOptions {
   semantics: Semantics;
   /** A missing end becomes `likely` when the task ran on this long after the start (ns). */
   likelyAfterNs: number;
-  /** Called for each finding kept, as soon as it is made (live output). */
-  onFinding?: (f: Finding) => void;
-  /** Called for each finding past the per-rule limit, with its rule's running count (live output: findings go on). */
-  onUnlisted?: (u: Readonly<UnlistedFindings>) => void;
-  /** Findings kept in full per rule (default DEFAULT_MAX_FINDINGS_PER_RULE); the rest are counted in `unlisted`. */
-  maxFindingsPerRule?: number;
   /**
    * Live input (`--follow`): a range still open `likelyAfterNs` after its start,
    * while its task runs on with no events lost, is reported then (as likely),
@@ -147,7 +138,16 @@ export interface SubscriberSummary {
 
 export class Engine {
   readonly coverage = new Coverage();
-  readonly findings: Finding[] = [];
+  /** What the rules reported, kept or counted (see FindingStore). */
+  private readonly store: FindingStore;
+  /** The findings kept, in trace order. */
+  get findings(): Finding[] {
+    return this.store.findings;
+  }
+  /** Findings past the per-rule limit, counted by rule, severity and confidence. */
+  get unlisted(): ReadonlyMap<string, UnlistedFindings> {
+    return this.store.unlisted;
+  }
   readonly counts: RangeCounts = {
     starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0,
     nonBlockingStarts: 0, unmatchedReturns: 0, notKept: 0, startsByEventType: {},
@@ -167,17 +167,12 @@ export class Engine {
   private readonly onRole = new Map<Role, OperationHandler[]>();
   private nextRangeId = 1;
   private nextSubscriberSeq = 0;
-  private readonly seenFindings = new Set<string>();
-  /** Kept findings that name a code site, by rule, confidence and site (their repeats are counted on them; bounded as the findings are). */
-  private readonly findingBySite = new Map<string, Finding>();
-  /** Findings kept so far, per rule. */
-  private readonly keptByRule = new Map<string, number>();
-  /** Findings beyond the per-rule limit: counted by rule, severity and confidence, not kept. */
-  readonly unlisted = new Map<string, UnlistedFindings>();
   /** Rules whose findings rest on an event being absent (RuleMeta.restsOnAbsence). */
   private readonly restOnAbsence = new Set<string>();
 
-  constructor(private readonly opts: EngineOptions) {}
+  constructor(private readonly opts: EngineOptions) {
+    this.store = new FindingStore(opts);
+  }
 
   /** Attach rules: `create` gets a context bound to this engine. */
   addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Partial<Pick<RuleMeta, 'operations' | 'restsOnAbsence' | 'messages'>> = {}): void {
@@ -192,7 +187,7 @@ export class Engine {
       report: (d) => {
         const template = meta.messages?.[d.messageId];
         if (template === undefined) throw new Error(`rule ${id} reported messageId '${d.messageId}', which is not in its meta.messages`);
-        this.report(id, severity, d, template);
+        this.store.add(id, severity, d, template);
       },
     };
     const handlers = create(ctx);
@@ -294,18 +289,7 @@ export class Engine {
   private judgeMissingEntries(): void {
     const gap = this.coverage.missingEntries;
     if (gap === undefined) return;
-    const why = `; but the input lacks ${gap.claimed - gap.found} of the ${gap.claimed} entries its header counted (lines cut or removed after the capture), and what is missing may be among them`;
-    for (const f of this.findings) {
-      if (f.confidence === 'inconclusive' || !this.restOnAbsence.has(f.ruleId)) continue;
-      f.confidence = 'inconclusive';
-      f.severity = 'info';
-      f.message = f.message.replace(/\.?$/, `${why}.`);
-    }
-    for (const [key, u] of [...this.unlisted]) {
-      if (u.confidence === 'inconclusive' || !this.restOnAbsence.has(u.ruleId)) continue;
-      this.unlisted.delete(key);
-      this.countUnlisted(u.ruleId, 'info', 'inconclusive', u.count);
-    }
+    this.store.demote(this.restOnAbsence, `; but the input lacks ${gap.claimed - gap.found} of the ${gap.claimed} entries its header counted (lines cut or removed after the capture), and what is missing may be among them`);
   }
 
   // ---- core ranges -------------------------------------------------------
@@ -892,64 +876,6 @@ export class Engine {
     }
     this.dropOpenRanges(task, 0);
     this.tasks.delete(key);
-  }
-
-  // ---- findings ----------------------------------------------------------
-
-  /** Keep or count one finding; its message is made from `template` only when it is kept. */
-  private report(ruleId: string, severity: Severity, d: ReportDescriptor, template: string): void {
-    const ev = d.event;
-    const confidence: Confidence = d.confidence;
-    // Inconclusive findings are reported for information only: they never fail a run.
-    const shownSeverity: Severity = confidence === 'inconclusive' ? 'info' : severity;
-    // The same code site doing the same again: counted on its first finding.
-    const siteKey = d.site !== undefined ? `${ruleId}\u0000${confidence}\u0000${d.site}` : undefined;
-    const first = siteKey !== undefined ? this.findingBySite.get(siteKey) : undefined;
-    if (first) {
-      const r = (first.repeats ??= { count: 0, last: { path: '', line: 0, timestamp: '' } });
-      r.count++;
-      r.last = { path: ev.src.file, line: ev.src.line, timestamp: ev.ts.raw };
-      return;
-    }
-    const kept = this.keptByRule.get(ruleId) ?? 0;
-    if (kept >= (this.opts.maxFindingsPerRule ?? DEFAULT_MAX_FINDINGS_PER_RULE)) {
-      const u = this.countUnlisted(ruleId, shownSeverity, confidence, 1);
-      this.opts.onUnlisted?.(u);
-      return;
-    }
-    const message = format(template, d.data ?? {});
-    // The same finding made twice (two handlers reaching one verdict) is kept once.
-    const same = `${ruleId}\u0000${ev.src.file}\u0000${ev.src.line}\u0000${ev.pid}\u0000${message}`;
-    if (this.seenFindings.has(same)) return;
-    this.seenFindings.add(same);
-    this.keptByRule.set(ruleId, kept + 1);
-    const evidence = d.evidence.map(({ ev: e, role }) => ({ path: e.src.file, line: e.src.line, ...(role ? { role } : {}), text: describeEvent(e) }));
-    const timestamp = ev.ts.raw;
-    const finding: Finding = {
-      ruleId,
-      severity: shownSeverity,
-      confidence,
-      message,
-      pid: ev.pid,
-      comm: ev.comm,
-      ...(ev.cpu !== undefined ? { cpu: ev.cpu } : {}),
-      ...(ev.machine !== undefined ? { machine: ev.machine } : {}),
-      timestamp,
-      evidence,
-      fingerprint: stableFingerprint({ ruleId, pid: ev.pid, timestamp, evidence }),
-      messageId: d.messageId,
-    };
-    this.findings.push(finding);
-    if (siteKey !== undefined) this.findingBySite.set(siteKey, finding);
-    this.opts.onFinding?.(finding);
-  }
-
-  private countUnlisted(ruleId: string, severity: Severity, confidence: Confidence, n: number): UnlistedFindings {
-    const key = `${ruleId}|${severity}|${confidence}`;
-    let u = this.unlisted.get(key);
-    if (u) u.count += n;
-    else this.unlisted.set(key, (u = { ruleId, severity, confidence, count: n }));
-    return u;
   }
 
   /** Subscriber in-progress counts at the end of the capture. */
