@@ -3,19 +3,23 @@
  * callbacks and OOM-reaper context, and hands the rules what it found with a
  * verdict on how sure it is. It never looks at trace text.
  */
-import { taskKey, type EventFilter, type Timestamp, type TraceEvent, type TraceRecord } from '../model/event';
-import { diffNs, formatDuration, timestampFromParts } from '../model/time';
+import { taskKey, type EventFilter, type TraceEvent, type TraceRecord } from '../model/event';
+import { diffNs, timestampFromParts } from '../model/time';
 import type { Semantics } from '../semantics';
 import { eventTypeName, type Operation, type Role } from '../semantics/operations';
 import { Coverage } from './coverage';
 import { LatencyTable } from './latency';
 import type {
   CallerEvidence, Finding, KernelInfo, OperationHandler, RangeRecord, RuleContext, RuleHandlers, RuleMeta, Severity,
-  SubscriberImbalance, TaskView, UnlistedFindings, Verdict,
+  UnlistedFindings, Verdict,
 } from './types';
 import { FindingStore, type FindingStoreOptions } from './findings';
+import { SubscriberTracker, type SubscriberSummary } from './subscribers';
+import { NO_OPS, rangeKey, stubEvent, type LeftProof, type TaskState } from './task';
+import { Verdicts } from './verdicts';
 
 export { DEFAULT_MAX_FINDINGS_PER_RULE } from './findings';
+export type { SubscriberSummary } from './subscribers';
 
 /** The handlers a rule may have besides `on`: the engine's own events. */
 type Hook = Exclude<keyof RuleHandlers, 'on'>;
@@ -30,9 +34,6 @@ export const TASKS_KEPT = 4096;
  * would otherwise read as an end without a start. About 1 KB each.
  */
 export const MAX_OPEN_RANGES = 20_000;
-
-/** An empty list of subscriber calls shared by ranges that have none (replaced on the first one). */
-const NO_OPS: Operation[] = [];
 
 export interface EngineOptions extends FindingStoreOptions {
   semantics: Semantics;
@@ -61,57 +62,6 @@ const REAPER_FRAMES = new Set([
 /** Frames of the tracing machinery itself, above the probed function. */
 const TRACING_FRAMES = /^(kprobe_|aggr_pre_handler|kprobe_ftrace_handler|ftrace_|trace_|__traceiter_|perf_|0x|event_triggers_call|__ftrace_trace_stack|stack_trace_)/;
 
-/**
- * One subscriber's start callbacks for one range key on a task, still
- * waiting for their end (never empty: it is dropped with its last start).
- * Entries are told apart by `${subscriber}|${range key}`, split at its first
- * `|` (see Engine.subscriberCalls).
- */
-interface SubscriberCalls {
-  subscriber: string;
-  key: string;
-  ops: Operation[];
-  /** Creation order among all of them (the order finish() reports what is left in). */
-  seq: number;
-}
-
-/**
- * A task's state. Its maps are made on first use (see Engine.maps): a
- * fork-heavy capture keeps thousands of tasks, most of which never need them.
- */
-interface TaskState extends TaskView {
-  openRanges: RangeRecord[];
-  /** Starts that returned non-zero, by key: an end for one of these is a bug. */
-  failed?: Map<string, RangeRecord>;
-  /** The last closed range per key (bounded), to prove a second end has no start. */
-  closed?: Map<string, RangeRecord>;
-  /** Subscriber starts without their end yet, by range key (see SubscriberCalls). */
-  subscriberOpen?: Map<string, SubscriberCalls[]>;
-  /** Those whose core range has ended or failed: their end must come before the task's next core operation. */
-  subscriberDue?: Map<SubscriberCalls, { range: RangeRecord; at: Operation }>;
-  firstEvent: TraceEvent;
-  lastEvent: TraceEvent;
-  /** The task's latest filtered-out event (time parts and line), when later than lastEvent. */
-  lastSeenSec?: number;
-  lastSeenNsec?: number;
-  lastSeenDigits?: number;
-  lastSeenLine?: number;
-  exited?: TraceEvent;
-  /** The task's latest system-call boundary (a syscall event, a trace_marker write): it was outside any kernel entry just before. */
-  syscallSeen?: Operation;
-}
-
-/**
- * What proves a range still open can no longer end: its task left the kernel
- * entry that started it (a system call boundary, or tearing down the range's
- * mm itself), or another task tore that mm down.
- */
-interface LeftProof {
-  op: Operation;
-  /** `syscall`: the task's own system call boundary; `own-teardown`: it released the range's mm itself; `teardown`: another task did. */
-  kind: 'syscall' | 'own-teardown' | 'teardown';
-}
-
 export interface RangeCounts {
   starts: number;
   paired: number;
@@ -125,15 +75,6 @@ export interface RangeCounts {
   /** Starts past MAX_OPEN_RANGES open at once: counted, not kept (see Engine.rangeStart). */
   notKept: number;
   startsByEventType: Record<string, number>;
-}
-
-export interface SubscriberSummary {
-  subscriber: string;
-  kind?: string;
-  starts: number;
-  ends: number;
-  /** starts - ends at the end of the capture: KVM's mmu_invalidate_in_progress as the trace shows it. */
-  inProgressAtEnd: number;
 }
 
 export class Engine {
@@ -152,7 +93,6 @@ export class Engine {
     starts: 0, paired: 0, open: 0, failedStarts: 0, orphanEnds: 0, endsAfterFailedStart: 0,
     nonBlockingStarts: 0, unmatchedReturns: 0, notKept: 0, startsByEventType: {},
   };
-  readonly subscribers = new Map<string, SubscriberSummary>();
   /** Start-to-end latency of paired ranges, by event type and by caller (bounded memory). */
   readonly latencyByEventType = new LatencyTable();
   readonly latencyByCaller = new LatencyTable();
@@ -166,12 +106,20 @@ export class Engine {
   /** Per role, the rules' `on` handlers for it, in rule order. */
   private readonly onRole = new Map<Role, OperationHandler[]>();
   private nextRangeId = 1;
-  private nextSubscriberSeq = 0;
   /** Rules whose findings rest on an event being absent (RuleMeta.restsOnAbsence). */
   private readonly restOnAbsence = new Set<string>();
 
+  /** The verdict texts: how sure the engine is that a partner is missing, and why. */
+  private readonly verdicts: Verdicts;
+  /** Subscriber callbacks, matched per task and range. */
+  private readonly subscribers: SubscriberTracker;
+
   constructor(private readonly opts: EngineOptions) {
     this.store = new FindingStore(opts);
+    this.verdicts = new Verdicts(this.coverage, opts.likelyAfterNs);
+    this.subscribers = new SubscriberTracker(this, this.verdicts, (imb) => {
+      for (const h of this.hooks.subscriberImbalance) h.subscriberImbalance!(imb);
+    });
   }
 
   /** Attach rules: `create` gets a context bound to this engine. */
@@ -236,8 +184,8 @@ export class Engine {
       case 'range-start': return this.rangeStart(op, task);
       case 'range-start-return': return this.rangeStartReturn(op, task);
       case 'range-end': return this.rangeEnd(op, task);
-      case 'subscriber-start': return this.subscriberStart(op, task);
-      case 'subscriber-end': return this.subscriberEnd(op, task);
+      case 'subscriber-start': return this.subscribers.start(op, task);
+      case 'subscriber-end': return this.subscribers.end(op, task);
       case 'oom-reap': task.lastOomReap = op; return;
       case 'oom-reap-begin': task.inOomReapWindow = op.ev; return;
       case 'oom-reap-end': task.inOomReapWindow = undefined; return;
@@ -262,18 +210,12 @@ export class Engine {
   finish(): void {
     for (const d of this.droppedAtEnd) this.coverage.bufferDropped(d.cpu, d.count);
     for (const task of this.tasks.values()) {
-      this.checkSubscribersDue(task, undefined);
-      for (const calls of [...(task.subscriberOpen?.values() ?? [])].flat().sort((a, b) => a.seq - b.seq)) {
-        const core = this.latestOpen(task, calls.key);
-        if (core) continue; // the core range is left open itself: unpaired-start says so
-        this.subscriberImbalance(task, calls.ops, 'start-without-end', undefined, this.endOfCaptureVerdict(task, calls.ops[0].ev, 'subscriber end'));
-      }
-      task.subscriberOpen = undefined;
+      this.subscribers.finish(task);
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
         const range = task.openRanges[i];
         this.resolveStart(range, task);
         if (this.reportedEarly.has(range)) continue;
-        this.leftOpen(range, this.openAtEndVerdict(range, task));
+        this.leftOpen(range, this.verdicts.openAtEnd(range, task, this.leftProof.get(range)));
       }
       this.dropOpenRanges(task, 0);
     }
@@ -295,7 +237,7 @@ export class Engine {
   // ---- core ranges -------------------------------------------------------
 
   private rangeStart(op: Operation, task: TaskState): void {
-    this.checkSubscribersDue(task, op);
+    this.subscribers.checkDue(task, op);
     const key = rangeKey(op);
     const keyKind = op.args.range !== undefined ? 'pointer' : 'mm+start+end';
     this.countStart(op);
@@ -306,13 +248,7 @@ export class Engine {
       if (prev !== undefined) {
         this.removeOpen(task, prev);
         this.resolveStart(prev, task);
-        const mayHaveFailed = prev.startReturn === undefined && prev.start.blockable !== true;
-        this.leftOpen(prev, this.unlessLost(prev.start.ev.ts, op.ev.ts, 'end', {
-          confidence: mayHaveFailed ? 'inconclusive' : 'certain',
-          reason: `the same range pointer ${key} was started again at ${op.ev.ts.raw} (line ${op.ev.src.line}) with no end in between` +
-            (mayHaveFailed ? '; the first start was non-blocking and its return was not captured, so it may have failed (a failed start must not be ended)' : ''),
-          evidence: [op.ev],
-        }));
+        this.leftOpen(prev, this.verdicts.restarted(prev, op));
       }
     }
     task.failed?.delete(key);
@@ -352,15 +288,15 @@ export class Engine {
       for (const h of this.hooks.startFailed) h.startFailed!(range);
       this.opts.onRange?.(range, 'failed');
       // Subscribers that succeeded must have had their end called already (c2655835fd8c) — before this return.
-      this.markSubscribersDue(task, range, op);
-      this.checkSubscribersDue(task, op);
+      this.subscribers.due(task, range, op);
+      this.subscribers.checkDue(task, op);
       return;
     }
     this.resolveStart(range, task);
   }
 
   private rangeEnd(op: Operation, task: TaskState): void {
-    this.checkSubscribersDue(task, op);
+    this.subscribers.checkDue(task, op);
     const key = rangeKey(op);
     const idx = this.openIndexForEnd(task, op, key);
     if (idx < 0) {
@@ -374,7 +310,7 @@ export class Engine {
         return;
       }
       this.counts.orphanEnds++;
-      const verdict = this.orphanEndVerdict(op, task, key);
+      const verdict = this.verdicts.orphanEnd(op, task, key);
       for (const h of this.hooks.orphanEnd) h.orphanEnd!(op, verdict);
       return;
     }
@@ -384,11 +320,7 @@ export class Engine {
       const inner = task.openRanges[task.openRanges.length - 1];
       this.removeOpen(task, inner);
       this.resolveStart(inner, task);
-      this.leftOpen(inner, this.unlessLost(inner.start.ev.ts, op.ev.ts, 'end', {
-        confidence: 'certain',
-        reason: `the enclosing range ${range.key} (started line ${range.start.ev.src.line}) ended first at ${op.ev.ts.raw} (line ${op.ev.src.line}); ranges nest LIFO on a task`,
-        evidence: [range.start.ev, op.ev],
-      }));
+      this.leftOpen(inner, this.verdicts.outlivedBy(inner, range, op));
     }
     this.removeOpen(task, range);
     this.resolveStart(range, task);
@@ -403,7 +335,7 @@ export class Engine {
     closed.delete(range.key);
     closed.set(range.key, range);
     if (closed.size > 64) closed.delete(closed.keys().next().value as string);
-    this.markSubscribersDue(task, range, op);
+    this.subscribers.due(task, range, op);
     for (const h of this.hooks.pairClosed) h.pairClosed!(range);
     this.opts.onRange?.(range, 'paired');
   }
@@ -417,11 +349,7 @@ export class Engine {
       if (ranFor <= this.opts.likelyAfterNs || this.coverage.lossBetween(since, now.ts)) continue;
       this.reportedEarly.add(range);
       this.resolveStart(range, task);
-      this.leftOpen(range, {
-        confidence: 'likely',
-        reason: `the task has run on for ${formatDuration(ranFor)} (line ${now.src.line}) with no end and no events lost (reported live; the range is still open)`,
-        evidence: [now],
-      }, true);
+      this.leftOpen(range, this.verdicts.overdue(ranFor, now), true);
     }
   }
 
@@ -471,45 +399,8 @@ export class Engine {
     if (this.opts.live && kind !== 'teardown' && !this.reportedEarly.has(range) && !this.coverage.lossBetween(range.start.ev.ts, op.ev.ts)) {
       this.reportedEarly.add(range);
       this.resolveStart(range, task);
-      this.leftOpen(range, this.openAtEndVerdict(range, task), true);
+      this.leftOpen(range, this.verdicts.openAtEnd(range, task, this.leftProof.get(range)), true);
     }
-  }
-
-  /** A range still open when the capture ended: what proves it will not end, else how long its task ran on (the last resort). */
-  private openAtEndVerdict(range: RangeRecord, task: TaskState): Verdict {
-    const proof = this.leftProof.get(range);
-    const v = proof && this.leftVerdict(range, task, proof);
-    return v ? this.unlessLost(range.start.ev.ts, proof.op.ev.ts, 'end', v) : this.endOfCaptureVerdict(task, range.start.ev, 'end');
-  }
-
-  private leftVerdict(range: RangeRecord, task: TaskState, { op, kind }: LeftProof): Verdict | undefined {
-    const ev = op.ev;
-    const where = `at ${ev.ts.raw} (line ${ev.src.line})`;
-    if (kind === 'syscall') {
-      return {
-        confidence: 'certain',
-        reason: `${task.comm}-${task.pid} was back at a system call boundary ${where}, ${syscallWhat(ev)}, with the range still open: ` +
-          'a range lives on its caller\'s stack within one kernel entry, so its end can no longer come',
-        evidence: [ev],
-      };
-    }
-    const by = probeName(ev);
-    if (kind === 'own-teardown') {
-      return {
-        confidence: 'certain',
-        reason: `${task.comm}-${task.pid} tore down the range's mm ${range.start.args.mm} itself ${where}, ${by}: it is exiting, out of the call that started the range`,
-        evidence: [ev],
-      };
-    }
-    // Another task released the mm: the range's task must have run on after that, still holding it.
-    const seenLine = Math.max(task.lastEvent.src.line, task.lastSeenLine ?? 0);
-    if (seenLine <= ev.src.line) return undefined;
-    return {
-      confidence: 'likely',
-      reason: `${ev.comm}-${ev.pid} tore down the range's mm ${range.start.args.mm} ${where}, ${by}, and this task ran on (line ${seenLine}) without ending the range; ` +
-        'likely, not certain: the OOM reaper (or process_mrelease) can still hold a range on a dying mm',
-      evidence: [ev],
-    };
   }
 
   /** Fill in caller evidence and tell rules the start's outcome is known. Idempotent. */
@@ -543,194 +434,6 @@ export class Engine {
       return { verdict: 'reaper', basis: `inside the oom:start_task_reaping window opened at line ${task.inOomReapWindow.src.line}`, caller: 'oom_reaper', evidence: [task.inOomReapWindow] };
     }
     return { verdict: 'unknown', basis: 'no stack, return site, __oom_reap_task_mm probe or oom reaping window was captured for this start', evidence: [] };
-  }
-
-  private orphanEndVerdict(op: Operation, task: TaskState, key: string): Verdict {
-    const prev = task.closed?.get(key);
-    if (prev?.end && !this.coverage.lossBetween(prev.end.ev.ts, op.ev.ts)) {
-      return {
-        confidence: 'certain',
-        reason: `range ${key} was already ended at line ${prev.end.ev.src.line} and no start for it came since (no events were lost in between)`,
-        evidence: [prev.start.ev, prev.end.ev],
-      };
-    }
-    const back = task.syscallSeen;
-    if (back !== undefined && !this.coverage.lossBetween(back.ev.ts, op.ev.ts)) {
-      return {
-        confidence: 'certain',
-        reason: `the task was at a system call boundary at ${back.ev.ts.raw} (line ${back.ev.src.line}), ${syscallWhat(back.ev)}, after the capture was complete, and no start for this range came on it since ` +
-          '(a range is started and ended within one kernel entry; no events were lost in between)',
-        evidence: [back.ev],
-      };
-    }
-    const from = this.coverage.completeFrom();
-    if (from && diffNs(from, op.ev.ts) > this.opts.likelyAfterNs && !this.coverage.lossBetween(from, op.ev.ts)) {
-      return {
-        confidence: 'likely',
-        reason: `the capture had been complete for ${formatDuration(diffNs(from, op.ev.ts))} before this end with no start for it on this task and no events lost`,
-        evidence: [],
-      };
-    }
-    return {
-      confidence: 'inconclusive',
-      reason: this.coverage.lossBetween(from, op.ev.ts)
-        ? 'events were lost before this end: its start may be among them'
-        : `the capture began only ${from ? formatDuration(diffNs(from, op.ev.ts)) : 'just'} before this end: its start may predate the capture`,
-      evidence: [],
-    };
-  }
-
-  /**
-   * A verdict the trace proves, unless events were lost (or lines could not
-   * be read) between `from` and `to`: the missing `what` may be among them.
-   */
-  private unlessLost(from: Timestamp, to: Timestamp, what: string, v: Verdict): Verdict {
-    if (v.confidence === 'inconclusive' || !this.coverage.lossBetween(from, to)) return v;
-    return { confidence: 'inconclusive', reason: `${v.reason}; but events were lost or lines could not be read in between, and the ${what} may be among them`, evidence: v.evidence };
-  }
-
-  /** A missing partner at the end of the capture: likely if the task clearly ran on, else inconclusive. */
-  private endOfCaptureVerdict(task: TaskState, since: TraceEvent, what: string): Verdict {
-    const captureEnd = this.coverage.last;
-    if (this.coverage.lossBetween(since.ts, captureEnd)) {
-      return { confidence: 'inconclusive', reason: `events were lost after line ${since.src.line}: the ${what} may be among them`, evidence: [] };
-    }
-    const seen = task.lastSeenLine !== undefined && task.lastSeenLine > task.lastEvent.src.line
-      ? timestampFromParts(task.lastSeenSec as number, task.lastSeenNsec as number, task.lastSeenDigits as number)
-      : undefined;
-    const lastTs = seen ?? task.lastEvent.ts;
-    const lastLine = seen ? (task.lastSeenLine as number) : task.lastEvent.src.line;
-    const ranOn = diffNs(since.ts, lastTs);
-    if (ranOn > this.opts.likelyAfterNs) {
-      return {
-        confidence: 'likely',
-        reason: `the task ran on for ${formatDuration(ranOn)} (last event line ${lastLine}) with no ${what} and no events lost`,
-        evidence: [seen ? stubEvent(task, seen, lastLine) : task.lastEvent],
-      };
-    }
-    const left = captureEnd ? diffNs(since.ts, captureEnd) : 0;
-    return {
-      confidence: 'inconclusive',
-      reason: `the capture ended ${formatDuration(left)} later and the task ran on for only ${formatDuration(Math.max(0, ranOn))}: the ${what} may simply not have been captured` +
-        (what === 'end' ? ' (a later trace_marker write or system call event of the task would prove the leak: docs/capture.md, "What proves a leak")' : ''),
-      evidence: [],
-    };
-  }
-
-  // ---- subscribers -------------------------------------------------------
-
-  private subscriberStart(op: Operation, task: TaskState): void {
-    const key = rangeKey(op);
-    this.subscriberSummary(op).starts++;
-    const calls = this.subscriberCalls(task, op, key, true) as SubscriberCalls;
-    calls.ops.push(op);
-    const core = this.latestOpen(task, key);
-    if (core !== undefined) addOp(core, 'subscriberStarts', op);
-  }
-
-  private subscriberEnd(op: Operation, task: TaskState): void {
-    const key = rangeKey(op);
-    this.subscriberSummary(op).ends++;
-    const calls = this.subscriberCalls(task, op, key, false);
-    const core = this.earliestOpen(task, key) ?? (calls && task.subscriberDue?.get(calls)?.range) ?? task.closed?.get(key);
-    if (core !== undefined) addOp(core, 'subscriberEnds', op);
-    if (calls) {
-      calls.ops.pop();
-      if (calls.ops.length === 0) {
-        dropSubscriberCalls(task, calls);
-        task.subscriberDue?.delete(calls);
-      }
-      return;
-    }
-    // An end with no start: the subscriber's in-progress count is driven below what it was.
-    const startSeen = core !== undefined && !this.coverage.lossBetween(core.start.ev.ts, op.ev.ts);
-    this.subscriberImbalance(task, [op], 'end-without-start', core, startSeen
-      ? { confidence: 'likely', reason: `the core start of this range was captured (line ${core.start.ev.src.line}) but this subscriber's start callback was not`, evidence: [core.start.ev] }
-      : { confidence: 'inconclusive', reason: 'the core start of this range was not captured: the subscriber start may predate the capture', evidence: [] });
-  }
-
-  /**
-   * The task's entry for the subscriber and range key of `op` (created if
-   * asked). A subscriber value with a `|` in it (never a pointer) splits there,
-   * so pairs that read the same as `subscriber|key` share one entry.
-   */
-  private subscriberCalls(task: TaskState, op: Operation, coreKey: string, create: boolean): SubscriberCalls | undefined {
-    let subscriber = op.subscriber ?? '?';
-    let key = coreKey;
-    const bar = subscriber.indexOf('|');
-    if (bar >= 0) {
-      key = `${subscriber.slice(bar + 1)}|${key}`;
-      subscriber = subscriber.slice(0, bar);
-    }
-    let list = task.subscriberOpen?.get(key);
-    if (list !== undefined) for (const c of list) if (c.subscriber === subscriber) return c;
-    if (!create) return undefined;
-    const calls: SubscriberCalls = { subscriber, key, ops: [], seq: this.nextSubscriberSeq++ };
-    if (list === undefined) (task.subscriberOpen ??= new Map()).set(key, (list = []));
-    list.push(calls);
-    return calls;
-  }
-
-  /** The core range ended (or its start failed): each of its subscriber starts is now due an end. */
-  private markSubscribersDue(task: TaskState, range: RangeRecord, at: Operation): void {
-    const list = task.subscriberOpen?.get(range.key);
-    if (list !== undefined) for (const calls of list) (task.subscriberDue ??= new Map()).set(calls, { range, at });
-  }
-
-  /** At the task's next core operation, every due subscriber end must have come. */
-  private checkSubscribersDue(task: TaskState, next: Operation | undefined): void {
-    const dueMap = task.subscriberDue;
-    if (dueMap === undefined || dueMap.size === 0) return;
-    for (const [calls, due] of dueMap) {
-      if (next && next.ev === due.at.ev && due.at.role !== 'range-start-return') continue;
-      dueMap.delete(calls);
-      dropSubscriberCalls(task, calls);
-      const ops = calls.ops;
-      const failed = due.at.role === 'range-start-return';
-      let verdict: Verdict;
-      if (failed) {
-        verdict = this.unlessLost(ops[ops.length - 1].ev.ts, due.at.ev.ts, 'subscriber end', {
-          confidence: 'certain',
-          reason: `the core start failed (ret=${due.at.ret}, line ${due.at.ev.src.line}) and the core did not call this subscriber's end before returning`,
-          evidence: [due.at.ev],
-        });
-      } else if (next) {
-        verdict = this.unlessLost(due.at.ev.ts, next.ev.ts, 'subscriber end', {
-          confidence: 'certain',
-          reason: `the core end at line ${due.at.ev.src.line} returned (the task's next invalidation call is at line ${next.ev.src.line}) without calling this subscriber's invalidate_range_end`,
-          evidence: [due.at.ev, next.ev],
-        });
-      } else {
-        verdict = this.endOfCaptureVerdict(task, due.at.ev, 'subscriber end');
-      }
-      this.subscriberImbalance(task, ops, 'start-without-end', due.range, verdict);
-    }
-  }
-
-  private subscriberImbalance(task: TaskState, ops: Operation[], direction: SubscriberImbalance['direction'], range: RangeRecord | undefined, verdict: Verdict): void {
-    const op = ops[0];
-    const imb: SubscriberImbalance = {
-      subscriber: op.subscriber ?? '?',
-      subscriberKind: op.subscriberKind,
-      pid: task.pid,
-      comm: op.ev.comm,
-      key: rangeKey(op),
-      direction,
-      ops,
-      range,
-      verdict,
-    };
-    for (const h of this.hooks.subscriberImbalance) h.subscriberImbalance!(imb);
-  }
-
-  private subscriberSummary(op: Operation): SubscriberSummary {
-    const id = op.subscriber ?? '?';
-    let s = this.subscribers.get(id);
-    if (!s) {
-      s = { subscriber: id, kind: op.subscriberKind, starts: 0, ends: 0, inProgressAtEnd: 0 };
-      this.subscribers.set(id, s);
-    }
-    return s;
   }
 
   // ---- open-range storage ------------------------------------------------
@@ -794,13 +497,13 @@ export class Engine {
   }
 
   /** The task's innermost open range of this key. */
-  private latestOpen(task: TaskState, key: string): RangeRecord | undefined {
+  latestOpen(task: TaskState, key: string): RangeRecord | undefined {
     const same = this.openByKey.get(`${task.key}\0${key}`);
     return same?.[same.length - 1];
   }
 
   /** The task's outermost open range of this key. */
-  private earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
+  earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
     return this.openByKey.get(`${task.key}\0${key}`)?.[0];
   }
 
@@ -850,7 +553,7 @@ export class Engine {
    */
   private forgetIdleTasks(): void {
     for (const [key, t] of this.tasks) {
-      if (t.openRanges.length === 0 && !t.failed?.size && !t.subscriberOpen?.size && !t.subscriberDue?.size &&
+      if (t.openRanges.length === 0 && !t.failed?.size && this.subscribers.idle(t) &&
         t.lastOomReap === undefined && t.inOomReapWindow === undefined) this.tasks.delete(key);
     }
     // When most tasks hold something open, sweep again only after as many more have come.
@@ -864,15 +567,11 @@ export class Engine {
     const task = this.tasks.get(key);
     if (!task) return;
     task.exited = op.ev;
-    this.checkSubscribersDue(task, op);
+    this.subscribers.checkDue(task, op);
     for (let i = task.openRanges.length - 1; i >= 0; i--) {
       const range = task.openRanges[i];
       this.resolveStart(range, task);
-      this.leftOpen(range, this.unlessLost(range.start.ev.ts, op.ev.ts, 'end', {
-        confidence: 'certain',
-        reason: `task ${task.comm}-${pid} exited at ${op.ev.ts.raw} (line ${op.ev.src.line}) with the range still open`,
-        evidence: [op.ev],
-      }));
+      this.leftOpen(range, this.verdicts.exited(range, task, pid, op));
     }
     this.dropOpenRanges(task, 0);
     this.tasks.delete(key);
@@ -880,26 +579,8 @@ export class Engine {
 
   /** Subscriber in-progress counts at the end of the capture. */
   subscriberSummaries(): SubscriberSummary[] {
-    return [...this.subscribers.values()].map((s) => ({ ...s, inProgressAtEnd: s.starts - s.ends }));
+    return this.subscribers.summaries();
   }
-}
-
-/** The pairing key: the range pointer, or mm + start + end when no pointer was captured (RangeRecord.keyKind). */
-function rangeKey(op: Operation): string {
-  if (op.args.range !== undefined) return op.args.range;
-  return `mm=${op.args.mm ?? '?'} ${op.args.start ?? '?'}-${op.args.end ?? '?'}`;
-}
-
-function dropSubscriberCalls(task: TaskState, calls: SubscriberCalls): void {
-  const list = task.subscriberOpen?.get(calls.key) as SubscriberCalls[];
-  list.splice(list.indexOf(calls), 1);
-  if (list.length === 0) task.subscriberOpen?.delete(calls.key);
-}
-
-/** Add a subscriber call to a range's list (the shared empty one is replaced, never changed). */
-function addOp(range: RangeRecord, list: 'subscriberStarts' | 'subscriberEnds', op: Operation): void {
-  if (range[list] === NO_OPS) range[list] = [op];
-  else range[list].push(op);
 }
 
 /** How deep in a task's open ranges an end is matched by mm, start and end when its key is of the other kind. */
@@ -921,24 +602,4 @@ function callerFromStack(symbols: string[]): string | undefined {
   const at = symbols.indexOf('__mmu_notifier_invalidate_range_start');
   const below = at >= 0 ? symbols.slice(at + 1) : symbols.filter((s) => !TRACING_FRAMES.test(s));
   return below.find((s) => !TRACING_FRAMES.test(s) && !s.startsWith('mmu_notifier_invalidate_range_start'));
-}
-
-/** Stands for a filtered-out event in evidence: its line and time are known, its content was not kept. */
-function stubEvent(task: TaskState, ts: Timestamp, line: number): TraceEvent {
-  return {
-    kind: 'event', ts, pid: task.pid, comm: task.comm, name: 'event', fields: {},
-    payload: '(later event of this task; see the trace line)', src: { file: task.lastEvent.src.file, line },
-    ...(task.lastEvent.machine !== undefined ? { machine: task.lastEvent.machine } : {}),
-  };
-}
-
-/** What a system call boundary event is, in words. */
-function syscallWhat(ev: TraceEvent): string {
-  if (ev.name === 'tracing_mark_write' || ev.name === 'print') return 'its write() to trace_marker (a new system call)';
-  return `its ${ev.group !== undefined ? `${ev.group}:` : ''}${ev.name} event`;
-}
-
-/** The probed function of a kprobe event, else the event's name. */
-function probeName(ev: TraceEvent): string {
-  return ev.probe?.symbol ?? ev.name;
 }
