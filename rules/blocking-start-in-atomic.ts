@@ -19,6 +19,9 @@ const rule = defineRule({
       kernels: 'all; the flags column needs the irq-info trace option (on by default)',
       capture: 'kprobes placed on the function entry (ftrace-based, `+0x0` or `+0x4` on IBT kernels) so the flags column shows the probed context',
     },
+    evidenceRoles: {
+      'blocking-start': 'the blockable start, made in atomic context',
+    },
     messages: {
       atomic: '{{comm}}-{{pid}} issued a blocking invalidation start for range {{key}} in atomic context ({{context}}, flags column `{{flags}}`): the blocking start may sleep.',
       irqsOffOnly: '{{comm}}-{{pid}} issued a blocking invalidation start for range {{key}} with interrupts shown off (flags `{{flags}}`), but every kprobe hit in this capture shows interrupts off, as int3-based kprobes do: capture with ftrace-based kprobes to be sure.',
@@ -49,7 +52,7 @@ const rule = defineRule({
         messageId: confidence === 'certain' ? 'atomic' : 'irqsOffOnly', data: {
           comm: range.comm, pid: range.pid, key: range.key, context: describeFlags(ctx), flags: ctx.raw,
         },
-        evidence: [{ ev: range.start.ev, role: 'blocking start' }],
+        evidence: [{ ev: range.start.ev, role: 'blocking-start' as const }],
       });
     }
   },

@@ -57,6 +57,11 @@ const rule = defineRule({
         '"events": {"arm_smmu_fault": {"role": "device-fault", "fields": {"address": "iova"}}}), plus kprobes on the secondary-TLB ' +
         'hook (__mmu_notifier_invalidate_range before about 6.6, __mmu_notifier_arch_invalidate_secondary_tlbs after)',
     },
+    evidenceRoles: {
+      'threshold-fault': 'the fault that went past the threshold within the window',
+      'window-first-fault': 'the first fault of that window',
+      'storm-last-fault': 'the last fault of the storm',
+    },
     messages: {
       storm: '{{device}} faulted {{inWindow}} times on {{address}} within {{window}} ({{count}} faults from line {{firstLine}} to line {{lastLine}}, {{span}}) with no secondary-TLB invalidation covering it: {{verdict}}',
     },
@@ -115,9 +120,9 @@ const rule = defineRule({
                 : 'the secondary-TLB hook was not captured, so whether it was notified is unknown; capture __mmu_notifier_invalidate_range or __mmu_notifier_arch_invalidate_secondary_tlbs to decide.',
             },
             evidence: [
-              { ev: s.crossing, role: `fault #${threshold + 1} within the window` },
-              { ev: s.first, role: 'first fault of the window' },
-              ...(s.last !== s.crossing ? [{ ev: s.last, role: 'last fault of the storm' }] : []),
+              { ev: s.crossing, role: 'threshold-fault' as const },
+              { ev: s.first, role: 'window-first-fault' as const },
+              ...(s.last !== s.crossing ? [{ ev: s.last, role: 'storm-last-fault' as const }] : []),
             ],
           });
         }

@@ -20,6 +20,11 @@ const rule = defineRule({
       kernels: '4.19+ (non-blocking starts exist); double accounting in subscribers on 5.12+ and 5.10.27+',
       capture: 'a kretprobe on __mmu_notifier_invalidate_range_start (ret=$retval:s32)',
     },
+    evidenceRoles: {
+      end: 'the end called for the failed start',
+      start: 'the start',
+      'failed-return': 'the start\'s non-zero return',
+    },
     messages: {
       endAfterFailed: '{{comm}}-{{pid}} ended range {{key}} although its start returned {{ret}} (line {{retLine}}): a failed start must not be ended; the core already ended the subscribers.',
     },
@@ -35,9 +40,9 @@ const rule = defineRule({
             ret: String(range.startReturn?.ret ?? '?'), retLine: range.startReturn?.ev.src.line,
           },
           evidence: [
-            { ev: end.ev, role: 'end' },
-            { ev: range.start.ev, role: 'start' },
-            ...(range.startReturn ? [{ ev: range.startReturn.ev, role: 'failed return' }] : []),
+            { ev: end.ev, role: 'end' as const },
+            { ev: range.start.ev, role: 'start' as const },
+            ...(range.startReturn ? [{ ev: range.startReturn.ev, role: 'failed-return' as const }] : []),
           ],
         });
       },

@@ -15,6 +15,10 @@ const rule = defineRule({
       kernels: '4.19+',
       capture: 'the start probe with flags=+32(%di):u32 (6.1 layout) and a kretprobe with ret=$retval:s32',
     },
+    evidenceRoles: {
+      'failed-return': 'the start\'s non-zero return',
+      'blockable-start': 'the start, made blockable',
+    },
     messages: {
       failedBlockable: '{{comm}}-{{pid}}: blocking start of range {{key}} returned {{ret}}; a blockable start must never fail (the kernel WARNs in mn_hlist_invalidate_range_start) and its caller will not check.',
     },
@@ -29,7 +33,7 @@ const rule = defineRule({
           messageId: 'failedBlockable', data: {
             comm: range.comm, pid: range.pid, key: range.key, ret: String(range.startReturn.ret),
           },
-          evidence: [{ ev: range.startReturn.ev, role: 'failed return' }, { ev: range.start.ev, role: 'start (blockable)' }],
+          evidence: [{ ev: range.startReturn.ev, role: 'failed-return' as const }, { ev: range.start.ev, role: 'blockable-start' as const }],
         });
       },
     };

@@ -67,6 +67,13 @@ const rule = defineRule({
         'page_try_share_anon_rmap / folio_try_share_anon_rmap_pte for the clear; the invalidation range probes bracket the PTE ' +
         'clear and restore. Keep the CPU column (the default)',
     },
+    evidenceRoles: {
+      'ksm-write-protect': 'KSM\'s write_protect_page on the page',
+      'anon-exclusive-clear': 'the PageAnonExclusive clear',
+      'gup-fast-pin': 'the GUP-fast pin on another CPU',
+      'range-start': 'the start of the invalidation range the PTE was cleared in',
+      'range-end': 'the end of that range, before which the PTE was restored',
+    },
     messages: {
       race: 'GUP-fast pin of {{page}} by {{pinComm}}-{{pinPid}}{{pinCpu}} at {{pinTs}} (line {{pinLine}}) overlaps {{clearComm}}-{{clearPid}}{{clearCpu}} clearing PageAnonExclusive of the same page ({{what}}, lines {{fromLine}}-{{toLine}}, {{span}}). {{kernelText}}',
     },
@@ -200,10 +207,10 @@ const rule = defineRule({
           kernelText: text,
         },
         evidence: [
-          ...w.ops.map((o) => ({ ev: o.ev, role: o.role === 'ksm-write-protect' ? 'KSM write_protect_page' : 'anon-exclusive clear' })),
-          { ev, role: 'GUP-fast pin (other CPU)' },
-          ...(w.rangeStart ? [{ ev: w.rangeStart.ev, role: 'PTE clear inside this range (start)' }] : []),
-          ...(w.rangeEnd ? [{ ev: w.rangeEnd.ev, role: 'PTE restored before this end' }] : []),
+          ...w.ops.map((o) => ({ ev: o.ev, role: o.role === 'ksm-write-protect' ? 'ksm-write-protect' as const : 'anon-exclusive-clear' as const })),
+          { ev, role: 'gup-fast-pin' as const },
+          ...(w.rangeStart ? [{ ev: w.rangeStart.ev, role: 'range-start' as const }] : []),
+          ...(w.rangeEnd ? [{ ev: w.rangeEnd.ev, role: 'range-end' as const }] : []),
         ],
       });
     }

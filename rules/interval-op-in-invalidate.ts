@@ -1,7 +1,7 @@
 import type { Confidence, TaskView } from '../src/engine/types';
 import { defineRule } from '../src/engine/types';
 import type { Operation } from '../src/semantics/operations';
-import { describePlacement, InsideInvalidationTracker, placementEvidence, type Placement } from './support/inside-invalidation';
+import { describePlacement, InsideInvalidationTracker, PLACEMENT_ROLES, placementEvidence, type Placement, type PlacementRole } from './support/inside-invalidation';
 
 const CALLS: Record<string, string> = {
   'interval-insert': 'mmu_interval_notifier_insert',
@@ -38,6 +38,11 @@ const rule = defineRule({
       capture:
         'kprobes on mmu_interval_notifier_insert(_locked)/_remove/mmu_interval_read_begin, mn_itree_inv_start_range/mn_itree_inv_end, ' +
         'the core start (with its kretprobe) and end, the subscriber callbacks; or a stacktrace trigger on the interval probes',
+    },
+    evidenceRoles: {
+      ...PLACEMENT_ROLES,
+      'interval-call': 'the mmu_interval_notifier_insert, _remove or mmu_interval_read_begin call',
+      'start-return': 'the invalidation start\'s return',
     },
     messages: {
       inside: '{{comm}}-{{pid}} called {{call}} {{where}}. {{consequence}}',
@@ -87,7 +92,7 @@ const rule = defineRule({
       if (itree && (op.args.mm === undefined || itree.args.mm === undefined || op.args.mm === itree.args.mm)) {
         return report(op, 'likely', 'itree', {
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], line: itree.ev.src.line,
-        }, [{ ev: itree.ev, role: 'mn_itree_inv_start_range' }]);
+        }, [{ ev: itree.ev, role: 'itree-invalidation' as const }]);
       }
       for (let i = task.openRanges.length - 1; i >= 0; i--) {
         const r = task.openRanges[i];
@@ -100,14 +105,14 @@ const rule = defineRule({
           span: r.start.args.start !== undefined ? `${r.start.args.start}, ${r.start.args.end}` : 'the range',
           decide: sameMm ? '' : ' Capture the interval\'s mm to decide.',
         }, [
-          { ev: r.start.ev, role: 'invalidation start' },
-          ...(r.startReturn ? [{ ev: r.startReturn.ev, role: 'start returned' }] : []),
+          { ev: r.start.ev, role: 'invalidation-start' as const },
+          ...(r.startReturn ? [{ ev: r.startReturn.ev, role: 'start-return' as const }] : []),
         ]);
       }
     }
 
-    function report(op: Operation, confidence: Confidence, messageId: 'inside' | 'held' | 'itree', data: Record<string, string | number | undefined>, more: Array<{ ev: Operation['ev']; role: string }>) {
-      context.report({ confidence, event: op.ev, messageId, data, evidence: [{ ev: op.ev, role: CALLS[op.role] }, ...more] });
+    function report(op: Operation, confidence: Confidence, messageId: 'inside' | 'held' | 'itree', data: Record<string, string | number | undefined>, more: Array<{ ev: Operation['ev']; role: PlacementRole | 'start-return' }>) {
+      context.report({ confidence, event: op.ev, messageId, data, evidence: [{ ev: op.ev, role: 'interval-call' as const }, ...more] });
     }
   },
 });

@@ -22,6 +22,10 @@ const rule = defineRule({
       kernels: '4.19+',
       capture: 'a stacktrace trigger on the start probe (echo stacktrace > events/kprobes/mn_inv_start/trigger), or the kretprobe (its return site names the caller), or a kprobe on __oom_reap_task_mm, or the oom:start_task_reaping/finish_task_reaping tracepoints',
     },
+    evidenceRoles: {
+      'nonblocking-start': 'the non-blocking start',
+      'caller-evidence': 'what shows who called it (a stack, the return site, an OOM reaping event)',
+    },
     messages: {
       outside: '{{comm}}-{{pid}} issued a non-blocking invalidation start for range {{key}} from {{caller}} ({{basis}}): only the OOM reaper (__oom_reap_task_mm) may; subscribers such as KVM then skip waiting for vCPUs on a live process.',
       unknown: '{{comm}}-{{pid}} issued a non-blocking invalidation start for range {{key}} and nothing captured says who called it ({{basis}}). To decide, capture {{capture}}.',
@@ -39,8 +43,8 @@ const rule = defineRule({
           event: range.start.ev,
           messageId: c.verdict === 'other' ? 'outside' : 'unknown', data: data,
           evidence: [
-            { ev: range.start.ev, role: 'non-blocking start' },
-            ...c.evidence.filter((e) => e !== range.start.ev).map((ev) => ({ ev, role: 'caller evidence' })),
+            { ev: range.start.ev, role: 'nonblocking-start' as const },
+            ...c.evidence.filter((e) => e !== range.start.ev).map((ev) => ({ ev, role: 'caller-evidence' as const })),
           ],
         });
       },

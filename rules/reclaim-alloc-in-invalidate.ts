@@ -2,7 +2,7 @@ import type { Confidence } from '../src/engine/types';
 import { defineRule } from '../src/engine/types';
 import type { Operation } from '../src/semantics/operations';
 import { gfpAllowsDirectReclaim, type GfpVerdict } from './support/gfp';
-import { describePlacement, InsideInvalidationTracker, placementEvidence, type Placement } from './support/inside-invalidation';
+import { describePlacement, InsideInvalidationTracker, PLACEMENT_ROLES, placementEvidence, type Placement } from './support/inside-invalidation';
 
 const rule = defineRule({
   meta: {
@@ -38,6 +38,10 @@ const rule = defineRule({
         'kmem:kmalloc, kmem:kmem_cache_alloc and/or kmem:mm_page_alloc, the start probe with its kretprobe (to tell the start call ' +
         'from the caller\'s code), the subscriber callbacks and mn_itree_inv_start_range/mn_itree_inv_end; or a stacktrace trigger ' +
         'on the allocation event',
+    },
+    evidenceRoles: {
+      ...PLACEMENT_ROLES,
+      allocation: 'the allocation',
     },
     messages: {
       alloc: '{{comm}}-{{pid}} allocated with {{gfp}} ({{why}}){{site}} {{where}}. An allocation that may direct-reclaim there can recurse into reclaim, which invalidates again through the same subscribers.',
@@ -92,7 +96,7 @@ const rule = defineRule({
           site: site ? ` at ${site}` : '',
           where: describePlacement(where),
         },
-        evidence: [{ ev: op.ev, role: 'allocation' }, ...placementEvidence(where)],
+        evidence: [{ ev: op.ev, role: 'allocation' as const }, ...placementEvidence(where)],
         // One defect at one call site (a callback that allocates on every invalidation) is one finding; its repeats are counted on it.
         ...(site ? { site } : {}),
       });

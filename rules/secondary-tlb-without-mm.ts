@@ -38,6 +38,9 @@ const rule = defineRule({
         'a kprobe on the hook with its mm argument (mm=%di:x64) and a stacktrace trigger on it ' +
         '(echo stacktrace > events/kprobes/mn_inv_range/trigger)',
     },
+    evidenceRoles: {
+      'secondary-tlb-hook': 'the secondary-TLB invalidation hook call',
+    },
     messages: {
       nullMm: '{{comm}}-{{pid}} called {{hook}} with mm=0 (NULL) for {{span}}: the hook dereferences the mm (mm_has_notifiers), and no secondary TLB learns which address space changed.',
       kthread: 'Kernel thread {{comm}}-{{pid}} called {{hook}} (mm={{mm}}) from {{frame}}, which passes current->mm: a kernel thread has no mm of its own ({{basis}}), so the mm is NULL (a crash) or borrowed, never the mm whose PTEs were batched; their secondary TLBs keep stale entries.',
@@ -83,7 +86,7 @@ const rule = defineRule({
     };
 
     function report(ev: TraceEvent, confidence: Confidence, messageId: 'nullMm' | 'kthread' | 'userTask', data: Record<string, string | number | undefined>) {
-      context.report({ confidence, event: ev, messageId, data, evidence: [{ ev, role: 'secondary-TLB hook' }] });
+      context.report({ confidence, event: ev, messageId, data, evidence: [{ ev, role: 'secondary-tlb-hook' as const }] });
     }
   },
 });

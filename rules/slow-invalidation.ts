@@ -26,6 +26,11 @@ const rule = defineRule({
       kernels: 'all kernels with mmu notifiers',
       capture: 'the start probe with its kretprobe and the end probe; __mmu_notifier_release (mn_release) to skip teardown ranges; trace_clock global or a monotonic clock (timestamps of one task across CPUs must be comparable)',
     },
+    evidenceRoles: {
+      start: 'the start',
+      'start-return': 'the start\'s return',
+      end: 'the end',
+    },
     messages: {
       slow: '{{comm}}-{{pid}}: invalidation range {{key}} ({{eventType}}, {{span}}{{caller}}) was open for {{duration}} (threshold {{threshold}}){{split}}.',
     },
@@ -91,9 +96,9 @@ const rule = defineRule({
           duration: formatDuration(ns), threshold: formatDuration(thresholdNs), split,
         },
         evidence: [
-          { ev: range.start.ev, role: 'start' },
-          ...(ret ? [{ ev: ret.ev, role: 'start returned' }] : []),
-          { ev: end.ev, role: 'end' },
+          { ev: range.start.ev, role: 'start' as const },
+          ...(ret ? [{ ev: ret.ev, role: 'start-return' as const }] : []),
+          { ev: end.ev, role: 'end' as const },
         ],
       });
     }

@@ -17,6 +17,14 @@ const rule = defineRule({
       kernels: 'a failed start leaves the count raised on kernels before 5.12 (and 5.10 before 5.10.27); with --kernel naming a kernel that has c2655835fd8c, a failed start without the subscriber\'s end means the end was not captured (inconclusive); other imbalances on any kernel',
       capture: 'kprobes on the subscriber callbacks (kvm_mmu_notifier_invalidate_range_start/_end with mn=%di range=%si) and on the core start/end with the kretprobe',
     },
+    evidenceRoles: {
+      'subscriber-start': 'the subscriber\'s start callback',
+      'subscriber-end': 'the subscriber\'s end callback',
+      'core-start': 'the core invalidation start',
+      'core-return': 'the core start\'s return',
+      'core-end': 'the core invalidation end',
+      proof: 'what proves the callback is missing',
+    },
     messages: {
       startWithoutEnd: '{{kind}} subscriber {{subscriber}} got invalidate_range_start for range {{key}} from {{comm}}-{{pid}} but never its end: {{reason}}. Its in-progress count (KVM: mmu_invalidate_in_progress) stays raised.',
       endWithoutStart: '{{kind}} subscriber {{subscriber}} got invalidate_range_end for range {{key}} from {{comm}}-{{pid}} without its start: {{reason}}. Its in-progress count is driven below the invalidations in flight.',
@@ -51,11 +59,11 @@ const rule = defineRule({
             comm: imb.comm, pid: imb.pid, reason,
           },
           evidence: [
-            ...imb.ops.map((o) => ({ ev: o.ev, role: o.role === 'subscriber-start' ? 'subscriber start' : 'subscriber end' })),
-            ...(imb.range ? [{ ev: imb.range.start.ev, role: 'core start' }] : []),
-            ...(imb.range?.startReturn ? [{ ev: imb.range.startReturn.ev, role: 'core return' }] : []),
-            ...(imb.range?.end ? [{ ev: imb.range.end.ev, role: 'core end' }] : []),
-            ...imb.verdict.evidence.filter((e) => e !== imb.range?.startReturn?.ev && e !== imb.range?.end?.ev).map((ev) => ({ ev, role: 'proof' })),
+            ...imb.ops.map((o) => ({ ev: o.ev, role: o.role === 'subscriber-start' ? 'subscriber-start' as const : 'subscriber-end' as const })),
+            ...(imb.range ? [{ ev: imb.range.start.ev, role: 'core-start' as const }] : []),
+            ...(imb.range?.startReturn ? [{ ev: imb.range.startReturn.ev, role: 'core-return' as const }] : []),
+            ...(imb.range?.end ? [{ ev: imb.range.end.ev, role: 'core-end' as const }] : []),
+            ...imb.verdict.evidence.filter((e) => e !== imb.range?.startReturn?.ev && e !== imb.range?.end?.ev).map((ev) => ({ ev, role: 'proof' as const })),
           ],
         });
       },

@@ -16,6 +16,10 @@ const rule = defineRule({
       kernels: 'all kernels with mmu notifiers',
       capture: 'start the capture before the workload: an end right after the capture began is inconclusive (its start may predate the capture); an end after its task\'s system call boundary (a trace_marker write, raw_syscalls or syscalls events) with no start since is certain',
     },
+    evidenceRoles: {
+      end: 'the end',
+      proof: 'what proves it has no start',
+    },
     messages: {
       orphan: '{{comm}}-{{pid}} ended invalidation range {{key}} with no start for it on this task: {{reason}}.',
     },
@@ -31,7 +35,7 @@ const rule = defineRule({
             key: end.args.range ?? `${end.args.start ?? '?'}-${end.args.end ?? '?'}`,
             reason: verdict.reason,
           },
-          evidence: [{ ev: end.ev, role: 'end' }, ...verdict.evidence.map((ev) => ({ ev, role: 'proof' }))],
+          evidence: [{ ev: end.ev, role: 'end' as const }, ...verdict.evidence.map((ev) => ({ ev, role: 'proof' as const }))],
         });
       },
     };

@@ -22,6 +22,12 @@ const rule = defineRule({
       kernels: 'all kernels with mmu notifiers (2.6.27+); range pointers exist from 5.0 (earlier kernels pair by task + mm + start + end)',
       capture: 'a kretprobe on __mmu_notifier_invalidate_range_start (to tell failed starts, which must not be ended); for a certain verdict, an event showing the task left the kernel entry after the start: a trace_marker write, raw_syscalls or syscalls events, sched:sched_process_exit, __mmu_notifier_release or exit_mmap of the range\'s mm (docs/capture.md, "What proves a leak")',
     },
+    evidenceRoles: {
+      start: 'the start',
+      return: 'the start\'s return',
+      'subscriber-start': 'a subscriber\'s start callback for it',
+      proof: 'what proves it will not end',
+    },
     messages: {
       leftOpen: '{{comm}}-{{pid}} started invalidation range {{key}} ({{eventType}}, {{span}}) and never ended it: {{reason}}. Subscribers such as KVM keep their in-progress count raised for this mm until an end comes.',
     },
@@ -40,10 +46,10 @@ const rule = defineRule({
             reason: verdict.reason,
           },
           evidence: [
-            { ev: range.start.ev, role: 'start' },
-            ...(range.startReturn ? [{ ev: range.startReturn.ev, role: 'return' }] : []),
-            ...range.subscriberStarts.map((s) => ({ ev: s.ev, role: 'subscriber start' })),
-            ...verdict.evidence.map((ev) => ({ ev, role: 'proof' })),
+            { ev: range.start.ev, role: 'start' as const },
+            ...(range.startReturn ? [{ ev: range.startReturn.ev, role: 'return' as const }] : []),
+            ...range.subscriberStarts.map((s) => ({ ev: s.ev, role: 'subscriber-start' as const })),
+            ...verdict.evidence.map((ev) => ({ ev, role: 'proof' as const })),
           ],
         });
       },

@@ -43,7 +43,7 @@ describe('baseline', () => {
     assert.ok(fromJson.length > 0);
     fromJson.forEach((fp: string) => assert.match(fp, /^[0-9a-f]{32}$/));
     assert.deepEqual(readBaseline(base).findings.map((e) => e.fingerprint).sort(), fromJson);
-    assert.deepEqual(sarif.runs[0].results.map((r: { partialFingerprints: Record<string, string> }) => r.partialFingerprints['mntraceFingerprint/v1']).sort(), fromJson);
+    assert.deepEqual(sarif.runs[0].results.map((r: { partialFingerprints: Record<string, string> }) => r.partialFingerprints['mntraceFingerprint/v2']).sort(), fromJson);
   });
 
   it('applyBaseline splits known from new findings and lists accepted ones no longer found', async () => {
@@ -106,6 +106,15 @@ describe('baseline', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not an mntrace baseline/);
     assert.throws(() => readBaseline(join(dir, 'bad.json')), BaselineError);
+  });
+
+  it('a baseline of the older fingerprints (v1: evidence roles as words) is refused with what to do, not silently matched against nothing', () => {
+    const dir = tmp();
+    const trace = relative(ROOT, caseTrace('missing-end'));
+    writeFileSync(join(dir, 'v1.json'), JSON.stringify({ tool: 'mntrace', version: 1, findings: [{ fingerprint: '0123456789abcdef0123456789abcdef', ruleId: 'unpaired-start', file: 'trace.txt', line: 1, comm: 'x', pid: 1, message: 'm' }] }));
+    const old = runCli(['check', '--baseline', join(dir, 'v1.json'), trace]);
+    assert.equal(old.code, 2);
+    assert.match(old.stderr, /holds fingerprints of mntraceFingerprint\/v1 \(an older mntrace\), which cannot match this version's mntraceFingerprint\/v2: review the findings and write it again with --write-baseline/);
   });
 });
 

@@ -136,7 +136,7 @@ describe('HTML report in chromium', { skip }, () => {
     await item.click();
     const evidence = await page.locator('#evidence li').allTextContents();
     assert.equal(evidence.length, 2);
-    assert.ok(evidence[0].includes(`${trace}:24`) && evidence[0].includes('failed return') && evidence[0].includes('ret=-11'), evidence[0]);
+    assert.ok(evidence[0].includes(`${trace}:24`) && evidence[0].includes('failed-return') && evidence[0].includes('ret=-11'), evidence[0]);
     assert.ok(evidence[1].includes(`${trace}:21`), evidence[1]);
     assert.equal(await page.locator('#timeline svg path.fmark.sel').count(), 1, 'the finding is marked on the timeline');
     assert.ok(await page.locator('#timeline svg rect.r3').count() >= 1, 'the failed range is drawn');

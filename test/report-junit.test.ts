@@ -58,7 +58,7 @@ describe('JUnit report', () => {
     assert.match(buggy, /tests="\d+" failures="3" errors="0"/);
     const failed = [...buggy.matchAll(/<testcase name="([^"]+)"[^>]*>\s*<failure/g)].map((x) => x[1]).sort();
     assert.deepEqual(failed, ['end-after-failed-start', 'failed-blockable-start', 'subscriber-imbalance']);
-    assert.ok(buggy.includes(`${bug}:24  failed return`), 'the failure text has file:line and role of each evidence line');
+    assert.ok(buggy.includes(`${bug}:24  failed-return`), 'the failure text has file:line and role of each evidence line');
     // The inconclusive subscriber-imbalance finding does not fail: it is in system-out.
     assert.match(buggy, /<system-out>Not failing[^<]*info \[inconclusive\]/);
   });

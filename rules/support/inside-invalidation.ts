@@ -327,18 +327,27 @@ export function describePlacement(where: Placement): string {
   }
 }
 
+/** The evidence roles placementEvidence gives: a rule that uses it spreads these into its meta.evidenceRoles. */
+export const PLACEMENT_ROLES = {
+  'invalidation-start': 'the invalidation start it happened inside',
+  'invalidation-end': 'the invalidation end it happened inside (or that closed the range)',
+  'itree-invalidation': "mn_itree_inv_start_range: the interval tree's invalidation begun",
+  'still-inside': 'what proves the task was still inside the invalidation',
+} as const;
+export type PlacementRole = keyof typeof PLACEMENT_ROLES;
+
 /** The events a placement rests on, for a finding's evidence. */
-export function placementEvidence(where: Placement): Array<{ ev: Operation['ev']; role: string }> {
+export function placementEvidence(where: Placement): Array<{ ev: Operation['ev']; role: PlacementRole }> {
   switch (where.kind) {
     case 'stack':
       return [];
     case 'call':
       return [
-        { ev: where.opened.ev, role: where.side === 'start' ? 'invalidation start' : 'invalidation end' },
-        ...(where.itree ? [{ ev: where.itree.ev, role: 'mn_itree_inv_start_range' }] : []),
-        { ev: where.proof.ev, role: 'still inside (proof)' },
+        { ev: where.opened.ev, role: where.side === 'start' ? 'invalidation-start' as const : 'invalidation-end' as const },
+        ...(where.itree ? [{ ev: where.itree.ev, role: 'itree-invalidation' as const }] : []),
+        { ev: where.proof.ev, role: 'still-inside' as const },
       ];
     case 'start-unproven':
-      return [{ ev: where.opened.ev, role: 'invalidation start' }, ...(where.closedBy ? [{ ev: where.closedBy.ev, role: 'invalidation end' }] : [])];
+      return [{ ev: where.opened.ev, role: 'invalidation-start' as const }, ...(where.closedBy ? [{ ev: where.closedBy.ev, role: 'invalidation-end' as const }] : [])];
   }
 }

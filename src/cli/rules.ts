@@ -59,6 +59,7 @@ export function renderRuleDoc(rule: RuleModule): string {
   out.push('Commits:', ...m.docs.commits.flatMap((c) => wrap(c, 4, '  - ')), '');
   out.push('Kernels:', ...wrap(m.docs.kernels, 2), '');
   if (m.docs.capture) out.push('Capture:', ...wrap(m.docs.capture, 2), '');
+  out.push('Evidence roles (the role of each evidence line of a finding):', ...Object.entries(m.evidenceRoles).flatMap(([id, text]) => wrap(`${id}: ${text}`, 4, '  - ')), '');
   if (m.restsOnAbsence) {
     out.push('Missing lines:', ...wrap('Its findings rest on an event being absent from the trace, so they are inconclusive when the file holds fewer entries than its header counted (lines cut or removed after the capture): check the whole trace file.', 2), '');
   }
@@ -78,7 +79,7 @@ export function renderRuleDoc(rule: RuleModule): string {
 /** The same, as JSON (for tools). */
 export function ruleDocJson(rule: RuleModule): Record<string, unknown> {
   const m = rule.meta;
-  return { id: m.id, defaultSeverity: m.defaultSeverity, ...m.docs, restsOnAbsence: m.restsOnAbsence === true, messages: m.messages, options: ruleOptionDocs(rule), ...(m.schema ? { schema: m.schema } : {}) };
+  return { id: m.id, defaultSeverity: m.defaultSeverity, ...m.docs, restsOnAbsence: m.restsOnAbsence === true, messages: m.messages, evidenceRoles: m.evidenceRoles, options: ruleOptionDocs(rule), ...(m.schema ? { schema: m.schema } : {}) };
 }
 
 export function findRule(id: string, rules: readonly RuleModule[] = allRules): RuleModule {

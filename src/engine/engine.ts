@@ -123,7 +123,7 @@ export class Engine {
   }
 
   /** Attach rules: `create` gets a context bound to this engine. */
-  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Partial<Pick<RuleMeta, 'operations' | 'restsOnAbsence' | 'messages'>> = {}): void {
+  addRule(id: string, severity: Severity, options: Record<string, unknown>, create: (ctx: RuleContext) => RuleHandlers, meta: Partial<Pick<RuleMeta, 'operations' | 'restsOnAbsence' | 'messages' | 'evidenceRoles'>> = {}): void {
     for (const role of meta.operations ?? []) this.neededRoles.add(role);
     if (meta.restsOnAbsence) this.restOnAbsence.add(id);
     const ctx: RuleContext = {
@@ -135,6 +135,9 @@ export class Engine {
       report: (d) => {
         const template = meta.messages?.[d.messageId];
         if (template === undefined) throw new Error(`rule ${id} reported messageId '${d.messageId}', which is not in its meta.messages`);
+        for (const e of d.evidence) {
+          if (e.role !== undefined && !Object.hasOwn(meta.evidenceRoles ?? {}, e.role)) throw new Error(`rule ${id} reported evidence role '${e.role}', which is not in its meta.evidenceRoles`);
+        }
         this.store.add(id, severity, d, template);
       },
     };

@@ -1,7 +1,8 @@
 /**
- * The stable fingerprint of a finding (`mntraceFingerprint/v1`): a hex
+ * The stable fingerprint of a finding (`mntraceFingerprint/v2`): a hex
  * sha256 (32 characters) of the rule id, the trace file's base name and the
- * identity of the evidence events (line, task, timestamp, role). It holds no
+ * identity of the evidence events (line, task, timestamp, and the role id of
+ * each: v1 took the role's words, so rewording one changed it). It holds no
  * absolute path and no run time, so the same trace gives the same
  * fingerprints wherever and whenever it is checked: the JSON report's
  * `fingerprint`, SARIF's partialFingerprints and baseline files all use it.

@@ -13,7 +13,7 @@ export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, er
 export interface EvidenceRef {
   path: string;
   line: number;
-  /** What this line is to the finding: `start`, `return`, `end`, `stack`, ... */
+  /** What this line is to the finding: an id of its rule's meta.evidenceRoles (`start`, `failed-return`, `proof`, ...). */
   role?: string;
   /** A compact rendering of the event (for people reading the report). */
   text?: string;
@@ -164,14 +164,14 @@ export interface TaskView {
 }
 
 /** What a rule reports (ESLint's context.report): a message of its meta.messages by id, with the data for its {{placeholders}}. */
-export interface ReportDescriptor<MessageId extends string = string> {
+export interface ReportDescriptor<MessageId extends string = string, RoleId extends string = string> {
   messageId: MessageId;
   data?: Record<string, string | number | undefined>;
   confidence: Confidence;
   /** The main event (its task, cpu and timestamp head the finding). */
   event: TraceEvent;
-  /** All events involved (the main one first). */
-  evidence: Array<{ ev: TraceEvent; role?: string }>;
+  /** All events involved (the main one first), each with its role: an id of the rule's meta.evidenceRoles. */
+  evidence: Array<{ ev: TraceEvent; role?: RoleId }>;
   /**
    * The code the finding is about (e.g. an allocation's call_site), where one exists: a later
    * report of the same rule, confidence and site is counted on the first finding
@@ -208,7 +208,7 @@ export interface KernelInfo {
   patch?: number;
 }
 
-export interface RuleContext<Options = Record<string, unknown>, MessageId extends string = string> {
+export interface RuleContext<Options = Record<string, unknown>, MessageId extends string = string, RoleId extends string = string> {
   id: string;
   severity: Severity;
   /** The rule's options: its defaultOptions with the config's on top (validated against its schema). */
@@ -216,7 +216,7 @@ export interface RuleContext<Options = Record<string, unknown>, MessageId extend
   coverage: CoverageView;
   /** Unknown unless the user gave it: rules must then say which versions their verdict holds for. */
   kernel?: KernelInfo;
-  report(d: ReportDescriptor<MessageId>): void;
+  report(d: ReportDescriptor<MessageId, RoleId>): void;
 }
 
 export interface RuleDocs {
@@ -237,6 +237,12 @@ export interface RuleMeta {
   docs: RuleDocs;
   /** Message templates with {{placeholders}}. */
   messages: Readonly<Record<string, string>>;
+  /**
+   * What an evidence line can be to a finding of this rule, by role id. A
+   * finding's evidence carries the id (its fingerprint is made from it), so
+   * the words here can be changed without changing a fingerprint.
+   */
+  evidenceRoles: Readonly<Record<string, string>>;
   /** JSON Schema of the rule's options object (validated with ajv). */
   schema?: OptionsSchema;
   /** Option defaults. */
@@ -287,15 +293,16 @@ export type SchemaOptions<S, D> = S extends { readonly properties: infer P }
 /**
  * Define a rule (as ESLint's RuleCreator does): create() gets its options
  * typed from meta.schema and meta.defaultOptions, and report() takes only the
- * ids of meta.messages.
+ * ids of meta.messages and, for evidence roles, of meta.evidenceRoles.
  */
 export function defineRule<
   const Messages extends Readonly<Record<string, string>>,
+  const Roles extends Readonly<Record<string, string>>,
   const Schema extends OptionsSchema = { type: 'object'; properties: {} },
   const Defaults extends { readonly [K in keyof Schema['properties']]?: unknown } = {},
 >(rule: {
-  meta: Omit<RuleMeta, 'messages' | 'schema' | 'defaultOptions'> & { messages: Messages; schema?: Schema; defaultOptions?: Defaults };
-  create(context: RuleContext<SchemaOptions<Schema, Defaults>, Extract<keyof Messages, string>>): RuleHandlers;
+  meta: Omit<RuleMeta, 'messages' | 'evidenceRoles' | 'schema' | 'defaultOptions'> & { messages: Messages; evidenceRoles: Roles; schema?: Schema; defaultOptions?: Defaults };
+  create(context: RuleContext<SchemaOptions<Schema, Defaults>, Extract<keyof Messages, string>, Extract<keyof Roles, string>>): RuleHandlers;
 }): RuleModule & { meta: { messages: Messages } } {
   return rule as unknown as RuleModule & { meta: { messages: Messages } };
 }

@@ -3,8 +3,10 @@
  * records every finding of a run by its stable fingerprint; `--baseline <file>`
  * then reports those findings as known, and only new ones can fail the run.
  *
- * The fingerprint (`mntraceFingerprint/v1`) is engine/fingerprint.ts's: the
- * one each finding carries, and SARIF's partialFingerprints.
+ * The fingerprint (`mntraceFingerprint/v2`) is engine/fingerprint.ts's: the
+ * one each finding carries, and SARIF's partialFingerprints. A baseline says
+ * which it holds; one of v1 (before evidence roles were ids) must be written
+ * again, since none of its fingerprints can match.
  */
 import { writeFileSync } from 'node:fs';
 import { readSmallFile } from '../util/small-file';
@@ -12,7 +14,7 @@ import type { Finding } from '../engine/types';
 import { baseName } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
 
-export const FINGERPRINT_KEY = 'mntraceFingerprint/v1';
+export const FINGERPRINT_KEY = 'mntraceFingerprint/v2';
 
 export interface BaselineEntry {
   fingerprint: string;
@@ -28,6 +30,8 @@ export interface BaselineEntry {
 export interface Baseline {
   tool: 'mntrace';
   version: 1;
+  /** Which fingerprint its entries hold (FINGERPRINT_KEY); absent in baselines of mntraceFingerprint/v1. */
+  fingerprint: typeof FINGERPRINT_KEY;
   findings: BaselineEntry[];
 }
 
@@ -51,7 +55,7 @@ export function makeBaseline(findings: readonly Finding[]): Baseline {
     });
   }
   entries.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
-  return { tool: 'mntrace', version: 1, findings: entries };
+  return { tool: 'mntrace', version: 1, fingerprint: FINGERPRINT_KEY, findings: entries };
 }
 
 export function writeBaseline(path: string, findings: readonly Finding[]): Baseline {
@@ -79,7 +83,10 @@ export function readBaseline(path: string): Baseline {
   }
   const b = data as Partial<Baseline>;
   if (!b || typeof b !== 'object' || b.version !== 1 || !Array.isArray(b.findings)) {
-    throw new BaselineError(`baseline ${path} is not an mntrace baseline (expected {"tool":"mntrace","version":1,"findings":[...]}, as --write-baseline writes)`);
+    throw new BaselineError(`baseline ${path} is not an mntrace baseline (expected {"tool":"mntrace","version":1,"fingerprint":"${FINGERPRINT_KEY}","findings":[...]}, as --write-baseline writes)`);
+  }
+  if (b.fingerprint !== FINGERPRINT_KEY) {
+    throw new BaselineError(`baseline ${path} holds fingerprints of ${typeof b.fingerprint === 'string' ? b.fingerprint : 'mntraceFingerprint/v1'} (an older mntrace), which cannot match this version's ${FINGERPRINT_KEY}: review the findings and write it again with --write-baseline`);
   }
   b.findings.forEach((e, i) => {
     if (!e || typeof e.fingerprint !== 'string') throw new BaselineError(`baseline ${path}: findings[${i}] has no "fingerprint" string`);
