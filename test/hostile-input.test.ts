@@ -315,3 +315,26 @@ describe('gzip with trailing garbage keeps every line before it', () => {
     }
   });
 });
+
+describe('a long run of lines without a CPU column costs linear time', () => {
+  // The fast lane looks for the ` [NNN] ` CPU column with Buffer.indexOf, which cannot stop at the line's end: on
+  // lines without `[` it ran on to the next one, for every line (22 s a million lines on one thread, 14 s with the scan worker).
+  test('a real trace followed by 2,000,000 garbage lines: check reads them in seconds (one thread and the scan worker), each one unreadable', () => {
+    const t = tmp();
+    try {
+      const p = join(t.dir, 'garbage-after.txt');
+      const garbage = Array.from({ length: 2_000_000 }, (_, i) => `garbage line ${i} with some words x=${i}`).join('\n');
+      writeFileSync(p, readFileSync(PLAIN, 'utf8') + garbage + '\n');
+      for (const threads of ['--threads 1', '']) {
+        const t0 = Date.now();
+        const res = sh(`$MNTRACE check ${threads} ${p}`, 60_000);
+        const ms = Date.now() - t0;
+        assert.equal(res.signal, null, `${threads}: killed after ${ms} ms`);
+        assert.match(res.stdout, /2000200 lines, 200 events, 2000000 unreadable/, threads);
+        assert.ok(ms < 15_000, `${threads}: ${ms} ms (about 1 s a million lines; before the fix, 22 s a million on one thread)`);
+      }
+    } finally {
+      t.done();
+    }
+  });
+});
