@@ -99,14 +99,7 @@ export function planProbes(facts: KernelFacts): ProbeSpec[] {
 
   // Secondary-TLB hook of this kernel.
   if (facts.secondaryTlb) {
-    probes.push(
-      optionalEntry(
-        facts.secondaryTlb.event,
-        facts.secondaryTlb.symbol,
-        [param('mm', 0), param('start', 1), param('end', 2)],
-        'secondary-TLB invalidation (IOMMU/SVA flush); mm=0 from a kernel thread is the seed-002 crash',
-      ),
-    );
+    probes.push(optionalEntry(facts.secondaryTlb.event, facts.secondaryTlb.symbol, [param('mm', 0), param('start', 1), param('end', 2)], 'secondary-TLB invalidation (IOMMU/SVA flush); mm=0 from a kernel thread is the seed-002 crash'));
   }
 
   // KVM, the common subscriber (module kvm).
@@ -117,54 +110,18 @@ export function planProbes(facts: KernelFacts): ProbeSpec[] {
   probes.push(optionalEntry('kvm_mn_inv_start', SYM_KVM_START, kvmArgs(facts.legacyStartBlockable), "KVM subscriber start: raises KVM's in-progress count", 'kvm'));
   probes.push(optionalEntry('kvm_mn_inv_end', SYM_KVM_END, kvmArgs(false), "KVM subscriber end: lowers KVM's in-progress count", 'kvm'));
   if (facts.kvmRangeHook) {
-    probes.push(
-      optionalEntry(
-        'kvm_mn_inv_range',
-        SYM_KVM_RANGE,
-        [param('mn', 0), param('mm', 1), param('start', 2), param('end', 3)],
-        "KVM's ->invalidate_range callback",
-        'kvm',
-      ),
-    );
+    probes.push(optionalEntry('kvm_mn_inv_range', SYM_KVM_RANGE, [param('mn', 0), param('mm', 1), param('start', 2), param('end', 3)], "KVM's ->invalidate_range callback", 'kvm'));
   }
 
-  probes.push(
-    optionalEntry(
-      'mn_register',
-      SYM_REGISTER,
-      [param('subscription', 0), param('mm', 1)],
-      'a subscriber registers on an mm (from here on, ranges of that mm reach it)',
-    ),
-  );
+  probes.push(optionalEntry('mn_register', SYM_REGISTER, [param('subscription', 0), param('mm', 1)], 'a subscriber registers on an mm (from here on, ranges of that mm reach it)'));
   probes.push(optionalEntry('mn_release', SYM_RELEASE, [param('mm', 0)], 'the mm is torn down: subscribers are released'));
   if (facts.intervalNotifiers) {
-    probes.push(
-      optionalEntry(
-        'mmu_interval_notifier_insert',
-        SYM_ITREE_INSERT,
-        [param('interval_sub', 0), param('mm', 1), param('start', 2), param('length', 3)],
-        'interval notifier insert (may sleep: forbidden inside an invalidate callback)',
-      ),
-    );
-    probes.push(
-      optionalEntry(
-        'mmu_interval_notifier_remove',
-        SYM_ITREE_REMOVE,
-        [param('interval_sub', 0)],
-        'interval notifier remove (may sleep: forbidden inside an invalidate callback)',
-      ),
-    );
+    probes.push(optionalEntry('mmu_interval_notifier_insert', SYM_ITREE_INSERT, [param('interval_sub', 0), param('mm', 1), param('start', 2), param('length', 3)], 'interval notifier insert (may sleep: forbidden inside an invalidate callback)'));
+    probes.push(optionalEntry('mmu_interval_notifier_remove', SYM_ITREE_REMOVE, [param('interval_sub', 0)], 'interval notifier remove (may sleep: forbidden inside an invalidate callback)'));
     probes.push(optionalEntry('mn_itree_inv_end', SYM_ITREE_INV_END, [param('subscriptions', 0)], 'end of an interval-tree invalidation (static; absent when inlined)'));
   }
   if (facts.oomReapMmArg !== undefined) {
-    probes.push(
-      optionalEntry(
-        'oom_reap_task_mm',
-        SYM_OOM_REAP,
-        [param('mm', facts.oomReapMmArg)],
-        'the OOM reaper (or process_mrelease) starts reaping an mm: the only legitimate user of the non-blocking start',
-      ),
-    );
+    probes.push(optionalEntry('oom_reap_task_mm', SYM_OOM_REAP, [param('mm', facts.oomReapMmArg)], 'the OOM reaper (or process_mrelease) starts reaping an mm: the only legitimate user of the non-blocking start'));
   }
   return probes;
 }
