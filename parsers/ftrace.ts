@@ -171,8 +171,7 @@ export class FtraceParser implements TraceParser {
     }
     if (!terminated && looksCut(text)) {
       // The final line has no newline and stops mid-structure: the capture was cut off here.
-      this.info.truncated = true;
-      this.unreadable.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     if (this.eventLine(text, lineNo)) return;
@@ -182,8 +181,7 @@ export class FtraceParser implements TraceParser {
       return;
     }
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     if (DMESG.test(text)) {

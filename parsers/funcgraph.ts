@@ -109,8 +109,7 @@ export class FuncGraphParser implements TraceParser {
     }
     if (this.graphLine(text, lineNo)) return;
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     this.unreadable.report(text, lineNo, 'not a function_graph line');

@@ -128,8 +128,7 @@ export class PerfScriptParser implements TraceParser {
     }
     if (this.sample(text, lineNo)) return;
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     this.unreadable.report(text, lineNo, 'not a perf script line');

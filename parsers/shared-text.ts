@@ -142,6 +142,12 @@ export class UnreadableLines {
     this.sink(unreadableRecord(this.file, lineNo, text, reason));
   }
 
+  /** The last line of the file, without its newline, cut off where the parser cannot read it: the capture is truncated. */
+  cutOff(text: string, lineNo: number): void {
+    this.info.truncated = true;
+    this.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+  }
+
   /** TraceParser.pushUnreadable: a line the reader could not hand over, counted as a line and reported. */
   pushed(text: string, lineNo: number, reason: string): void {
     this.info.lines++;

@@ -198,8 +198,7 @@ export class TraceCmdParser implements TraceParser {
       return true;
     }
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return true;
     }
     if (this.continuable && this.continuations < MAX_CONTINUATION) {
