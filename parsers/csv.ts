@@ -43,7 +43,7 @@ import { emptyParseInfo } from '../src/model/event';
 import { decodeFlags } from '../src/model/flags';
 import { parseTimestamp, timestampFromNsText } from '../src/model/time';
 import { exactInts, ParsedEvent, splitProbeSite } from './common';
-import { unreadableRecord } from './shared-text';
+import { UnreadableLines } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 /** The column roles the CSV reader understands. */
@@ -90,6 +90,7 @@ export class CsvParser implements TraceParser {
   private readonly own: ParseInfo = emptyParseInfo();
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly unreadable: UnreadableLines;
   private readonly map: CsvColumnMap;
   private api: CsvApi | undefined;
   private delimiter: string | undefined;
@@ -103,6 +104,7 @@ export class CsvParser implements TraceParser {
   constructor(opts: ParserOptions) {
     this.file = opts.file;
     this.sink = opts.sink;
+    this.unreadable = new UnreadableLines(this.own, opts.sink, opts.file);
     this.map = opts.csvColumns ? checkColumnMap(opts.csvColumns) : {};
   }
 
@@ -274,22 +276,20 @@ export class CsvParser implements TraceParser {
       this.headerProblem = `the CSV header must name a '${want('ts')}' and an '${want('event')}' column (expected ${CSV_DEFAULT_COLUMNS.join(',')}; header: ${names.join(',')})`;
     }
     if (this.headerProblem) {
-      this.own.unreadable++;
-      this.sink(unreadableRecord(this.file, lineNo, names.join(this.delimiter ?? ','), this.headerProblem));
+      this.unreadable.report(names.join(this.delimiter ?? ','), lineNo, this.headerProblem);
       return;
     }
     this.index = index;
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.own.lines++;
-    this.bad(lineNo, text, reason);
+    this.unreadable.pushed(text, lineNo, reason);
   }
 
+  /** A line fed to csv-parse that did not make an event (`raw` as csv-parse gives it back, newline and all). */
   private bad(line: number, raw: string, reason: string): void {
-    this.own.unreadable++;
     if (!this.lastTerminated && line === this.lineNos[this.lineNos.length - 1]) this.own.truncated = true;
-    this.sink(unreadableRecord(this.file, line, raw.replace(/\r?\n$/, ''), reason));
+    this.unreadable.report(raw.replace(/\r?\n$/, ''), line, reason);
   }
 
   private fatal(err: Error, lineNo: number): void {

@@ -20,7 +20,7 @@ import { isTimestampText, parseTimestamp, timestampDigits, timestampFromMicros, 
 import { ByteKey, ByteTable, ChunkView } from './byte-table';
 import { readTokens, type KeyLayout } from './payload-tokens';
 import { exactInts, ParsedEvent, parseFrame, splitEventBody, splitProbeSite } from './common';
-import { unreadableRecord } from './shared-text';
+import { UnreadableLines } from './shared-text';
 import type { EventFilter, ParserOptions, RecordSink, TraceParser } from './types';
 
 /**
@@ -81,6 +81,7 @@ export class FtraceParser implements TraceParser {
   readonly info: ParseInfo = emptyParseInfo();
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly unreadable: UnreadableLines;
   private readonly filter: EventFilter | undefined;
   /**
    * Events not yet emitted, in file order. An event is held until the next
@@ -124,6 +125,10 @@ export class FtraceParser implements TraceParser {
     this.file = opts.file;
     this.sink = opts.sink;
     this.filter = opts.filter;
+    // An unreadable line ends a trace_marker payload: the next line is not its continuation.
+    this.unreadable = new UnreadableLines(this.info, opts.sink, opts.file, () => {
+      this.continuable = undefined;
+    });
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
@@ -166,8 +171,7 @@ export class FtraceParser implements TraceParser {
     }
     if (!terminated && looksCut(text)) {
       // The final line has no newline and stops mid-structure: the capture was cut off here.
-      this.info.truncated = true;
-      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     if (this.eventLine(text, lineNo)) return;
@@ -177,12 +181,11 @@ export class FtraceParser implements TraceParser {
       return;
     }
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
     if (DMESG.test(text)) {
-      this.unreadable(text, lineNo, 'kernel console (dmesg) line mixed into the trace');
+      this.unreadable.report(text, lineNo, 'kernel console (dmesg) line mixed into the trace');
       return;
     }
     if (this.continuable && this.continuations < MAX_CONTINUATION && !/^\s*\S+-\d+\s+(?:[([]|\d+\S{3,}\s+\d+us)/.test(text)) {
@@ -193,7 +196,7 @@ export class FtraceParser implements TraceParser {
       this.info.consumed++;
       return;
     }
-    this.unreadable(text, lineNo, 'not an ftrace event line');
+    this.unreadable.report(text, lineNo, 'not an ftrace event line');
   }
 
   /**
@@ -787,14 +790,7 @@ export class FtraceParser implements TraceParser {
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.info.lines++;
-    this.unreadable(text, lineNo, reason);
-  }
-
-  private unreadable(text: string, lineNo: number, reason: string): void {
-    this.info.unreadable++;
-    this.continuable = undefined;
-    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+    this.unreadable.pushed(text, lineNo, reason);
   }
 }
 

@@ -49,7 +49,7 @@ import {
   leadingSpaces,
   parseGraphBody,
   splitGraphColumns,
-  unreadableRecord,
+  UnreadableLines,
   type GraphBody,
 } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
@@ -73,6 +73,7 @@ export class FuncGraphParser implements TraceParser {
   readonly info: ParseInfo = emptyParseInfo();
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly unreadable: UnreadableLines;
   private readonly nesting = new GraphNesting();
   /** Task running on each CPU, from the context-switch separators. */
   private readonly taskByCpu = new Map<number, { pid: number; comm: string }>();
@@ -82,6 +83,7 @@ export class FuncGraphParser implements TraceParser {
   constructor(opts: ParserOptions) {
     this.file = opts.file;
     this.sink = opts.sink;
+    this.unreadable = new UnreadableLines(this.info, opts.sink, opts.file);
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
@@ -107,11 +109,10 @@ export class FuncGraphParser implements TraceParser {
     }
     if (this.graphLine(text, lineNo)) return;
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
-    this.unreadable(text, lineNo, 'not a function_graph line');
+    this.unreadable.report(text, lineNo, 'not a function_graph line');
   }
 
   end(): void {
@@ -238,13 +239,7 @@ export class FuncGraphParser implements TraceParser {
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.info.lines++;
-    this.unreadable(text, lineNo, reason);
-  }
-
-  private unreadable(text: string, lineNo: number, reason: string): void {
-    this.info.unreadable++;
-    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+    this.unreadable.pushed(text, lineNo, reason);
   }
 }
 

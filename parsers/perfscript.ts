@@ -37,7 +37,7 @@ import { emptyParseInfo } from '../src/model/event';
 import { parseTimestamp } from '../src/model/time';
 import { exactInts, ParsedEvent, splitProbeSite } from './common';
 import { FTRACE_EVENT_SHAPE } from './ftrace';
-import { ExtraFieldsEvent, formatOrderKretprobe, unreadableRecord } from './shared-text';
+import { ExtraFieldsEvent, formatOrderKretprobe, UnreadableLines } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 /**
@@ -87,6 +87,7 @@ export class PerfScriptParser implements TraceParser {
   readonly info: ParseInfo = emptyParseInfo();
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly unreadable: UnreadableLines;
   /** The last event, held while its callchain lines arrive. */
   private pending: ParsedEvent | undefined;
   private frames: StackFrame[] | undefined;
@@ -94,6 +95,8 @@ export class PerfScriptParser implements TraceParser {
   constructor(opts: ParserOptions) {
     this.file = opts.file;
     this.sink = opts.sink;
+    // An unreadable line ends the sample before it (and its callchain): it is emitted first.
+    this.unreadable = new UnreadableLines(this.info, opts.sink, opts.file, () => this.flush());
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
@@ -124,13 +127,11 @@ export class PerfScriptParser implements TraceParser {
       return;
     }
     if (this.sample(text, lineNo)) return;
-    this.flush();
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return;
     }
-    this.unreadable(text, lineNo, 'not a perf script line');
+    this.unreadable.report(text, lineNo, 'not a perf script line');
   }
 
   end(): void {
@@ -196,14 +197,7 @@ export class PerfScriptParser implements TraceParser {
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.info.lines++;
-    this.flush();
-    this.unreadable(text, lineNo, reason);
-  }
-
-  private unreadable(text: string, lineNo: number, reason: string): void {
-    this.info.unreadable++;
-    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+    this.unreadable.pushed(text, lineNo, reason);
   }
 }
 

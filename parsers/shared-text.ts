@@ -1,15 +1,16 @@
 /**
- * Helpers shared by the text parsers other than ftrace.ts (trace-cmd report,
- * perf script, function_graph, systrace, CSV):
+ * Helpers shared by the text parsers (trace-cmd report, perf script,
+ * function_graph, systrace, CSV; ftrace.ts takes only the unreadable-line ones):
  *
  * - {@link HeldEvents}: the hold-until-we-know-whether-a-stack-follows queue
  *   that ftrace.ts uses, as a reusable piece (per-CPU "open" event, bounded).
  * - {@link ExtraFieldsEvent}: a ParsedEvent whose lazily parsed payload fields
  *   get a few synthetic fields merged in (e.g. the trace-cmd input file).
+ * - {@link UnreadableLines}: counting and reporting a parser's unreadable lines.
  * - function_graph column and body parsing, shared by funcgraph.ts (raw tracer
  *   output) and tracecmd.ts (`funcgraph_entry`/`funcgraph_exit` events).
  */
-import type { ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
+import type { ParseInfo, ProbeSite, SourceLocation, Timestamp, UnreadableRecord } from '../src/model/event';
 import { ParsedEvent } from './common';
 import { UNREADABLE_HEAD } from '../src/model/limits';
 import type { RecordSink } from './types';
@@ -116,6 +117,42 @@ export class ExtraFieldsEvent extends ParsedEvent {
 /** Build an unreadable record (text cut to UNREADABLE_HEAD characters): every parser's. */
 export function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
   return { kind: 'unreadable', reason, text: text.length > UNREADABLE_HEAD ? text.slice(0, UNREADABLE_HEAD) + '…' : text, src: { file, line } };
+}
+
+/**
+ * Where a parser's unreadable lines go (every line parser's, ftrace.ts's too):
+ * each is counted in the parser's `info.unreadable` and handed to its sink as an
+ * unreadable record. `ends` (optional) runs first, for what an unreadable line
+ * ends in the parser: a multi-line payload it could have continued, an event
+ * still waiting for its callchain. Built once per parser; nothing is allocated
+ * here but the record.
+ */
+export class UnreadableLines {
+  constructor(
+    private readonly info: ParseInfo,
+    private readonly sink: RecordSink,
+    private readonly file: string,
+    private readonly ends?: () => void,
+  ) {}
+
+  /** A line the parser was given (and counted in `info.lines`) but could not read. */
+  report(text: string, lineNo: number, reason: string): void {
+    this.info.unreadable++;
+    this.ends?.();
+    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+  }
+
+  /** The last line of the file, without its newline, cut off where the parser cannot read it: the capture is truncated. */
+  cutOff(text: string, lineNo: number): void {
+    this.info.truncated = true;
+    this.report(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+  }
+
+  /** TraceParser.pushUnreadable: a line the reader could not hand over, counted as a line and reported. */
+  pushed(text: string, lineNo: number, reason: string): void {
+    this.info.lines++;
+    this.report(text, lineNo, reason);
+  }
 }
 
 // ------------------------------------------------------------ function_graph

@@ -23,8 +23,8 @@
 import type { ParseInfo } from '../src/model/event';
 import { emptyParseInfo, sumParseInfo } from '../src/model/event';
 import { FtraceParser } from './ftrace';
-import { unreadableRecord } from './shared-text';
-import type { ParserOptions, RecordSink, TraceParser } from './types';
+import { UnreadableLines } from './shared-text';
+import type { ParserOptions, TraceParser } from './types';
 
 export interface SystraceParseInfo extends ParseInfo {
   /** HTML / JavaScript container lines around the trace (also counted in `consumed`). */
@@ -39,10 +39,9 @@ const SCRIPT_END = /<\/script\s*>/i;
 
 export class SystraceParser implements TraceParser {
   readonly format = 'systrace';
-  private readonly file: string;
-  private readonly sink: RecordSink;
   private readonly inner: FtraceParser;
   private readonly own: SystraceParseInfo = { ...emptyParseInfo(), containerLines: 0 };
+  private readonly unreadable: UnreadableLines;
   private mode: Mode = 'start';
   /** Decoded text of a JS string line not yet ended by `\n`. */
   private partial = '';
@@ -51,9 +50,8 @@ export class SystraceParser implements TraceParser {
   private blockFirst = true;
 
   constructor(opts: ParserOptions) {
-    this.file = opts.file;
-    this.sink = opts.sink;
     this.inner = new FtraceParser({ file: opts.file, sink: opts.sink });
+    this.unreadable = new UnreadableLines(this.own, opts.sink, opts.file);
   }
 
   /** Counters of the whole file: container lines plus what the inner ftrace parser read. */
@@ -99,9 +97,7 @@ export class SystraceParser implements TraceParser {
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.own.lines++;
-    this.own.unreadable++;
-    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+    this.unreadable.pushed(text, lineNo, reason);
   }
 
   end(): void {
@@ -141,8 +137,7 @@ export class SystraceParser implements TraceParser {
       const t = content.trimStart();
       if (t.startsWith('{') || t.startsWith('[') || /^[A-Za-z0-9+/=]{60,}$/.test(t.trim())) {
         // Chrome JSON trace or a compressed/base64 blob: not ftrace text.
-        this.own.unreadable++;
-        this.sink(unreadableRecord(this.file, lineNo, content, 'systrace trace-data block that is not ftrace text (JSON or compressed data is not supported)'));
+        this.unreadable.report(content, lineNo, 'systrace trace-data block that is not ftrace text (JSON or compressed data is not supported)');
         if (!lastOfBlock) this.mode = 'foreignData';
         return;
       }

@@ -55,7 +55,7 @@ import { emptyParseInfo } from '../src/model/event';
 import { decodeFlagsCached as decodeFlags } from '../src/model/flags';
 import { addNs, parseTimestamp } from '../src/model/time';
 import { exactInts, ParsedEvent, parseFrame, splitProbeSite } from './common';
-import { ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, unreadableRecord } from './shared-text';
+import { ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, UnreadableLines } from './shared-text';
 import type { ParserOptions, RecordSink, TraceParser } from './types';
 
 export interface TraceCmdParseInfo extends ParseInfo {
@@ -89,6 +89,7 @@ export class TraceCmdParser implements TraceParser {
   readonly info: TraceCmdParseInfo = { ...emptyParseInfo(), summaryLines: 0 };
   private readonly file: string;
   private readonly sink: RecordSink;
+  private readonly unreadable: UnreadableLines;
   private readonly held: HeldEvents;
   private readonly inputs = new Set<string>();
   /** Input of the record being continued (DROPPED marker, stack frames). */
@@ -104,6 +105,10 @@ export class TraceCmdParser implements TraceParser {
     this.file = opts.file;
     this.sink = opts.sink;
     this.held = new HeldEvents(opts.sink);
+    // An unreadable line ends a multi-line payload: the next line is not its continuation.
+    this.unreadable = new UnreadableLines(this.info, opts.sink, opts.file, () => {
+      this.continuable = undefined;
+    });
   }
 
   push(text: string, lineNo: number, terminated: boolean): void {
@@ -193,8 +198,7 @@ export class TraceCmdParser implements TraceParser {
       return true;
     }
     if (!terminated) {
-      this.info.truncated = true;
-      this.unreadable(text, lineNo, 'the file ends in the middle of this line (truncated capture?)');
+      this.unreadable.cutOff(text, lineNo);
       return true;
     }
     if (this.continuable && this.continuations < MAX_CONTINUATION) {
@@ -204,7 +208,7 @@ export class TraceCmdParser implements TraceParser {
       this.info.consumed++;
       return true;
     }
-    this.unreadable(text, lineNo, 'not a trace-cmd report line');
+    this.unreadable.report(text, lineNo, 'not a trace-cmd report line');
     return true;
   }
 
@@ -326,14 +330,7 @@ export class TraceCmdParser implements TraceParser {
   }
 
   pushUnreadable(text: string, lineNo: number, reason: string): void {
-    this.info.lines++;
-    this.unreadable(text, lineNo, reason);
-  }
-
-  private unreadable(text: string, lineNo: number, reason: string): void {
-    this.info.unreadable++;
-    this.continuable = undefined;
-    this.sink(unreadableRecord(this.file, lineNo, text, reason));
+    this.unreadable.pushed(text, lineNo, reason);
   }
 }
 

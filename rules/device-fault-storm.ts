@@ -1,4 +1,4 @@
-import { defineRule } from '../src/engine/types';
+import { defineRule, optionsSchema } from '../src/engine/types';
 import type { TraceEvent } from '../src/model/event';
 import { diffNs, formatDuration } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
@@ -65,19 +65,15 @@ const rule = defineRule({
     messages: {
       storm: '{{device}} faulted {{inWindow}} times on {{address}} within {{window}} ({{count}} faults from line {{firstLine}} to line {{lastLine}}, {{span}}) with no secondary-TLB invalidation covering it: {{verdict}}',
     },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        threshold: { type: 'integer', minimum: 1, description: 'faults on one device/page within the window before it is a storm' },
-        windowMs: { type: 'number', exclusiveMinimum: 0, description: 'the sliding window, in milliseconds' },
-        pageSize: { type: 'integer', minimum: 1, description: 'faults on the same page of this size count as the same address (1 = exact address)' },
-        events: {
-          type: 'array', items: { type: 'string', minLength: 1 },
-          description: 'count only these device-fault events (names as printed, optionally group:name); empty = every device-fault event',
-        },
+    schema: optionsSchema({
+      threshold: { type: 'integer', minimum: 1, description: 'faults on one device/page within the window before it is a storm' },
+      windowMs: { type: 'number', exclusiveMinimum: 0, description: 'the sliding window, in milliseconds' },
+      pageSize: { type: 'integer', minimum: 1, description: 'faults on the same page of this size count as the same address (1 = exact address)' },
+      events: {
+        type: 'array', items: { type: 'string', minLength: 1 },
+        description: 'count only these device-fault events (names as printed, optionally group:name); empty = every device-fault event',
       },
-    },
+    }),
     defaultOptions: { threshold: 100, windowMs: 1000, pageSize: 4096, events: [] },
     operations: ['device-fault', 'secondary-tlb'],
   },

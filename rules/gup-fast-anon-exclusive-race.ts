@@ -1,5 +1,5 @@
 import type { Confidence, KernelInfo, TaskView } from '../src/engine/types';
-import { defineRule } from '../src/engine/types';
+import { defineRule, optionsSchema } from '../src/engine/types';
 import { taskKey, type TraceEvent } from '../src/model/event';
 import { addNs, compareTimestamps, diffNs } from '../src/model/time';
 import type { Operation } from '../src/semantics/operations';
@@ -77,16 +77,12 @@ const rule = defineRule({
     messages: {
       race: 'GUP-fast pin of {{page}} by {{pinComm}}-{{pinPid}}{{pinCpu}} at {{pinTs}} (line {{pinLine}}) overlaps {{clearComm}}-{{clearPid}}{{clearCpu}} clearing PageAnonExclusive of the same page ({{what}}, lines {{fromLine}}-{{toLine}}, {{span}}). {{kernelText}}',
     },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        maxWindowUs: {
-          type: 'number', exclusiveMinimum: 0,
-          description: 'how long after the anon-exclusive clear the window stays open when no invalidation range end closes it (microseconds)',
-        },
+    schema: optionsSchema({
+      maxWindowUs: {
+        type: 'number', exclusiveMinimum: 0,
+        description: 'how long after the anon-exclusive clear the window stays open when no invalidation range end closes it (microseconds)',
       },
-    },
+    }),
     defaultOptions: { maxWindowUs: 1000 },
     operations: ['gup-fast-pin', 'anon-exclusive-clear', 'ksm-write-protect'],
   },

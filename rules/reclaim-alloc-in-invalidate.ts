@@ -1,5 +1,5 @@
 import type { Confidence } from '../src/engine/types';
-import { defineRule } from '../src/engine/types';
+import { defineRule, optionsSchema } from '../src/engine/types';
 import type { Operation } from '../src/semantics/operations';
 import { gfpAllowsDirectReclaim, type GfpVerdict } from './support/gfp';
 import { describePlacement, InsideInvalidationTracker, PLACEMENT_ROLES, placementEvidence, type Placement } from './support/inside-invalidation';
@@ -46,17 +46,13 @@ const rule = defineRule({
     messages: {
       alloc: '{{comm}}-{{pid}} allocated with {{gfp}} ({{why}}){{site}} {{where}}. An allocation that may direct-reclaim there can recurse into reclaim, which invalidates again through the same subscribers.',
     },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        directReclaimBit: {
-          type: 'string',
-          pattern: '^0x[0-9a-fA-F]+$',
-          description: 'the value of ___GFP_DIRECT_RECLAIM for numeric gfp masks (overrides the kernel-version table), e.g. "0x400"',
-        },
+    schema: optionsSchema({
+      directReclaimBit: {
+        type: 'string',
+        pattern: '^0x[0-9a-fA-F]+$',
+        description: 'the value of ___GFP_DIRECT_RECLAIM for numeric gfp masks (overrides the kernel-version table), e.g. "0x400"',
       },
-    },
+    }),
     defaultOptions: {},
     operations: ['alloc', 'itree-inv-start', 'itree-inv-end', 'secondary-tlb'],
   },

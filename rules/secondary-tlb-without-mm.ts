@@ -1,5 +1,5 @@
 import type { Confidence } from '../src/engine/types';
-import { defineRule } from '../src/engine/types';
+import { defineRule, optionsSchema } from '../src/engine/types';
 import type { StackFrame, TraceEvent } from '../src/model/event';
 
 /** Kernel threads as ftrace names them (comm): they run with no mm of their own (current->mm == NULL). */
@@ -46,20 +46,16 @@ const rule = defineRule({
       kthread: 'Kernel thread {{comm}}-{{pid}} called {{hook}} (mm={{mm}}) from {{frame}}, which passes current->mm: a kernel thread has no mm of its own ({{basis}}), so the mm is NULL (a crash) or borrowed, never the mm whose PTEs were batched; their secondary TLBs keep stale entries.',
       userTask: '{{comm}}-{{pid}} called {{hook}} (mm={{mm}}) from {{frame}}, which passes current->mm: the batched flush covers other processes\' PTEs (reclaim), but only this task\'s own mm is notified, so their secondary TLBs keep stale entries.',
     },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        kernelThreads: {
-          type: 'array', items: { type: 'string', minLength: 1 },
-          description: 'regular expressions for comm names of kernel threads (tasks with no mm)',
-        },
-        currentMmFrames: {
-          type: 'array', items: { type: 'string', minLength: 1 },
-          description: 'stack frames that call the hook with current->mm',
-        },
+    schema: optionsSchema({
+      kernelThreads: {
+        type: 'array', items: { type: 'string', minLength: 1 },
+        description: 'regular expressions for comm names of kernel threads (tasks with no mm)',
       },
-    },
+      currentMmFrames: {
+        type: 'array', items: { type: 'string', minLength: 1 },
+        description: 'stack frames that call the hook with current->mm',
+      },
+    }),
     defaultOptions: { kernelThreads: DEFAULT_KERNEL_THREADS, currentMmFrames: ['arch_tlbbatch_flush'] },
     operations: ['secondary-tlb'],
   },

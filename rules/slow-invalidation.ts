@@ -1,5 +1,5 @@
 import type { RangeRecord } from '../src/engine/types';
-import { defineRule } from '../src/engine/types';
+import { defineRule, optionsSchema } from '../src/engine/types';
 import { diffNs, formatDuration } from '../src/model/time';
 import { eventTypeName } from '../src/semantics/operations';
 
@@ -34,15 +34,11 @@ const rule = defineRule({
     messages: {
       slow: '{{comm}}-{{pid}}: invalidation range {{key}} ({{eventType}}, {{span}}{{caller}}) was open for {{duration}} (threshold {{threshold}}){{split}}.',
     },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        thresholdMs: { type: 'number', exclusiveMinimum: 0, description: 'report ranges open longer than this, in milliseconds' },
-        includeNonBlocking: { type: 'boolean', description: 'also judge non-blocking starts (the OOM reaper on a killed process)' },
-        includeReleasedMm: { type: 'boolean', description: 'also judge ranges on an mm after __mmu_notifier_release (exit teardown)' },
-      },
-    },
+    schema: optionsSchema({
+      thresholdMs: { type: 'number', exclusiveMinimum: 0, description: 'report ranges open longer than this, in milliseconds' },
+      includeNonBlocking: { type: 'boolean', description: 'also judge non-blocking starts (the OOM reaper on a killed process)' },
+      includeReleasedMm: { type: 'boolean', description: 'also judge ranges on an mm after __mmu_notifier_release (exit teardown)' },
+    }),
     defaultOptions: { thresholdMs: 10, includeNonBlocking: false, includeReleasedMm: false },
     operations: ['notifier-release', 'notifier-register'],
   },

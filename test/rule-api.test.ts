@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../src/engine/engine';
-import { defineRule, type RuleContext, type RuleHandlers } from '../src/engine/types';
+import { defineRule, optionsSchema, type RuleContext, type RuleHandlers } from '../src/engine/types';
 import { Semantics } from '../src/semantics';
 import { rules } from '../rules';
 import { FtraceParser } from '../parsers/ftrace';
@@ -22,16 +22,12 @@ const probe = defineRule({
     docs: { description: 'a rule for the test', rationale: 'none', commits: [], kernels: 'all' },
     messages: { seen: '{{comm}}-{{pid}} started a range with flags {{flags}}', other: 'unused' },
     evidenceRoles: { start: 'the start' },
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        count: { type: 'integer' },
-        name: { type: 'string' },
-        names: { type: 'array', items: { type: 'string' } },
-        mode: { enum: ['a', 'b'] },
-      },
-    },
+    schema: optionsSchema({
+      count: { type: 'integer' },
+      name: { type: 'string' },
+      names: { type: 'array', items: { type: 'string' } },
+      mode: { enum: ['a', 'b'] },
+    }),
     defaultOptions: { count: 1, names: [] },
   },
   create(context): RuleHandlers {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import Ajv from 'ajv';
 import { ConfigError, parseConfig, ruleOptions } from '../src/config/config';
 import { rules } from '../rules';
+import { optionsSchema } from '../src/engine/types';
 
 function rejects(options: Record<string, unknown>, id: string, ...words: string[]): void {
   assert.throws(
@@ -20,7 +21,7 @@ describe('rule options', () => {
   it('every rule\'s defaults pass its own schema (ruleOptions returns them unchecked when the user gave none)', () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
     for (const r of rules) {
-      const validate = ajv.compile(r.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} });
+      const validate = ajv.compile(r.meta.schema ?? optionsSchema({}));
       assert.ok(validate(r.meta.defaultOptions ?? {}), `${r.meta.id}: ${ajv.errorsText(validate.errors)}`);
       assert.deepEqual(ruleOptions(r.meta.id, undefined), r.meta.defaultOptions ?? {});
       assert.deepEqual(ruleOptions(r.meta.id, {}), r.meta.defaultOptions ?? {});

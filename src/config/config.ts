@@ -7,7 +7,7 @@ import { readSmallFile } from '../util/small-file';
 import { dirname, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { compileSchema, explainAjvErrors } from './ajv';
-import type { Severity } from '../engine/types';
+import { optionsSchema, type Severity } from '../engine/types';
 import type { EventMapping } from '../semantics';
 import schema from './config.schema.json';
 import catalogSchema from '../semantics/catalog.schema.json';
@@ -101,7 +101,7 @@ export function ruleOptions(id: string, user: Record<string, unknown> | undefine
   const merged = { ...(rule.meta.defaultOptions ?? {}), ...(user ?? {}) };
   if (user === undefined) return merged;
   rejectNonFinite(user, `rules.${id}.options`, source);
-  const schemaObj = rule.meta.schema ?? { type: 'object', additionalProperties: false, properties: {} };
+  const schemaObj = rule.meta.schema ?? optionsSchema({});
   let v = optionValidators.get(id);
   if (!v) {
     v = compileSchema(schemaObj, true);

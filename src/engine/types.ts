@@ -275,6 +275,17 @@ export interface OptionsSchema {
   readonly properties: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
+/**
+ * A rule's options schema: an object of these properties and no others (a
+ * misspelt option is an error, not ignored), as every rule's options are. The
+ * properties keep their literal types, so defineRule types the options from them.
+ */
+export function optionsSchema<const P extends OptionsSchema['properties']>(
+  properties: P,
+): { readonly type: 'object'; readonly additionalProperties: false; readonly properties: P } {
+  return { type: 'object', additionalProperties: false, properties };
+}
+
 /** The TypeScript type of a value its JSON Schema describes (the types rule options use). */
 type SchemaValue<P> =
   P extends { readonly enum: ReadonlyArray<infer E> } ? E

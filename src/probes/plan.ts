@@ -54,6 +54,11 @@ function rangeArgs(facts: KernelFacts, index: number): ProbeArg[] {
   return out;
 }
 
+/** A probe on a function's entry that is not required (the capture script goes on without it when it cannot be defined). */
+function optionalEntry(event: string, symbol: string, args: ProbeArg[], purpose: string, module?: string): ProbeSpec {
+  return { event, symbol, at: 'entry', args, required: false, ...(module !== undefined ? { module } : {}), purpose };
+}
+
 /** The probes for a kernel, in the order the real 6.1 captures define them. */
 export function planProbes(facts: KernelFacts): ProbeSpec[] {
   const probes: ProbeSpec[] = [];
@@ -94,14 +99,7 @@ export function planProbes(facts: KernelFacts): ProbeSpec[] {
 
   // Secondary-TLB hook of this kernel.
   if (facts.secondaryTlb) {
-    probes.push({
-      event: facts.secondaryTlb.event,
-      symbol: facts.secondaryTlb.symbol,
-      at: 'entry',
-      args: [param('mm', 0), param('start', 1), param('end', 2)],
-      required: false,
-      purpose: 'secondary-TLB invalidation (IOMMU/SVA flush); mm=0 from a kernel thread is the seed-002 crash',
-    });
+    probes.push(optionalEntry(facts.secondaryTlb.event, facts.secondaryTlb.symbol, [param('mm', 0), param('start', 1), param('end', 2)], 'secondary-TLB invalidation (IOMMU/SVA flush); mm=0 from a kernel thread is the seed-002 crash'));
   }
 
   // KVM, the common subscriber (module kvm).
@@ -109,87 +107,21 @@ export function planProbes(facts: KernelFacts): ProbeSpec[] {
     ranged
       ? [param('mn', 0), ...rangeArgs(facts, 1)]
       : [param('mn', 0), param('mm', 1), param('start', 2), param('end', 3), ...(withBlockable ? [param('blockable', 4, BOOL)] : [])];
-  probes.push({
-    event: 'kvm_mn_inv_start',
-    symbol: SYM_KVM_START,
-    at: 'entry',
-    args: kvmArgs(facts.legacyStartBlockable),
-    required: false,
-    module: 'kvm',
-    purpose: "KVM subscriber start: raises KVM's in-progress count",
-  });
-  probes.push({
-    event: 'kvm_mn_inv_end',
-    symbol: SYM_KVM_END,
-    at: 'entry',
-    args: kvmArgs(false),
-    required: false,
-    module: 'kvm',
-    purpose: "KVM subscriber end: lowers KVM's in-progress count",
-  });
+  probes.push(optionalEntry('kvm_mn_inv_start', SYM_KVM_START, kvmArgs(facts.legacyStartBlockable), "KVM subscriber start: raises KVM's in-progress count", 'kvm'));
+  probes.push(optionalEntry('kvm_mn_inv_end', SYM_KVM_END, kvmArgs(false), "KVM subscriber end: lowers KVM's in-progress count", 'kvm'));
   if (facts.kvmRangeHook) {
-    probes.push({
-      event: 'kvm_mn_inv_range',
-      symbol: SYM_KVM_RANGE,
-      at: 'entry',
-      args: [param('mn', 0), param('mm', 1), param('start', 2), param('end', 3)],
-      required: false,
-      module: 'kvm',
-      purpose: "KVM's ->invalidate_range callback",
-    });
+    probes.push(optionalEntry('kvm_mn_inv_range', SYM_KVM_RANGE, [param('mn', 0), param('mm', 1), param('start', 2), param('end', 3)], "KVM's ->invalidate_range callback", 'kvm'));
   }
 
-  probes.push({
-    event: 'mn_register',
-    symbol: SYM_REGISTER,
-    at: 'entry',
-    args: [param('subscription', 0), param('mm', 1)],
-    required: false,
-    purpose: 'a subscriber registers on an mm (from here on, ranges of that mm reach it)',
-  });
-  probes.push({
-    event: 'mn_release',
-    symbol: SYM_RELEASE,
-    at: 'entry',
-    args: [param('mm', 0)],
-    required: false,
-    purpose: 'the mm is torn down: subscribers are released',
-  });
+  probes.push(optionalEntry('mn_register', SYM_REGISTER, [param('subscription', 0), param('mm', 1)], 'a subscriber registers on an mm (from here on, ranges of that mm reach it)'));
+  probes.push(optionalEntry('mn_release', SYM_RELEASE, [param('mm', 0)], 'the mm is torn down: subscribers are released'));
   if (facts.intervalNotifiers) {
-    probes.push({
-      event: 'mmu_interval_notifier_insert',
-      symbol: SYM_ITREE_INSERT,
-      at: 'entry',
-      args: [param('interval_sub', 0), param('mm', 1), param('start', 2), param('length', 3)],
-      required: false,
-      purpose: 'interval notifier insert (may sleep: forbidden inside an invalidate callback)',
-    });
-    probes.push({
-      event: 'mmu_interval_notifier_remove',
-      symbol: SYM_ITREE_REMOVE,
-      at: 'entry',
-      args: [param('interval_sub', 0)],
-      required: false,
-      purpose: 'interval notifier remove (may sleep: forbidden inside an invalidate callback)',
-    });
-    probes.push({
-      event: 'mn_itree_inv_end',
-      symbol: SYM_ITREE_INV_END,
-      at: 'entry',
-      args: [param('subscriptions', 0)],
-      required: false,
-      purpose: 'end of an interval-tree invalidation (static; absent when inlined)',
-    });
+    probes.push(optionalEntry('mmu_interval_notifier_insert', SYM_ITREE_INSERT, [param('interval_sub', 0), param('mm', 1), param('start', 2), param('length', 3)], 'interval notifier insert (may sleep: forbidden inside an invalidate callback)'));
+    probes.push(optionalEntry('mmu_interval_notifier_remove', SYM_ITREE_REMOVE, [param('interval_sub', 0)], 'interval notifier remove (may sleep: forbidden inside an invalidate callback)'));
+    probes.push(optionalEntry('mn_itree_inv_end', SYM_ITREE_INV_END, [param('subscriptions', 0)], 'end of an interval-tree invalidation (static; absent when inlined)'));
   }
   if (facts.oomReapMmArg !== undefined) {
-    probes.push({
-      event: 'oom_reap_task_mm',
-      symbol: SYM_OOM_REAP,
-      at: 'entry',
-      args: [param('mm', facts.oomReapMmArg)],
-      required: false,
-      purpose: 'the OOM reaper (or process_mrelease) starts reaping an mm: the only legitimate user of the non-blocking start',
-    });
+    probes.push(optionalEntry('oom_reap_task_mm', SYM_OOM_REAP, [param('mm', facts.oomReapMmArg)], 'the OOM reaper (or process_mrelease) starts reaping an mm: the only legitimate user of the non-blocking start'));
   }
   return probes;
 }
