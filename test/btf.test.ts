@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Btf, BtfError, BtfKind, parseBtf, readBtfFile } from '../src/btf/reader';
+import { Btf, BTF_MAX_BYTES, BtfError, BtfKind, parseBtf, readBtfFile } from '../src/btf/reader';
 
 const ROOT = join(__dirname, '..', '..');
 const REAL_BTF = join(ROOT, 'fixtures', 'real', 'btf', 'vmlinux-6.1.0-56-amd64.btf.gz');
@@ -283,6 +283,16 @@ describe('BTF reader errors', () => {
     const gz = gzipSync(bytes);
     assert.throws(() => parseBtf(gz.subarray(0, gz.length - 8)), /gzip data could not be decompressed/);
     assert.throws(() => readBtfFile('/nonexistent/vmlinux.btf'), /cannot read BTF file \/nonexistent\/vmlinux.btf: no such file/);
+  });
+
+  test('/dev/zero or a gzip bomb as the BTF file: refused at a bounded size, not read into memory without end', () => {
+    const t0 = Date.now();
+    assert.throws(() => readBtfFile('/dev/zero'), /cannot read BTF file \/dev\/zero: it is larger than 64 MiB/);
+    assert.ok(Date.now() - t0 < 10_000);
+    // A gzip that decompresses to more than the limit (BTF_MAX_BYTES, 1 GiB; 1 MiB here) stops there.
+    assert.ok(BTF_MAX_BYTES >= 256 << 20);
+    const bomb = gzipSync(Buffer.alloc(4 << 20));
+    assert.throws(() => parseBtf(bomb, { maxBytes: 1 << 20 }), /gzip data could not be decompressed: .*(larger|exceed)/i);
   });
 
   test('asking for the wrong kind says so', () => {

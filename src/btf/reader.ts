@@ -9,7 +9,8 @@
  * Accepted input: raw BTF, gzip-compressed BTF (by the magic bytes 1f 8b), and an ELF file with a
  * `.BTF` section (a vmlinux with BTF, or a kernel module .ko).
  */
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readSmallBytes } from '../util/small-file';
 import { gunzipSync } from 'node:zlib';
 
 export const BTF_MAGIC = 0xeb9f;
@@ -185,6 +186,8 @@ export interface ParseBtfOptions {
   source?: string;
   /** Pointer size in bytes of the target (default 8). */
   pointerSize?: number;
+  /** The most a gzip-compressed input may decompress to (default BTF_MAX_BYTES). */
+  maxBytes?: number;
 }
 
 /** A parsed BTF blob. Build it with {@link parseBtf} or {@link readBtfFile}. */
@@ -605,13 +608,22 @@ export function extractElfBtf(b: Uint8Array, source = 'ELF file'): Uint8Array {
   throw new BtfError(`${source}: ELF file has no .BTF section (was the kernel built with CONFIG_DEBUG_INFO_BTF?)`);
 }
 
+/**
+ * The largest BTF input read, file or decompressed: a kernel's BTF is a few
+ * MiB, a vmlinux ELF with it (and DWARF) some hundreds; more is the wrong file
+ * (or /dev/zero) and is refused instead of filling memory.
+ */
+export const BTF_MAX_BYTES = 1 << 30;
+/** The most read of BTF that is not a regular file (`--btf <(zcat vmlinux.btf.gz)`): the BTF alone, a few MiB. */
+const BTF_STREAM_MAX_BYTES = 64 << 20;
+
 /** Parse BTF from raw, gzip-compressed or ELF bytes. */
 export function parseBtf(input: Uint8Array, options: ParseBtfOptions = {}): Btf {
   const source = options.source ?? 'BTF data';
   let bytes = input;
   if (isGzip(bytes)) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: options.maxBytes ?? BTF_MAX_BYTES });
     } catch (err) {
       throw new BtfError(`${source}: gzip data could not be decompressed: ${(err as Error).message}`);
     }
@@ -624,7 +636,8 @@ export function parseBtf(input: Uint8Array, options: ParseBtfOptions = {}): Btf 
 export function readBtfFile(path: string, options: Omit<ParseBtfOptions, 'source'> = {}): Btf {
   let data: Buffer;
   try {
-    data = readFileSync(path);
+    // Not a regular file (a pipe, a device such as /dev/zero): no size to trust, and far less is read before giving up.
+    data = readSmallBytes(path, statSync(path).isFile() ? BTF_MAX_BYTES : BTF_STREAM_MAX_BYTES);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new BtfError(`cannot read BTF file ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
