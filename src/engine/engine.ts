@@ -442,21 +442,20 @@ export class Engine {
   // ---- open-range storage ------------------------------------------------
   //
   // task.openRanges holds a task's open ranges in start order (they nest LIFO);
-  // openByKey finds one by task and key without a scan, so a task holding tens
-  // of thousands of open ranges stays linear. Every change goes through these.
+  // task.openByKey finds one by key without a scan, so a task holding tens of
+  // thousands of open ranges stays linear. Every change goes through these.
 
-  /** Open ranges by `${task key}\0${range key}`, in start order. */
-  private readonly openByKey = new Map<string, RangeRecord[]>();
   /** Open ranges kept, over all tasks (at most MAX_OPEN_RANGES). */
   private openKept = 0;
 
   private addOpen(task: TaskState, range: RangeRecord): void {
     task.openRanges.push(range);
     this.tasksWithOpen.add(task);
-    const k = `${task.key}\0${range.key}`;
-    const same = this.openByKey.get(k);
-    if (same !== undefined) same.push(range);
-    else this.openByKey.set(k, [range]);
+    const byKey = (task.openByKey ??= new Map());
+    const same = byKey.get(range.key);
+    if (same === undefined) byKey.set(range.key, range);
+    else if (Array.isArray(same)) same.push(range);
+    else byKey.set(range.key, [same, range]);
     this.openKept++;
   }
 
@@ -466,10 +465,13 @@ export class Engine {
     if (open[open.length - 1] === range) open.pop();
     else open.splice(open.lastIndexOf(range), 1);
     if (open.length === 0) this.tasksWithOpen.delete(task);
-    const k = `${task.key}\0${range.key}`;
-    const same = this.openByKey.get(k) as RangeRecord[];
-    if (same.length === 1) this.openByKey.delete(k);
-    else same.splice(same.lastIndexOf(range), 1);
+    const byKey = task.openByKey as NonNullable<TaskState['openByKey']>;
+    const same = byKey.get(range.key);
+    if (same === range) byKey.delete(range.key);
+    else if (Array.isArray(same)) {
+      same.splice(same.lastIndexOf(range), 1);
+      if (same.length === 1) byKey.set(range.key, same[0]);
+    }
     this.openKept--;
   }
 
@@ -501,13 +503,14 @@ export class Engine {
 
   /** The task's innermost open range of this key. */
   latestOpen(task: TaskState, key: string): RangeRecord | undefined {
-    const same = this.openByKey.get(`${task.key}\0${key}`);
-    return same?.[same.length - 1];
+    const same = task.openByKey?.get(key);
+    return Array.isArray(same) ? same[same.length - 1] : same;
   }
 
   /** The task's outermost open range of this key. */
   earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
-    return this.openByKey.get(`${task.key}\0${key}`)?.[0];
+    const same = task.openByKey?.get(key);
+    return Array.isArray(same) ? same[0] : same;
   }
 
   /**

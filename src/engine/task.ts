@@ -32,7 +32,10 @@ export interface SubscriberDue {
  * thousands of tasks, most of which never need them.
  */
 export interface TaskState extends TaskView {
+  /** Its open ranges in start order (they nest LIFO). */
   openRanges: RangeRecord[];
+  /** The same by key: the range, or those of the key in start order when it is open more than once (made on first use). */
+  openByKey?: Map<string, RangeRecord | RangeRecord[]>;
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
   failed?: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
