@@ -83,6 +83,24 @@ describe('memory: open ranges', () => {
       Engine.prototype.finish = finish;
     }
   });
+
+  it(`a teardown of an mm looks only at the ranges open on that mm: ${MAX_OPEN_RANGES.toLocaleString('en-US')} open ranges and 100,000 exits of other processes take linear time`, async () => {
+    // Each exit (__mmu_notifier_release of its own mm) scanned every open range of every task: 2 billion comparisons here.
+    const release = (i: number) => at(set(b.release, 'mm', `0xff3${(i % 5000).toString(16).padStart(13, '0')}`), `${9 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`)
+      .replace('kvmnotif-147 ', `kvmnotif-${2000 + (i % 100)} `);
+    const starts = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
+    const releases = Array.from({ length: 100_000 }, (_, i) => release(i));
+    // Timed against the same lines with the exits first, when nothing is open yet, so load on the machine cancels out.
+    const timed = async (lines: string[]) => {
+      const t0 = Date.now();
+      const r = await analyzeTrace(file(lines), { threads: 1 });
+      assert.equal(r.counts.starts, MAX_OPEN_RANGES);
+      return Date.now() - t0;
+    };
+    const exitsFirst = await timed([...releases.map((l) => l.replace(/ (\d+)\.(\d+): mn_release/, ' 5.$2: mn_release')), ...starts]);
+    const exitsAfter = await timed([...starts, ...releases]);
+    assert.ok(exitsAfter < 3 * exitsFirst + 500, `exits after the starts: ${exitsAfter} ms, before them: ${exitsFirst} ms`);
+  });
 });
 
 describe('memory: tasks of the inside-invalidation tracker', () => {

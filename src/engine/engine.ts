@@ -358,8 +358,6 @@ export class Engine {
 
   /** Proofs that open ranges can no longer end (see LeftProof). */
   private readonly leftProof = new WeakMap<RangeRecord, LeftProof>();
-  /** Tasks with at least one open range (kept by addOpen and removeOpen). */
-  private readonly tasksWithOpen = new Set<TaskState>();
 
   /** Ranges already reported by reportOverdue (not reported again at the end). */
   private readonly reportedEarly = new WeakSet<RangeRecord>();
@@ -387,10 +385,9 @@ export class Engine {
   /** An mm is torn down (__mmu_notifier_release, exit_mmap): ranges still open on it. */
   private mmTornDown(op: Operation, task: TaskState): void {
     const mm = op.args.mm;
-    if (mm === undefined) return;
-    for (const t of this.tasksWithOpen) {
-      for (const range of t.openRanges) if (range.start.args.mm === mm) this.proveLeft(range, t, op, t === task ? 'own-teardown' : 'teardown');
-    }
+    const open = mm === undefined ? undefined : this.openByMm.get(mm);
+    if (open === undefined) return;
+    for (const [range, t] of open) this.proveLeft(range, t, op, t === task ? 'own-teardown' : 'teardown');
   }
 
   /** Keep the first proof that `range` can no longer end; a proof by the task itself outranks another task's teardown. */
@@ -447,15 +444,22 @@ export class Engine {
 
   /** Open ranges kept, over all tasks (at most MAX_OPEN_RANGES). */
   private openKept = 0;
+  /** Open ranges by their mm, in start order, with their task: a teardown of the mm finds them without a scan of every open range. */
+  private readonly openByMm = new Map<string, Map<RangeRecord, TaskState>>();
 
   private addOpen(task: TaskState, range: RangeRecord): void {
     task.openRanges.push(range);
-    this.tasksWithOpen.add(task);
     const byKey = (task.openByKey ??= new Map());
     const same = byKey.get(range.key);
     if (same === undefined) byKey.set(range.key, range);
     else if (Array.isArray(same)) same.push(range);
     else byKey.set(range.key, [same, range]);
+    const mm = range.start.args.mm;
+    if (mm !== undefined) {
+      const onMm = this.openByMm.get(mm);
+      if (onMm === undefined) this.openByMm.set(mm, new Map([[range, task]]));
+      else onMm.set(range, task);
+    }
     this.openKept++;
   }
 
@@ -464,7 +468,6 @@ export class Engine {
     const open = task.openRanges;
     if (open[open.length - 1] === range) open.pop();
     else open.splice(open.lastIndexOf(range), 1);
-    if (open.length === 0) this.tasksWithOpen.delete(task);
     const byKey = task.openByKey as NonNullable<TaskState['openByKey']>;
     const same = byKey.get(range.key);
     if (same === range) byKey.delete(range.key);
@@ -472,6 +475,9 @@ export class Engine {
       same.splice(same.lastIndexOf(range), 1);
       if (same.length === 1) byKey.set(range.key, same[0]);
     }
+    const mm = range.start.args.mm;
+    const onMm = mm === undefined ? undefined : this.openByMm.get(mm);
+    if (onMm !== undefined && onMm.delete(range) && onMm.size === 0) this.openByMm.delete(mm as string);
     this.openKept--;
   }
 
