@@ -345,15 +345,22 @@ export class Engine {
 
   /** Live input: report the task's ranges open longer than the threshold while it runs on (once each). */
   private reportOverdue(task: TaskState, sec: number, nsec: number, now: TraceEvent): void {
-    for (const range of task.openRanges) {
+    // Open ranges are in start order, so the overdue ones come first: each is looked at until it is
+    // reported (or events were lost since it started, which stays so), then passed over for good.
+    const open = task.openRanges;
+    let k = task.overdueFrom ?? 0;
+    for (; k < open.length; k++) {
+      const range = open[k];
       if (this.reportedEarly.has(range)) continue;
       const since = range.start.ev.ts;
       const ranFor = (sec - since.sec) * 1e9 + (nsec - since.nsec);
-      if (ranFor <= this.opts.likelyAfterNs || this.coverage.lossBetween(since, now.ts)) continue;
+      if (ranFor <= this.opts.likelyAfterNs) break;
+      if (this.coverage.lossBetween(since, now.ts)) continue;
       this.reportedEarly.add(range);
       this.resolveStart(range, task);
       this.leftOpen(range, this.verdicts.overdue(ranFor, now), true);
     }
+    task.overdueFrom = k;
   }
 
   /** Proofs that open ranges can no longer end (see LeftProof). */
@@ -466,8 +473,10 @@ export class Engine {
   /** Take `range` off the task's open ranges (usually the innermost: then no scan). */
   private removeOpen(task: TaskState, range: RangeRecord): void {
     const open = task.openRanges;
-    if (open[open.length - 1] === range) open.pop();
-    else open.splice(open.lastIndexOf(range), 1);
+    const at = open[open.length - 1] === range ? open.length - 1 : open.lastIndexOf(range);
+    if (at === open.length - 1) open.pop();
+    else open.splice(at, 1);
+    if (task.overdueFrom !== undefined && at < task.overdueFrom) task.overdueFrom--;
     const byKey = task.openByKey as NonNullable<TaskState['openByKey']>;
     const same = byKey.get(range.key);
     if (same === range) byKey.delete(range.key);

@@ -36,6 +36,8 @@ export interface TaskState extends TaskView {
   openRanges: RangeRecord[];
   /** The same by key: the range, or those of the key in start order when it is open more than once (made on first use). */
   openByKey?: Map<string, RangeRecord | RangeRecord[]>;
+  /** Live input: how many of openRanges, from the first, the overdue check has passed (reported, or with events lost since their start). */
+  overdueFrom?: number;
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
   failed?: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
