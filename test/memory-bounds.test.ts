@@ -14,7 +14,7 @@ import { Engine, MAX_OPEN_RANGES } from '../src/engine/engine';
 import { analyzeTrace } from '../src/analyze';
 import { InsideInvalidationTracker } from '../rules/support/inside-invalidation';
 import type { Operation } from '../src/semantics/operations';
-import { at, baseline as b, set, trace } from './real-lines';
+import { at, baseline as b, set, syscalls, trace } from './real-lines';
 
 describe('memory: coverage', () => {
   it('a run of 200,000 unreadable lines (or lost-event markers) with no event between them is one loss window', () => {
@@ -99,6 +99,24 @@ describe('memory: open ranges', () => {
     const atEnd = await timed(false);
     const live = await timed(true);
     assert.ok(live < 3 * atEnd + 500, `live: ${live} ms, judged at the end: ${atEnd} ms`);
+  });
+
+  it(`${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges open on one task and 100,000 system call boundaries of that task take linear time; each range is proved left once`, async () => {
+    // Each boundary proved every open range of the task again.
+    const starts = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
+    const exits = (ts: (i: number) => string) => Array.from({ length: 100_000 }, (_, i) => at(syscalls.rawExit, ts(i)));
+    const timed = async (lines: string[]) => {
+      const t0 = Date.now();
+      const r = await analyzeTrace(file(lines), { threads: 1 });
+      assert.equal(r.counts.open, MAX_OPEN_RANGES);
+      return { ms: Date.now() - t0, certain: r.findings.filter((f) => f.ruleId === 'unpaired-start' && f.confidence === 'certain').length };
+    };
+    // Timed against the same lines with the boundaries first, when nothing is open yet, so load on the machine cancels out.
+    const before = await timed([...exits((i) => `5.${String(i).padStart(6, '0')}`), ...starts]);
+    const after = await timed([...starts, ...exits((i) => `${8 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`)]);
+    assert.equal(before.certain, 0);
+    assert.equal(after.certain, 1000, 'every range proved left by the boundary (the first 1000 findings listed)');
+    assert.ok(after.ms < 3 * before.ms + 500, `boundaries after the starts: ${after.ms} ms, before them: ${before.ms} ms`);
   });
 
   it(`a teardown of an mm looks only at the ranges open on that mm: ${MAX_OPEN_RANGES.toLocaleString('en-US')} open ranges and 100,000 exits of other processes take linear time`, async () => {

@@ -386,7 +386,10 @@ export class Engine {
    */
   private syscallBoundary(op: Operation, task: TaskState): void {
     task.syscallSeen = op;
-    for (const range of task.openRanges) this.proveLeft(range, task, op, 'syscall');
+    // Ranges before provedFrom have this proof from an earlier boundary (or the task's own teardown), which stands.
+    const open = task.openRanges;
+    for (let k = task.provedFrom ?? 0; k < open.length; k++) this.proveLeft(open[k], task, op, 'syscall');
+    task.provedFrom = open.length;
   }
 
   /** An mm is torn down (__mmu_notifier_release, exit_mmap): ranges still open on it. */
@@ -477,6 +480,7 @@ export class Engine {
     if (at === open.length - 1) open.pop();
     else open.splice(at, 1);
     if (task.overdueFrom !== undefined && at < task.overdueFrom) task.overdueFrom--;
+    if (task.provedFrom !== undefined && at < task.provedFrom) task.provedFrom--;
     const byKey = task.openByKey as NonNullable<TaskState['openByKey']>;
     const same = byKey.get(range.key);
     if (same === range) byKey.delete(range.key);

@@ -38,6 +38,8 @@ export interface TaskState extends TaskView {
   openByKey?: Map<string, RangeRecord | RangeRecord[]>;
   /** Live input: how many of openRanges, from the first, the overdue check has passed (reported, or with events lost since their start). */
   overdueFrom?: number;
+  /** How many of openRanges, from the first, a system call boundary of the task has proved left (see Engine.syscallBoundary). */
+  provedFrom?: number;
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
   failed?: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
