@@ -272,10 +272,13 @@ export class Engine {
 
   private rangeStartReturn(op: Operation, task: TaskState): void {
     let range: RangeRecord | undefined;
-    for (let i = task.openRanges.length - 1; i >= 0; i--) {
-      if (!task.openRanges[i].startReturn) {
-        range = task.openRanges[i];
-        break;
+    // The innermost open range still waiting for its return; none when every one has it (then no scan).
+    if (task.awaitingReturn) {
+      for (let i = task.openRanges.length - 1; i >= 0; i--) {
+        if (!task.openRanges[i].startReturn) {
+          range = task.openRanges[i];
+          break;
+        }
       }
     }
     if (!range) {
@@ -283,6 +286,7 @@ export class Engine {
       return;
     }
     range.startReturn = op;
+    (task.awaitingReturn as number)--;
     if (op.ret !== undefined && op.ret !== 0n) {
       this.removeOpen(task, range);
       this.counts.failedStarts++;
@@ -459,6 +463,7 @@ export class Engine {
 
   private addOpen(task: TaskState, range: RangeRecord): void {
     task.openRanges.push(range);
+    if (!range.startReturn) task.awaitingReturn = (task.awaitingReturn ?? 0) + 1;
     const byKey = (task.openByKey ??= new Map());
     const same = byKey.get(range.key);
     if (same === undefined) byKey.set(range.key, range);
@@ -481,6 +486,7 @@ export class Engine {
     else open.splice(at, 1);
     if (task.overdueFrom !== undefined && at < task.overdueFrom) task.overdueFrom--;
     if (task.provedFrom !== undefined && at < task.provedFrom) task.provedFrom--;
+    if (!range.startReturn) (task.awaitingReturn as number)--;
     const byKey = task.openByKey as NonNullable<TaskState['openByKey']>;
     const same = byKey.get(range.key);
     if (same === range) byKey.delete(range.key);

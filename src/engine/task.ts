@@ -40,6 +40,8 @@ export interface TaskState extends TaskView {
   overdueFrom?: number;
   /** How many of openRanges, from the first, a system call boundary of the task has proved left (see Engine.syscallBoundary). */
   provedFrom?: number;
+  /** How many of openRanges have no return yet (kept by the engine): a return when none waits is unmatched without a scan. */
+  awaitingReturn?: number;
   /** Starts that returned non-zero, by key: an end for one of these is a bug. */
   failed?: Map<string, RangeRecord>;
   /** The last closed range per key (bounded), to prove a second end has no start. */
