@@ -15,8 +15,10 @@ interface ClearWindow {
   comm: string;
   cpu?: number;
   keys: string[];
-  /** The ksm-write-protect / anon-exclusive-clear operations, in order. */
+  /** The ksm-write-protect / anon-exclusive-clear operations, in order: the first OPS_KEPT of them. */
   ops: Operation[];
+  /** The latest of them (kept or not). */
+  last: Operation;
   /** The invalidation range the PTE clear happens in (started before or just after the first op). */
   rangeStart?: Operation;
   rangeEnd?: Operation;
@@ -35,6 +37,8 @@ interface Pin {
 const PINS_PER_KEY = 16;
 const MAX_KEYS = 65536;
 const WINDOWS_PER_KEY = 8;
+/** Clears kept per window for its evidence: a task clearing the same page a million times keeps a window of this many, not a million. */
+const OPS_KEPT = 16;
 
 const rule = defineRule({
   meta: {
@@ -130,21 +134,22 @@ const rule = defineRule({
       if (!keys.length) return;
       const w = openByTask.get(task.key);
       if (w && w.keys.some((k) => keys.includes(k))) {
-        w.ops.push(op);
+        if (w.ops.length < OPS_KEPT) w.ops.push(op);
+        w.last = op;
         return;
       }
       if (w) close(w, op.ev);
       // The PTE clear of try_to_migrate_one / try_to_unmap_one happens inside a range already open.
       const enclosing = task.openRanges[task.openRanges.length - 1];
       openByTask.set(task.key, {
-        id: nextId++, task: task.key, machine: op.ev.machine, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op],
+        id: nextId++, task: task.key, machine: op.ev.machine, pid: op.ev.pid, comm: op.ev.comm, cpu: op.ev.cpu, keys, ops: [op], last: op,
         rangeStart: enclosing?.start, from: enclosing?.start.ev ?? op.ev,
       });
     }
 
     function close(w: ClearWindow, at: TraceEvent | undefined) {
       openByTask.delete(w.task);
-      const lastOp = w.ops[w.ops.length - 1].ev;
+      const lastOp = w.last.ev;
       // Without a range end, the restore is not seen: keep the window open at most maxWindowUs after the last clear.
       if (w.rangeEnd) {
         w.to = w.rangeEnd.ev;

@@ -172,3 +172,16 @@ describe('memory: tasks of the inside-invalidation tracker', () => {
     assert.ok(size <= 2 * 4096 + 1, `tasks kept: ${size}`);
   });
 });
+
+describe('memory: rule windows', () => {
+  it('a task clearing the same page 50,000 times keeps one window of at most 16 clears (its finding cites those, not 50,000 lines), and the window still ends at the last clear', async () => {
+    const page = '0xffffea0004a3b2c0';
+    const clear = (i: number) => `            ksmd-37      [000] .....     6.${String(700000 + i).padStart(6, '0')}: page_try_share_anon_rmap: (page_try_share_anon_rmap+0x0/0x60) page=${page}`;
+    // GUP-fast on CPU 1 just after the last clear: inside the window only if it runs to the last clear, not the 16th.
+    const pin = `        kvmnotif-147     [001] .....     6.750005: try_grab_folio: (try_grab_folio+0x0/0x1b0) page=${page} refs=1 flags=0x40000`;
+    const r = await analyzeTrace(file([...Array.from({ length: 50_000 }, (_, i) => clear(i)), pin]), { threads: 1 });
+    const races = r.findings.filter((f) => f.ruleId === 'gup-fast-anon-exclusive-race');
+    assert.equal(races.length, 1);
+    assert.ok(races[0].evidence.length <= 17, `${races[0].evidence.length} evidence lines`);
+  });
+});
