@@ -18,6 +18,8 @@ interface Storm {
 }
 
 interface KeyState {
+  /** The faulting page. */
+  page: bigint;
   /** Timestamps of recent faults (at most threshold + 1), with their events. */
   recent: TraceEvent[];
   storm?: Storm;
@@ -135,7 +137,7 @@ const rule = defineRule({
       let st = keys.get(key);
       if (!st) {
         if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
-        st = { recent: [] };
+        st = { page, recent: [] };
         keys.set(key, st);
       }
       const recent = st.recent;
@@ -164,10 +166,16 @@ const rule = defineRule({
       const e = op.args.end !== undefined ? BigInt(op.args.end) : undefined;
       if (s !== undefined && e !== undefined && e <= s) return; // an empty range (tlb_finish_mmu with nothing gathered: start=end=-1)
       for (const [key, st] of keys) {
-        const page = BigInt(key.slice(key.lastIndexOf('|') + 1));
-        if (s !== undefined && e !== undefined && (page + pageSize <= s || page >= e)) continue;
-        st.recent.length = 0;
-        st.storm = undefined;
+        const page = st.page;
+        if (s !== undefined && e !== undefined && (page + pageSize <= s || page >= e)) {
+          // A page whose faults have all left the window, in no storm, holds nothing: forgotten, so that each
+          // invalidation looks only at pages that faulted lately (a scan of every page ever seen, on every one).
+          const last = st.recent[st.recent.length - 1];
+          if (!st.storm && (last === undefined || diffNs(last.ts, op.ev.ts) > windowNs)) keys.delete(key);
+          continue;
+        }
+        // Invalidated: its count starts afresh, so it holds nothing either.
+        keys.delete(key);
       }
     }
   },
