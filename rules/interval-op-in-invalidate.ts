@@ -94,21 +94,19 @@ const rule = defineRule({
           comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], line: itree.ev.src.line,
         }, [{ ev: itree.ev, role: 'itree-invalidation' as const }]);
       }
-      for (let i = task.openRanges.length - 1; i >= 0; i--) {
-        const r = task.openRanges[i];
-        const mm = r.start.args.mm;
-        if (op.args.mm !== undefined && mm !== undefined && op.args.mm !== mm) continue;
-        const sameMm = op.args.mm !== undefined && mm !== undefined;
-        return report(op, sameMm ? 'likely' : 'inconclusive', 'held', {
-          comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], key: r.key, line: r.start.ev.src.line,
-          mmText: sameMm ? `the same mm ${mm}` : `mm ${mm ?? '(not captured)'} (the call's mm was not captured)`,
-          span: r.start.args.start !== undefined ? `${r.start.args.start}, ${r.start.args.end}` : 'the range',
-          decide: sameMm ? '' : ' Capture the interval\'s mm to decide.',
-        }, [
-          { ev: r.start.ev, role: 'invalidation-start' as const },
-          ...(r.startReturn ? [{ ev: r.startReturn.ev, role: 'start-return' as const }] : []),
-        ]);
-      }
+      const r = context.latestOpenOn(task, op.args.mm);
+      if (r === undefined) return;
+      const mm = r.start.args.mm;
+      const sameMm = op.args.mm !== undefined && mm !== undefined;
+      report(op, sameMm ? 'likely' : 'inconclusive', 'held', {
+        comm: op.ev.comm, pid: op.ev.pid, call: CALLS[op.role], key: r.key, line: r.start.ev.src.line,
+        mmText: sameMm ? `the same mm ${mm}` : `mm ${mm ?? '(not captured)'} (the call's mm was not captured)`,
+        span: r.start.args.start !== undefined ? `${r.start.args.start}, ${r.start.args.end}` : 'the range',
+        decide: sameMm ? '' : ' Capture the interval\'s mm to decide.',
+      }, [
+        { ev: r.start.ev, role: 'invalidation-start' as const },
+        ...(r.startReturn ? [{ ev: r.startReturn.ev, role: 'start-return' as const }] : []),
+      ]);
     }
 
     function report(op: Operation, confidence: Confidence, messageId: 'inside' | 'held' | 'itree', data: Record<string, string | number | undefined>, more: Array<{ ev: Operation['ev']; role: PlacementRole | 'start-return' }>) {

@@ -202,3 +202,36 @@ describe('memory: rule windows', () => {
     assert.ok(endsAfter < 3 * endsFirst + 500, `invalidations after the faults: ${endsAfter} ms, before them: ${endsFirst} ms`);
   });
 });
+
+describe('memory: interval notifier calls', () => {
+  it(`a task holding ${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges open on one mm, then 100,000 mmu_interval_notifier_remove calls on another mm: each call looks up the task's ranges on its mm (it scanned all of them)`, async () => {
+    // A remove probed with the interval's mm (`mm=+48(%di):x64`, say); the captures' own probe has interval_sub only.
+    const remove = (i: number) => `        kvmnotif-147     [001] .....     ${9 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0: mmu_interval_notifier_remove: (mmu_interval_notifier_remove+0x0/0x1a0) interval_sub=0xff4d4553c5a3c0a8 mm=0xff201f0681099999`;
+    const ret = (usec: number) => at(b.ret, `${Math.floor(usec / 1e6)}.${String(usec % 1e6).padStart(6, '0')}`);
+    const held = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => [start(147, 6_000_000 + i * 3, i), ret(6_000_000 + i * 3 + 1)]).flat();
+    const removes = Array.from({ length: 100_000 }, (_, i) => remove(i));
+    const timed = async (lines: string[]) => {
+      const t0 = Date.now();
+      const r = await analyzeTrace(file(lines), { threads: 1 });
+      assert.equal(r.counts.open, MAX_OPEN_RANGES);
+      assert.equal(r.findings.filter((f) => f.ruleId === 'interval-op-in-invalidate').length, 0);
+      return Date.now() - t0;
+    };
+    // Timed against the same lines with the calls first, when nothing is open yet, so load on the machine cancels out.
+    const callsFirst = await timed([...removes.map((l) => l.replace(/ (\d+)\.(\d+): mmu_interval/, ' 5.$2: mmu_interval')), ...held]);
+    const callsAfter = await timed([...held, ...removes]);
+    assert.ok(callsAfter < 3 * callsFirst + 500, `calls while the ranges are held: ${callsAfter} ms, before them: ${callsFirst} ms`);
+  });
+
+  it('the call is still reported against the latest range the task holds on its mm, however many ranges of other mms are open above it', async () => {
+    const onMm = (line: string) => set(line, 'mm', '0xff201f0681099999');
+    const ret = (usec: number) => at(b.ret, `${Math.floor(usec / 1e6)}.${String(usec % 1e6).padStart(6, '0')}`);
+    const lines = [onMm(start(147, 5_000_000, 0xabc)), ret(5_000_001)];
+    for (let i = 0; i < 100; i++) lines.push(start(147, 6_000_000 + i * 3, i), ret(6_000_000 + i * 3 + 1));
+    lines.push('        kvmnotif-147     [001] .....     7.000000: mmu_interval_notifier_remove: (mmu_interval_notifier_remove+0x0/0x1a0) interval_sub=0xff4d4553c5a3c0a8 mm=0xff201f0681099999');
+    const r = await analyzeTrace(file(lines), { threads: 1 });
+    const held = r.findings.filter((f) => f.ruleId === 'interval-op-in-invalidate');
+    assert.equal(held.length, 1);
+    assert.match(held[0].message, /holding invalidation range 0xff00000000000abc open on the same mm 0xff201f0681099999 \(started line 1,/);
+  });
+});

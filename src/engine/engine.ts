@@ -131,6 +131,7 @@ export class Engine {
       severity,
       options,
       coverage: this.coverage,
+      latestOpenOn: (task, mm) => this.latestOpenOn(task as TaskState, mm),
       ...(this.opts.kernel ? { kernel: this.opts.kernel } : {}),
       report: (d) => {
         const template = meta.messages?.[d.messageId];
@@ -470,6 +471,11 @@ export class Engine {
     else if (Array.isArray(same)) same.push(range);
     else byKey.set(range.key, [same, range]);
     const mm = range.start.args.mm;
+    if (task.openByMm !== undefined) {
+      const list = task.openByMm.get(mm ?? '');
+      if (list === undefined) task.openByMm.set(mm ?? '', [range]);
+      else list.push(range);
+    }
     if (mm !== undefined) {
       const onMm = this.openByMm.get(mm);
       if (onMm === undefined) this.openByMm.set(mm, new Map([[range, task]]));
@@ -495,6 +501,15 @@ export class Engine {
       if (same.length === 1) byKey.set(range.key, same[0]);
     }
     const mm = range.start.args.mm;
+    if (task.openByMm !== undefined) {
+      if (open.length === 0) task.openByMm = undefined;
+      else {
+        const list = task.openByMm.get(mm ?? '') as RangeRecord[];
+        if (list[list.length - 1] === range) list.pop();
+        else list.splice(list.lastIndexOf(range), 1);
+        if (list.length === 0) task.openByMm.delete(mm ?? '');
+      }
+    }
     const onMm = mm === undefined ? undefined : this.openByMm.get(mm);
     if (onMm !== undefined && onMm.delete(range) && onMm.size === 0) this.openByMm.delete(mm as string);
     this.openKept--;
@@ -530,6 +545,39 @@ export class Engine {
   latestOpen(task: TaskState, key: string): RangeRecord | undefined {
     const same = task.openByKey?.get(key);
     return Array.isArray(same) ? same[same.length - 1] : same;
+  }
+
+  /**
+   * The task's innermost open range that may be on `mm`: its mm is `mm`, or one of the two was
+   * not captured. A task holding many ranges gets a per-mm index on the first such question, so
+   * a run of calls on another mm does not scan them all each time (RuleContext.latestOpenOn).
+   */
+  latestOpenOn(task: TaskState, mm: string | undefined): RangeRecord | undefined {
+    const open = task.openRanges;
+    if (mm === undefined || open.length === 0) return open[open.length - 1];
+    if (open.length <= 32) {
+      for (let i = open.length - 1; i >= 0; i--) {
+        const other = open[i].start.args.mm;
+        if (other === undefined || other === mm) return open[i];
+      }
+      return undefined;
+    }
+    if (task.openByMm === undefined) {
+      task.openByMm = new Map();
+      for (const r of open) {
+        const key = r.start.args.mm ?? '';
+        const list = task.openByMm.get(key);
+        if (list === undefined) task.openByMm.set(key, [r]);
+        else list.push(r);
+      }
+    }
+    const same = task.openByMm.get(mm);
+    const unknown = task.openByMm.get('');
+    const a = same?.[same.length - 1];
+    const b = unknown?.[unknown.length - 1];
+    if (a === undefined || b === undefined) return a ?? b;
+    // Both are open on the task: the later start is the inner one (ids count up in start order).
+    return Number(a.id.slice(1)) > Number(b.id.slice(1)) ? a : b;
   }
 
   /** The task's outermost open range of this key. */

@@ -36,6 +36,12 @@ export interface TaskState extends TaskView {
   openRanges: RangeRecord[];
   /** The same by key: the range, or those of the key in start order when it is open more than once (made on first use). */
   openByKey?: Map<string, RangeRecord | RangeRecord[]>;
+  /**
+   * The same by mm ('' for ranges whose mm was not captured), each in start order: made when a rule
+   * first asks for a task's latest range on an mm while more than a few are open (Engine.latestOpenOn),
+   * then kept up to date until the task holds none.
+   */
+  openByMm?: Map<string, RangeRecord[]>;
   /** Live input: how many of openRanges, from the first, the overdue check has passed (reported, or with events lost since their start). */
   overdueFrom?: number;
   /** How many of openRanges, from the first, a system call boundary of the task has proved left (see Engine.syscallBoundary). */

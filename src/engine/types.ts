@@ -217,6 +217,11 @@ export interface RuleContext<Options = Record<string, unknown>, MessageId extend
   /** Unknown unless the user gave it: rules must then say which versions their verdict holds for. */
   kernel?: KernelInfo;
   report(d: ReportDescriptor<MessageId, RoleId>): void;
+  /**
+   * The task's innermost open range that may be on `mm` (its mm is `mm`, or either was not captured),
+   * found without scanning every range the task holds.
+   */
+  latestOpenOn(task: TaskView, mm: string | undefined): RangeRecord | undefined;
 }
 
 export interface RuleDocs {
