@@ -16,6 +16,7 @@
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { decodeDamage } from './damage';
 
 /** The output stream: its error (`failure`) comes after every byte decoded before it (see source.ts). */
 export type CheckedOutput = PassThrough & { failure?: NodeJS.ErrnoException };
@@ -26,9 +27,7 @@ const FNAME = 8;
 const FCOMMENT = 16;
 const FRESERVED = 0xe0;
 
-function damage(message: string, code = 'Z_DATA_ERROR'): NodeJS.ErrnoException {
-  return Object.assign(new Error(message), { code });
-}
+const damage = (message: string, code?: string) => decodeDamage('gzip', message, code);
 
 /** Compressed bytes, read in the chunks the file gives, with what a member did not use put back. */
 class ByteReader {
@@ -79,7 +78,7 @@ class ByteReader {
   }
 }
 
-const cutOff = (what: string) => damage(`gzip: the data stops inside a member's ${what} (the file is cut off)`, 'Z_BUF_ERROR');
+const cutOff = (what: string) => damage(`the data stops inside a member's ${what} (the file is cut off)`, 'Z_BUF_ERROR');
 
 /** Read one member header; false at the end of the input after a member (and any zero padding). */
 async function readHeader(input: ByteReader, first: boolean): Promise<boolean> {
@@ -94,17 +93,17 @@ async function readHeader(input: ByteReader, first: boolean): Promise<boolean> {
         const c = await input.next();
         if (!c) return false;
         const bad = c.findIndex((x) => x !== 0);
-        if (bad >= 0) throw damage(`gzip: byte ${at + bad} and on are not another gzip member (trailing garbage after the last member)`);
+        if (bad >= 0) throw damage(`byte ${at + bad} and on are not another gzip member (trailing garbage after the last member)`);
       }
     }
   }
   const start = input.offset;
   const fixed = await input.exact(10);
   if (fixed.length < 10) throw cutOff('header');
-  if (fixed[0] !== 0x1f || fixed[1] !== 0x8b) throw damage(`gzip: byte ${start} does not start a gzip member`);
-  if (fixed[2] !== 8) throw damage(`gzip: unknown compression method ${fixed[2]} in the member at byte ${start}`);
+  if (fixed[0] !== 0x1f || fixed[1] !== 0x8b) throw damage(`byte ${start} does not start a gzip member`);
+  if (fixed[2] !== 8) throw damage(`unknown compression method ${fixed[2]} in the member at byte ${start}`);
   const flags = fixed[3];
-  if (flags & FRESERVED) throw damage(`gzip: reserved header flags set in the member at byte ${start}`);
+  if (flags & FRESERVED) throw damage(`reserved header flags set in the member at byte ${start}`);
   if (flags & FEXTRA) {
     const len = await input.exact(2);
     if (len.length < 2) throw cutOff('header');
@@ -158,7 +157,7 @@ async function inflateMember(input: ByteReader, out: CheckedOutput): Promise<{ c
     if (!c) {
       // The input ended inside the deflate data (or exactly at its end, with the trailer missing).
       inflater.end();
-      await ended.catch((e: NodeJS.ErrnoException) => { throw damage(`gzip: ${e.message}`, e.code); });
+      await ended.catch((e: NodeJS.ErrnoException) => { throw damage(`${e.message}`, e.code); });
       throw cutOff('trailer');
     }
     // A write that meets damage gets no callback, only the stream's error.
@@ -169,7 +168,7 @@ async function inflateMember(input: ByteReader, out: CheckedOutput): Promise<{ c
         resolve(e);
       });
     });
-    if (failed) throw damage(`gzip: ${failed.message}`, failed.code);
+    if (failed) throw damage(`${failed.message}`, failed.code);
     given += c.length;
     // The inflater takes every byte it is given until its deflate stream ends; what it left is the trailer and beyond.
     if (inflater.bytesWritten < given) {
@@ -193,8 +192,8 @@ export function gunzipChecked(src: Readable): CheckedOutput {
       const { crc, size } = await inflateMember(input, out);
       const trailer = await input.exact(8);
       if (trailer.length < 8) throw cutOff('trailer');
-      if (trailer.readUInt32LE(0) !== crc) throw damage(`gzip: the CRC-32 of the member that starts near byte ${member} does not match its data`);
-      if (trailer.readUInt32LE(4) !== size) throw damage(`gzip: the length of the member that starts near byte ${member} does not match its data`);
+      if (trailer.readUInt32LE(0) !== crc) throw damage(`the CRC-32 of the member that starts near byte ${member} does not match its data`);
+      if (trailer.readUInt32LE(4) !== size) throw damage(`the length of the member that starts near byte ${member} does not match its data`);
     }
   })().then(
     () => out.end(),

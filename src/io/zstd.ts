@@ -14,6 +14,7 @@
  * frames (trailing garbage) is damage.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { decodeDamage } from './damage';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 /** Skippable frames: magic 0x184D2A50 to 0x184D2A5F, then a 4-byte size. */
@@ -34,9 +35,7 @@ function windowSize(wd: number): bigint {
 type Hasher = { update(b: Uint8Array): Hasher; digest(): bigint };
 type Decoder = { push(chunk: Uint8Array, final?: boolean): unknown };
 
-function damage(message: string, code = 'Z_DATA_ERROR'): Error {
-  return Object.assign(new Error(`zstd: ${message}`), { code });
-}
+const damage = (message: string, code?: string) => decodeDamage('zstd', message, code);
 
 /** A Transform from zstd bytes to the decompressed bytes, checked frame by frame. */
 export async function createZstdCheckedDecompressor(): Promise<Transform> {
