@@ -56,8 +56,11 @@ export class Verdicts {
 
   /** A range still open when the capture ended: what proves it will not end (`proof`), else how long its task ran on (the last resort). */
   openAtEnd(range: RangeRecord, task: TaskState, proof: LeftProof | undefined): Verdict {
-    const v = proof && this.left(range, task, proof);
-    return v && proof ? this.unlessLost(range.start.ev.ts, proof.op.ev.ts, 'end', v) : this.endOfCapture(task, range.start.ev, 'end');
+    if (proof !== undefined) {
+      const v = this.left(range, task, proof);
+      if (v !== undefined) return this.unlessLost(range.start.ev.ts, proof.op.ev.ts, 'end', v);
+    }
+    return this.endOfCapture(task, range.start.ev, 'end');
   }
 
   /** The task left the kernel entry that started the range, or another task tore the range's mm down (undefined: that proves nothing yet). */
