@@ -699,6 +699,7 @@ export class FtraceParser implements TraceParser {
         flagsRaw = l[4];
         tsRaw = `${l[5]}us`;
         ts = timestampFromMicros(tsRaw, l[5]);
+        if (ts === undefined) return false;
         body = l[7];
       }
     }

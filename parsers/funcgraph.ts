@@ -132,6 +132,7 @@ export class FuncGraphParser implements TraceParser {
       rest = rest.slice(m[0].length);
     } else if ((m = RELTIME.exec(rest))) {
       ts = timestampFromMicros(`${m[1]} us`, m[1]);
+      if (ts === undefined) return false;
       rest = rest.slice(m[0].length);
     }
     if ((m = CPU_COL.exec(rest))) {

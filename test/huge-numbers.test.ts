@@ -46,11 +46,13 @@ describe('huge pid and CPU numbers', () => {
     });
   }
 
-  it('a timestamp with 400 digits of seconds, or a function_graph duration of 400 digits, is an unreadable line (function_graph crashed converting Infinity to a BigInt)', () => {
+  it('a timestamp with 400 digits of seconds, a function_graph rel-time of 400 digits of µs, or a function_graph duration of 400 digits, is an unreadable line (function_graph crashed converting Infinity to a BigInt)', () => {
     const file = join(ROOT, 'fixtures', 'corpus', 'perf-tools', 'funcgraph_abstime_headers.lines-1-200.txt');
     const lines = readFileSync(file, 'utf8').split('\n');
     lines[5] = lines[5].replace(/^7238523/, BIG);
     lines[7] = lines[7].replace(/0\.153 us/, `${BIG} us`);
+    // The rel-time column (µs since the buffer start, see parsers/funcgraph.ts) in place of the abstime one.
+    lines[9] = lines[9].replace(/^7238523\.638014 \|/, `${BIG} us |`);
     const ftrace = readFileSync(join(ROOT, 'fixtures', 'real', 'baseline.trace.lines-25911-26110.txt'), 'utf8').split('\n');
     const at = ftrace.findIndex((l) => /mn_inv_start:/.test(l));
     ftrace[at] = ftrace[at].replace(/\s(\d+)\.(\d+):/, ` ${BIG}.$2:`);
@@ -61,7 +63,10 @@ describe('huge pid and CPU numbers', () => {
       assert.ok(res.code === 0 || res.code === 1, res.stderr);
       const report = parseReport(res.stdout);
       assert.ok(report.inputs[0].unreadable.some((u: { line: number }) => u.line === line), `${name}: line ${line} not unreadable`);
-      if (name === 'graph.txt') assert.ok(report.inputs[0].unreadable.some((u: { line: number }) => u.line === 8), 'a duration of 400 digits is read');
+      if (name === 'graph.txt') {
+        assert.ok(report.inputs[0].unreadable.some((u: { line: number }) => u.line === 8), 'a duration of 400 digits is read');
+        assert.ok(report.inputs[0].unreadable.some((u: { line: number }) => u.line === 10), 'a rel-time of 400 digits is read');
+      }
     }
   });
 });

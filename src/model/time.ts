@@ -9,7 +9,7 @@ import type { Timestamp } from './event';
 export function parseTimestamp(raw: string): Timestamp | undefined {
   if (raw.endsWith('us')) {
     const micros = raw.slice(0, -2);
-    return isDigits(micros, 0, micros.length) && micros.length <= MAX_SECOND_DIGITS + 6 ? timestampFromMicros(raw, micros) : undefined;
+    return isDigits(micros, 0, micros.length) ? timestampFromMicros(raw, micros) : undefined;
   }
   const dot = raw.indexOf('.');
   if (dot < 0) {
@@ -34,8 +34,12 @@ export function parseTimestamp(raw: string): Timestamp | undefined {
  */
 export const MAX_SECOND_DIGITS = 15;
 
-/** Microsecond timestamps of the latency format (`123us`, relative to the buffer start). */
-export function timestampFromMicros(raw: string, micros: string): Timestamp {
+/**
+ * Microsecond timestamps of the latency format (`123us`, relative to the buffer start), from their
+ * digits; undefined when there are more than a timestamp can have (see MAX_SECOND_DIGITS).
+ */
+export function timestampFromMicros(raw: string, micros: string): Timestamp | undefined {
+  if (micros.length > MAX_SECOND_DIGITS + 6) return undefined;
   const cut = micros.length - 6;
   const sec = cut > 0 ? Number(micros.slice(0, cut)) : 0;
   const usec = Number(cut > 0 ? micros.slice(cut) : micros);
