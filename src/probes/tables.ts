@@ -8,6 +8,7 @@
  * to read the facts from the kernel itself instead.
  */
 import { atLeast } from './kernel-version';
+import { MMU_NOTIFIER_EVENTS } from '../util/mmu-notifier-event';
 import type { EventValue, KernelFacts, KernelVersion, RangeField, RangeLayout } from './types';
 
 export const SYM_START = '__mmu_notifier_invalidate_range_start';
@@ -31,16 +32,7 @@ export const SECONDARY_EVENT: Record<string, string> = {
 };
 
 /** `enum mmu_notifier_event` (about 5.2+; EXCLUSIVE from about 5.13). */
-export const EVENT_VALUES: readonly EventValue[] = [
-  { name: 'MMU_NOTIFY_UNMAP', value: 0 },
-  { name: 'MMU_NOTIFY_CLEAR', value: 1 },
-  { name: 'MMU_NOTIFY_PROTECTION_VMA', value: 2 },
-  { name: 'MMU_NOTIFY_PROTECTION_PAGE', value: 3 },
-  { name: 'MMU_NOTIFY_SOFT_DIRTY', value: 4 },
-  { name: 'MMU_NOTIFY_RELEASE', value: 5 },
-  { name: 'MMU_NOTIFY_MIGRATE', value: 6 },
-  { name: 'MMU_NOTIFY_EXCLUSIVE', value: 7 },
-];
+export const EVENT_VALUES: readonly EventValue[] = MMU_NOTIFIER_EVENTS.map((name, value) => ({ name, value }));
 
 const f = (name: string, offset: number, size: number): RangeField => ({ name, offset, size });
 

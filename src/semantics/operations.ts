@@ -3,6 +3,7 @@
  * The semantics layer turns TraceEvents into these; the engine only sees these.
  */
 import type { TraceEvent } from '../model/event';
+import { MMU_NOTIFIER_EVENTS } from '../util/mmu-notifier-event';
 
 export type Role =
   | 'range-start' | 'range-start-return' | 'range-end' | 'secondary-tlb'
@@ -13,12 +14,7 @@ export type Role =
   | 'kvm-unmap-range' | 'task-exit' | 'syscall' | 'sched-switch' | 'alloc' | 'tlb-flush' | 'device-fault'
   | 'gup-fast-pin' | 'anon-exclusive-clear' | 'ksm-write-protect';
 
-/** `enum mmu_notifier_event` (include/linux/mmu_notifier.h). */
-export const MMU_NOTIFIER_EVENTS = [
-  'MMU_NOTIFY_UNMAP', 'MMU_NOTIFY_CLEAR', 'MMU_NOTIFY_PROTECTION_VMA', 'MMU_NOTIFY_PROTECTION_PAGE',
-  'MMU_NOTIFY_SOFT_DIRTY', 'MMU_NOTIFY_RELEASE', 'MMU_NOTIFY_MIGRATE', 'MMU_NOTIFY_EXCLUSIVE',
-] as const;
-
+/** The name of an `enum mmu_notifier_event` value (`event N` for one this list does not know). */
 export function eventTypeName(v: number | undefined): string | undefined {
   if (v === undefined) return undefined;
   return MMU_NOTIFIER_EVENTS[v] ?? `event ${v}`;
