@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -169,5 +169,20 @@ describe('trace.dat', () => {
   it('a trace.dat cut inside its metadata: an input error naming what is missing', async () => {
     const cut = tmp('head.dat', readFileSync(V7).subarray(0, 0x0f33df + 40));
     await assert.rejects(analyzeTrace(cut), (e: Error) => e instanceof InputError && /head\.dat: cannot read this trace\.dat: .*ends before/.test(e.message));
+  });
+
+  it('reading reports its progress as it goes (the reading is synchronous: a bar is drawn from inside it or not at all), for a plain and a compressed file', async () => {
+    for (const [file, compression] of [[V7, 'none'], [V6, 'gzip']] as const) {
+      const seen: Array<{ bytesRead: number; bytesText: number; lines: number; compression: string }> = [];
+      const r = await readTrace(file, () => {}, { onProgress: (i) => seen.push({ ...i }) });
+      const size = statSync(file).size;
+      assert.ok(seen.length >= 3, `${file}: ${seen.length} progress calls for ${r.info.lines} records`);
+      for (let i = 1; i < seen.length; i++) {
+        assert.ok(seen[i].bytesRead >= seen[i - 1].bytesRead && seen[i].lines > seen[i - 1].lines, `${file}: progress went back at call ${i}`);
+      }
+      assert.ok(seen.every((x) => x.compression === compression && x.bytesRead <= size));
+      // Past the half of the data by the last call (every 4096 records, so less than that many remain).
+      assert.ok(seen[seen.length - 1].bytesRead > size / 2, `${file}: last ${seen[seen.length - 1].bytesRead} of ${size}`);
+    }
   });
 });

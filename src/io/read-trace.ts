@@ -48,7 +48,13 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   const dat = path === '-' || (opts.format !== undefined && opts.format !== 'trace.dat') ? undefined : await datInput(path);
   if (dat) {
     try {
-      const r = readTraceDat([dat.path], [file], onRecord, opts.filter);
+      const progress = opts.onProgress;
+      const size = progress === undefined ? 0 : statSync(path).size;
+      const r = readTraceDat([dat.path], [file], onRecord, opts.filter, progress && ((done, total, records) => {
+        // The bar measures the file as given: for a compressed one, the share of the data read so far.
+        const part = total > 0 ? done / total : 0;
+        progress({ path, compression: dat.compression, bytesRead: Math.round(part * size), bytesText: done, lines: records });
+      }));
       return { path, ...r, source: { ...r.source, compression: dat.compression } };
     } catch (err) {
       if (err instanceof DatError) throw new InputError(`${file}: cannot read this trace.dat: ${err.message}`);

@@ -79,6 +79,11 @@ export class CpuRecords {
     this.filePos = cpu.offset;
   }
 
+  /** Bytes of this CPU's data read so far (of cpu.size): how far the reading is, for a progress bar. */
+  get consumed(): number {
+    return Math.min(this.cpu.size, Math.max(0, this.filePos - this.cpu.offset));
+  }
+
   next(): RawRecord | Lost | undefined {
     for (;;) {
       if (this.pendingLost) {

@@ -235,17 +235,25 @@ export interface DatReadResult {
  * DamagedDatError (with what was read before, as `partial`) for one whose
  * data stops early.
  */
-export function readTraceDat(paths: readonly string[], displayNames: readonly string[], onRecord: (r: TraceRecord) => void, filter?: EventFilter): DatReadResult {
+export function readTraceDat(paths: readonly string[], displayNames: readonly string[], onRecord: (r: TraceRecord) => void, filter?: EventFilter, onProgress?: DatProgress): DatReadResult {
   const inputs: DatInput[] = [];
   try {
     paths.forEach((p, i) => inputs.push(new DatInput(p, displayNames[i])));
-    return merge(inputs, onRecord, filter);
+    return merge(inputs, onRecord, filter, onProgress);
   } finally {
     for (const i of inputs) i.close();
   }
 }
 
-function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: EventFilter | undefined): DatReadResult {
+/**
+ * How far the reading is: `done` of `total` bytes of ring-buffer data (every CPU of every file),
+ * after `records` records. Called every PROGRESS_EVERY records: the reading is synchronous, so a
+ * progress bar is drawn from here or not at all.
+ */
+export type DatProgress = (done: number, total: number, records: number) => void;
+const PROGRESS_EVERY = 4096;
+
+function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: EventFilter | undefined, onProgress?: DatProgress): DatReadResult {
   const several = inputs.length > 1;
   const display = several ? inputs.map((i) => i.name).join(' + ') : inputs[0].name;
   let where = display;
@@ -299,7 +307,10 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
     });
   };
   inputs.forEach((inp, k) => inp.cpus.forEach((c) => advance(k, c)));
+  const allCpus = inputs.flatMap((i) => i.cpus);
+  const total = allCpus.reduce((n, c) => n + c.cpu.size, 0);
   while (heads.length > 0) {
+    if (onProgress !== undefined && index % PROGRESS_EVERY === 0) onProgress(allCpus.reduce((n, c) => n + c.consumed, 0), total, index);
     let best = 0;
     for (let i = 1; i < heads.length; i++) if (heads[i].ns < heads[best].ns) best = i;
     const h = heads[best];
