@@ -18,15 +18,12 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
+import { DatError } from './errors';
+import { TimeShift } from './timeshift';
+
+export { DatError };
 
 export const DAT_MAGIC = Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')]);
-
-/** The file is not a trace.dat this reader can read, or stops early: `offset` is where. */
-export class DatError extends Error {
-  constructor(message: string, readonly offset?: number) {
-    super(message);
-  }
-}
 
 export interface CpuData {
   cpu: number;
@@ -58,8 +55,8 @@ export interface DatOptions {
   tsc2nsec?: { mult: number; shift: number; offset: bigint };
   /** Guests traced with this host (GUEST options). */
   guests: Array<{ name: string; traceId: bigint; cpus: number }>;
-  /** Time-sync with the host (TIME_SHIFT option): the host's trace id. */
-  peerTraceId?: bigint;
+  /** Time-sync with the host (TIME_SHIFT option): a guest's clock moved onto the host's. */
+  timeShift?: TimeShift;
   /** Per-CPU ring-buffer statistics as recorded (CPUSTAT). */
   cpuStats: string[];
 }
@@ -369,7 +366,7 @@ function option(id: number, data: Buffer, dat: DatFile, instances: Array<{ name:
     case 8: o.cpuCount = c.u32('the CPU count'); break;
     case 9: o.traceCmdVersion = str(); break;
     case 11: o.traceId = c.u64('the trace id'); break;
-    case 12: o.peerTraceId = c.u64('the peer trace id'); break;
+    case 12: o.timeShift = TimeShift.parse(data, dat.littleEndian); break;
     case 13: {
       const name = c.cstr('a guest name');
       o.guests.push({ name, traceId: c.u64('a guest trace id'), cpus: c.u32('a guest CPU count') });

@@ -103,10 +103,10 @@ export class DatInput {
     return !(clock === 'counter' || (clock === 'x86-tsc' && this.dat.options.tsc2nsec === undefined));
   }
 
-  /** The record's timestamp in ns, with the file's offset and TSC conversion applied. */
-  nsOf(raw: bigint): bigint {
+  /** The record's timestamp in ns: moved onto the host's clock (a guest's TIME_SHIFT), then the file's TSC conversion and offset, in trace-cmd's order. */
+  nsOf(raw: bigint, cpu: number): bigint {
     const o = this.dat.options;
-    let ts = raw;
+    let ts = o.timeShift === undefined ? raw : o.timeShift.apply(raw, cpu);
     if (o.tsc2nsec !== undefined) ts = ((ts * BigInt(o.tsc2nsec.mult)) >> BigInt(o.tsc2nsec.shift)) + o.tsc2nsec.offset;
     if (o.offset !== undefined) ts += o.offset;
     return ts;
@@ -290,7 +290,7 @@ function merge(inputs: DatInput[], onRecord: (r: TraceRecord) => void, filter: E
       const r = cpu.next();
       if (r === undefined) return;
       if ('ts' in r) {
-        heads.push({ input, cpu, rec: r, ns: inputs[input].nsOf(r.ts) });
+        heads.push({ input, cpu, rec: r, ns: inputs[input].nsOf(r.ts, r.cpu) });
         return;
       }
       lost(input, r);
