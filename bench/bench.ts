@@ -9,7 +9,7 @@
  * `mntrace check --threads 1` is measured too: what one core does.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -95,9 +95,17 @@ export function mixTemplate(mix: string): string {
   return join(root, 'fixtures', 'real', `${mix}.trace.txt.gz`);
 }
 
-/** `node [nodeFlags] mntrace check` reporting JSON to /dev/null, as both bench scripts run it (the trace goes last). */
+/** The node flags `bin/mntrace.js` runs with (its shebang, `#!/usr/bin/env -S node FLAGS`), so a bench measures what users run. */
+export function binNodeFlags(): string[] {
+  const first = readFileSync(join(root, 'bin', 'mntrace.js'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env -S node((?: --\S+)*)\s*$/.exec(first);
+  if (!m) throw new Error(`bin/mntrace.js: unexpected first line ${first}`);
+  return m[1].split(' ').filter((f) => f.length > 0);
+}
+
+/** `node [bin's flags] [nodeFlags] mntrace check` reporting JSON to /dev/null, as the bench scripts run it (the trace goes last). */
 export function checkCommand(nodeFlags: string[] = []): string[] {
-  return [process.execPath, ...nodeFlags, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];
+  return [process.execPath, ...binNodeFlags(), ...nodeFlags, join(root, 'bin', 'mntrace.js'), 'check', '--format', 'json', '-q', '-o', '/dev/null'];
 }
 
 /** Where a command is on the PATH ('' when it is not). */

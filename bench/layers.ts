@@ -26,7 +26,7 @@ import { rules } from '../rules';
 import { ruleOptions, ruleSeverity } from '../src/config/config';
 import type { EventFilter } from '../parsers/types';
 import type { TraceRecord } from '../src/model/event';
-import { benchDir, benchFailed, commandPath, MAWK_PAIRING, MIXES, mixTemplate, parseSize } from './bench';
+import { benchDir, benchFailed, binNodeFlags, commandPath, MAWK_PAIRING, MIXES, mixTemplate, parseSize } from './bench';
 import { generate, loadTemplate } from './generate';
 
 export const LAYERS = ['scan', 'events', 'resolve', 'engine', 'rules'] as const;
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     let bestWall = Infinity;
     let bestRun: LayerRun | undefined;
     for (let i = 0; i < runs; i++) {
-      const w = wall([process.execPath, __filename, '--layer', layer, file]);
+      const w = wall([process.execPath, ...binNodeFlags(), __filename, '--layer', layer, file]);
       const r = JSON.parse(w.out.trim().split('\n').pop() as string) as LayerRun;
       if (w.seconds < bestWall) bestWall = w.seconds;
       if (bestRun === undefined || r.seconds < bestRun.seconds) bestRun = r;

@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { baseline as b, reaper as r, set, trace } from './real-lines';
 import { parseReport } from './report-helpers';
 import { COMPRESSIONS } from '../src/io/source';
+import { binNodeFlags } from '../bench/bench';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'mntrace.js');
@@ -256,5 +257,19 @@ describe('mntrace events', () => {
     assert.ok(recs.some((x) => x.record === 'unreadable' && x.line === 4));
     assert.ok(recs.some((x) => x.record === 'header' && x.entriesWritten === 10));
     assert.match(res.stderr, /dmesg-in-header\.txt:4: unreadable \(kernel console \(dmesg\) line/);
+  });
+});
+
+describe('the launcher', () => {
+  it('run as a program (its shebang, as npx and an installed bin run it), node gets the small young generation that keeps the peak RSS flat; the bench scripts use the same flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mntrace-bin-'));
+    const probe = join(dir, 'probe.js');
+    const out = join(dir, 'argv.json');
+    writeFileSync(probe, `require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.execArgv));`);
+    const r = spawnSync(BIN, ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } });
+    assert.equal(r.status, 0, r.stderr);
+    const argv = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    assert.ok(argv.includes('--max-semi-space-size=4'), JSON.stringify(argv));
+    assert.deepEqual(binNodeFlags(), ['--max-semi-space-size=4']);
   });
 });
