@@ -471,9 +471,9 @@ export class Engine {
     else if (Array.isArray(same)) same.push(range);
     else byKey.set(range.key, [same, range]);
     const mm = range.start.args.mm;
-    if (task.openByMm !== undefined) {
-      const list = task.openByMm.get(mm ?? '');
-      if (list === undefined) task.openByMm.set(mm ?? '', [range]);
+    if (task.openPerMm !== undefined) {
+      const list = task.openPerMm.get(mm ?? '');
+      if (list === undefined) task.openPerMm.set(mm ?? '', [range]);
       else list.push(range);
     }
     if (mm !== undefined) {
@@ -501,13 +501,13 @@ export class Engine {
       if (same.length === 1) byKey.set(range.key, same[0]);
     }
     const mm = range.start.args.mm;
-    if (task.openByMm !== undefined) {
-      if (open.length === 0) task.openByMm = undefined;
+    if (task.openPerMm !== undefined) {
+      if (open.length === 0) task.openPerMm = undefined;
       else {
-        const list = task.openByMm.get(mm ?? '') as RangeRecord[];
+        const list = task.openPerMm.get(mm ?? '') as RangeRecord[];
         if (list[list.length - 1] === range) list.pop();
         else list.splice(list.lastIndexOf(range), 1);
-        if (list.length === 0) task.openByMm.delete(mm ?? '');
+        if (list.length === 0) task.openPerMm.delete(mm ?? '');
       }
     }
     const onMm = mm === undefined ? undefined : this.openByMm.get(mm);
@@ -562,17 +562,17 @@ export class Engine {
       }
       return undefined;
     }
-    if (task.openByMm === undefined) {
-      task.openByMm = new Map();
+    if (task.openPerMm === undefined) {
+      task.openPerMm = new Map();
       for (const r of open) {
         const key = r.start.args.mm ?? '';
-        const list = task.openByMm.get(key);
-        if (list === undefined) task.openByMm.set(key, [r]);
+        const list = task.openPerMm.get(key);
+        if (list === undefined) task.openPerMm.set(key, [r]);
         else list.push(r);
       }
     }
-    const same = task.openByMm.get(mm);
-    const unknown = task.openByMm.get('');
+    const same = task.openPerMm.get(mm);
+    const unknown = task.openPerMm.get('');
     const a = same?.[same.length - 1];
     const b = unknown?.[unknown.length - 1];
     if (a === undefined || b === undefined) return a ?? b;

@@ -41,7 +41,7 @@ export interface TaskState extends TaskView {
    * first asks for a task's latest range on an mm while more than a few are open (Engine.latestOpenOn),
    * then kept up to date until the task holds none.
    */
-  openByMm?: Map<string, RangeRecord[]>;
+  openPerMm?: Map<string, RangeRecord[]>;
   /** Live input: how many of openRanges, from the first, the overdue check has passed (reported, or with events lost since their start). */
   overdueFrom?: number;
   /** How many of openRanges, from the first, a system call boundary of the task has proved left (see Engine.syscallBoundary). */
