@@ -95,11 +95,11 @@ export function mixTemplate(mix: string): string {
   return join(root, 'fixtures', 'real', `${mix}.trace.txt.gz`);
 }
 
-/** The node flags `bin/mntrace.js` runs with (its shebang, `#!/usr/bin/env -S node FLAGS`), so a bench measures what users run. */
+/** The node flags `bin/mntrace.js` runs with (the `exec node FLAGS "$0" "$@"` line sh reads), so a bench measures what users run. */
 export function binNodeFlags(): string[] {
-  const first = readFileSync(join(root, 'bin', 'mntrace.js'), 'utf8').split('\n', 1)[0];
-  const m = /^#!\S*env -S node((?: --\S+)*)\s*$/.exec(first);
-  if (!m) throw new Error(`bin/mntrace.js: unexpected first line ${first}`);
+  const second = readFileSync(join(root, 'bin', 'mntrace.js'), 'utf8').split('\n', 2)[1] ?? '';
+  const m = /^':' \/\/; exec node((?: --\S+)*) "\$0" "\$@"$/.exec(second);
+  if (!m) throw new Error(`bin/mntrace.js: unexpected second line ${second}`);
   return m[1].split(' ').filter((f) => f.length > 0);
 }
 

@@ -261,7 +261,7 @@ describe('mntrace events', () => {
 });
 
 describe('the launcher', () => {
-  it('run as a program (its shebang, as npx and an installed bin run it), node gets the small young generation that keeps the peak RSS flat; the bench scripts use the same flags', () => {
+  it('run as a program (through sh, as npx and an installed bin run it), node gets the small young generation that keeps the peak RSS flat; the bench scripts use the same flags', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mntrace-bin-'));
     const probe = join(dir, 'probe.js');
     const out = join(dir, 'argv.json');
