@@ -223,7 +223,8 @@ export class FtraceParser implements TraceParser {
    * Skipped for a plain event line the filter does not want, Wanted for a
    * wanted one (their columns written into `rec` from `o`, as EventRec
    * says), Line for anything the fast lane does not take (nothing written).
-   * Changes no parser state but the name caches and the scanned* fields.
+   * Changes no parser state but the name caches, the scanned* fields and
+   * the `[` search kept for the next line (see nextBracket).
    */
   scanBytes(b: Buffer, start: number, end: number, rec: Int32Array, o: number): RecordKind {
     if (this.filter === undefined || this.latency) return RecordKind.Line;
@@ -350,20 +351,23 @@ export class FtraceParser implements TraceParser {
   private bracketAt = -1;
 
   /**
-   * The first `[` in `b` at or after `from`. Buffer.indexOf cannot stop at the
-   * line's end, so on lines without one it runs on into the lines after: what
-   * it found is kept, and a later search in the same buffer that starts
-   * before it takes it again instead of reading the same bytes (a run of lines
-   * without `[`, such as garbage after a trace, costs one pass, not one pass
-   * a line: 200,000 such lines took 6 s). Searches go forward through a
-   * buffer; one that starts behind the latest is a refilled buffer and
-   * searches anew. Were a kept answer ever stale, the line would only go to
-   * the text lane (RecordKind.Line), which reads any line.
+   * The first `[` in `b` at or after `from`, when it is before `end` (the
+   * line's end); else any answer at or past `end`, or -1. Buffer.indexOf
+   * cannot stop at the line's end, so on lines without one it runs on into
+   * the lines after: what it found is kept, and a later search in the same
+   * buffer that starts at or after the latest, and not past what it found,
+   * takes it again when it lies past its own line's end (that line has no
+   * `[`) instead of reading the same bytes: a run of lines without `[`, such
+   * as garbage after a trace, costs one pass, not one pass a line (200,000
+   * such lines took 6 s). A kept answer inside the line is searched again, so
+   * a buffer refilled since (the line loops reuse theirs) can only send a
+   * line to the text lane (RecordKind.Line), which reads any line.
    */
-  private nextBracket(b: Buffer, from: number): number {
-    const again = b === this.bracketBuf && from >= this.bracketLast && (this.bracketAt < 0 || from <= this.bracketAt);
+  private nextBracket(b: Buffer, from: number, end: number): number {
+    const at = this.bracketAt;
+    const again = b === this.bracketBuf && from >= this.bracketLast && (at < 0 || (from <= at && at >= end));
     this.bracketLast = from;
-    if (again) return this.bracketAt;
+    if (again) return at;
     this.bracketBuf = b;
     return (this.bracketAt = b.indexOf(BRACKET, from));
   }
@@ -379,7 +383,7 @@ export class FtraceParser implements TraceParser {
     let j = 0;
     for (;;) {
       // memchr: a JS loop over the task name costs about 17 instructions a byte.
-      open = this.nextBracket(b, open);
+      open = this.nextBracket(b, open, end);
       if (open < 0 || open >= end) {
         open = end;
         break;
