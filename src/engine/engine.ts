@@ -15,7 +15,7 @@ import type {
 } from './types';
 import { FindingStore, type FindingStoreOptions } from './findings';
 import { SubscriberTracker, type SubscriberSummary } from './subscribers';
-import { NO_OPS, rangeKey, stubEvent, type LeftProof, type TaskState } from './task';
+import { latestOpen, NO_OPS, rangeKey, stubEvent, type LeftProof, type TaskState } from './task';
 import { Verdicts } from './verdicts';
 
 export { DEFAULT_MAX_FINDINGS_PER_RULE } from './findings';
@@ -117,7 +117,7 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     this.store = new FindingStore(opts);
     this.verdicts = new Verdicts(this.coverage, opts.likelyAfterNs);
-    this.subscribers = new SubscriberTracker(this, this.verdicts, (imb) => {
+    this.subscribers = new SubscriberTracker(this.verdicts, (imb) => {
       for (const h of this.hooks.subscriberImbalance) h.subscriberImbalance!(imb);
     });
   }
@@ -248,7 +248,7 @@ export class Engine {
     if (op.blockable === false) this.counts.nonBlockingStarts++;
     // The same range pointer started again while still open: the earlier one never ended.
     if (keyKind === 'pointer') {
-      const prev = this.latestOpen(task, key);
+      const prev = latestOpen(task, key);
       if (prev !== undefined) {
         this.removeOpen(task, prev);
         this.resolveStart(prev, task);
@@ -527,7 +527,7 @@ export class Engine {
    * the capture counts as incomplete (Coverage.rangesNotKept).
    */
   private startNotKept(op: Operation, task: TaskState): boolean {
-    if (this.openKept < MAX_OPEN_RANGES || (op.args.range !== undefined && this.latestOpen(task, op.args.range) !== undefined)) return false;
+    if (this.openKept < MAX_OPEN_RANGES || (op.args.range !== undefined && latestOpen(task, op.args.range) !== undefined)) return false;
     this.countStart(op);
     this.counts.notKept++;
     if (this.counts.notKept === 1) this.coverage.rangesNotKept(op.ev.ts, op.ev.src.line);
@@ -539,12 +539,6 @@ export class Engine {
     this.counts.starts++;
     const type = eventTypeName(op.args.event) ?? 'unknown';
     this.counts.startsByEventType[type] = (this.counts.startsByEventType[type] ?? 0) + 1;
-  }
-
-  /** The task's innermost open range of this key. */
-  latestOpen(task: TaskState, key: string): RangeRecord | undefined {
-    const same = task.openByKey?.get(key);
-    return Array.isArray(same) ? same[same.length - 1] : same;
   }
 
   /**
@@ -580,12 +574,6 @@ export class Engine {
     return Number(a.id.slice(1)) > Number(b.id.slice(1)) ? a : b;
   }
 
-  /** The task's outermost open range of this key. */
-  earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
-    const same = task.openByKey?.get(key);
-    return Array.isArray(same) ? same[0] : same;
-  }
-
   /**
    * Where in task.openRanges the range an end closes is (-1: none): the
    * innermost of its key, or within the innermost few, one whose key is of
@@ -593,7 +581,7 @@ export class Engine {
    */
   private openIndexForEnd(task: TaskState, end: Operation, key: string): number {
     const open = task.openRanges;
-    const byKey = this.latestOpen(task, key);
+    const byKey = latestOpen(task, key);
     const stop = Math.max(0, open.length - FALLBACK_DEPTH);
     for (let i = open.length - 1; i >= stop; i--) if (open[i] === byKey || sameRange(open[i], end, key)) return i;
     return byKey === undefined ? -1 : open.lastIndexOf(byKey);

@@ -9,7 +9,7 @@
  * below what it was. Both go to the rules as SubscriberImbalance.
  */
 import type { Operation } from '../semantics/operations';
-import { addOp, rangeKey, type SubscriberCalls, type TaskState } from './task';
+import { addOp, earliestOpen, latestOpen, rangeKey, type SubscriberCalls, type TaskState } from './task';
 import type { RangeRecord, SubscriberImbalance, Verdict } from './types';
 import type { Verdicts } from './verdicts';
 
@@ -22,18 +22,11 @@ export interface SubscriberSummary {
   inProgressAtEnd: number;
 }
 
-/** The engine's open ranges, as the tracker asks for them: a task's innermost and outermost open range of a key. */
-export interface OpenRangeIndex {
-  latestOpen(task: TaskState, key: string): RangeRecord | undefined;
-  earliestOpen(task: TaskState, key: string): RangeRecord | undefined;
-}
-
 export class SubscriberTracker {
   private readonly bySubscriber = new Map<string, SubscriberSummary>();
   private nextSeq = 0;
 
   constructor(
-    private readonly open: OpenRangeIndex,
     private readonly verdicts: Verdicts,
     private readonly onImbalance: (imb: SubscriberImbalance) => void,
   ) {}
@@ -44,7 +37,7 @@ export class SubscriberTracker {
     this.summary(op).starts++;
     const calls = this.calls(task, op, key, true) as SubscriberCalls;
     calls.ops.push(op);
-    const core = this.open.latestOpen(task, key);
+    const core = latestOpen(task, key);
     if (core !== undefined) addOp(core, 'subscriberStarts', op);
   }
 
@@ -53,7 +46,7 @@ export class SubscriberTracker {
     const key = rangeKey(op);
     this.summary(op).ends++;
     const calls = this.calls(task, op, key, false);
-    const core = this.open.earliestOpen(task, key) ?? (calls && task.subscriberDue?.get(calls)?.range) ?? task.closed?.get(key);
+    const core = earliestOpen(task, key) ?? (calls && task.subscriberDue?.get(calls)?.range) ?? task.closed?.get(key);
     if (core !== undefined) addOp(core, 'subscriberEnds', op);
     if (calls) {
       calls.ops.pop();
@@ -89,7 +82,7 @@ export class SubscriberTracker {
   finish(task: TaskState): void {
     this.checkDue(task, undefined);
     for (const calls of [...(task.subscriberOpen?.values() ?? [])].flat().sort((a, b) => a.seq - b.seq)) {
-      if (this.open.latestOpen(task, calls.key)) continue;
+      if (latestOpen(task, calls.key)) continue;
       this.imbalance(task, calls.ops, 'start-without-end', undefined, this.verdicts.endOfCapture(task, calls.ops[0].ev, 'subscriber end'));
     }
     task.subscriberOpen = undefined;

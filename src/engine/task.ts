@@ -102,3 +102,15 @@ export function addOp(range: RangeRecord, list: 'subscriberStarts' | 'subscriber
   if (range[list] === NO_OPS) range[list] = [op];
   else range[list].push(op);
 }
+
+/** The task's innermost open range of this key. */
+export function latestOpen(task: TaskState, key: string): RangeRecord | undefined {
+  const same = task.openByKey?.get(key);
+  return Array.isArray(same) ? same[same.length - 1] : same;
+}
+
+/** The task's outermost open range of this key. */
+export function earliestOpen(task: TaskState, key: string): RangeRecord | undefined {
+  const same = task.openByKey?.get(key);
+  return Array.isArray(same) ? same[0] : same;
+}
