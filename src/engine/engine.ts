@@ -464,7 +464,8 @@ export class Engine {
 
   private addOpen(task: TaskState, range: RangeRecord): void {
     task.openRanges.push(range);
-    if (!range.startReturn) task.awaitingReturn = (task.awaitingReturn ?? 0) + 1;
+    // A range is opened by its start, before any return.
+    task.awaitingReturn = (task.awaitingReturn ?? 0) + 1;
     const byKey = (task.openByKey ??= new Map());
     const same = byKey.get(range.key);
     if (same === undefined) byKey.set(range.key, range);
@@ -638,7 +639,7 @@ export class Engine {
     for (let i = task.openRanges.length - 1; i >= 0; i--) {
       const range = task.openRanges[i];
       this.resolveStart(range, task);
-      this.leftOpen(range, this.verdicts.exited(range, task, pid, op));
+      this.leftOpen(range, this.verdicts.exited(range, task, op));
     }
     this.dropOpenRanges(task, 0);
     this.tasks.delete(key);

@@ -23,7 +23,7 @@ export interface SubscriberSummary {
 }
 
 export class SubscriberTracker {
-  private readonly bySubscriber = new Map<string, SubscriberSummary>();
+  private readonly bySubscriber = new Map<string, Omit<SubscriberSummary, 'inProgressAtEnd'>>();
   private nextSeq = 0;
 
   constructor(
@@ -135,10 +135,10 @@ export class SubscriberTracker {
     });
   }
 
-  private summary(op: Operation): SubscriberSummary {
+  private summary(op: Operation): Omit<SubscriberSummary, 'inProgressAtEnd'> {
     const id = op.subscriber ?? '?';
     let s = this.bySubscriber.get(id);
-    if (!s) this.bySubscriber.set(id, (s = { subscriber: id, kind: op.subscriberKind, starts: 0, ends: 0, inProgressAtEnd: 0 }));
+    if (!s) this.bySubscriber.set(id, (s = { subscriber: id, kind: op.subscriberKind, starts: 0, ends: 0 }));
     return s;
   }
 }

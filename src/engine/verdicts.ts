@@ -19,7 +19,7 @@ export class Verdicts {
    * A verdict the trace proves, unless events were lost (or lines could not
    * be read) between `from` and `to`: the missing `what` may be among them.
    */
-  unlessLost(from: Timestamp, to: Timestamp, what: string, v: Verdict): Verdict {
+  private unlessLost(from: Timestamp, to: Timestamp, what: string, v: Verdict): Verdict {
     if (v.confidence === 'inconclusive' || !this.coverage.lossBetween(from, to)) return v;
     return { confidence: 'inconclusive', reason: `${v.reason}; but events were lost or lines could not be read in between, and the ${what} may be among them`, evidence: v.evidence };
   }
@@ -115,10 +115,10 @@ export class Verdicts {
   }
 
   /** The range's task exited (`exit`) with the range open. */
-  exited(range: RangeRecord, task: TaskState, pid: number, exit: Operation): Verdict {
+  exited(range: RangeRecord, task: TaskState, exit: Operation): Verdict {
     return this.unlessLost(range.start.ev.ts, exit.ev.ts, 'end', {
       confidence: 'certain',
-      reason: `task ${task.comm}-${pid} exited at ${exit.ev.ts.raw} (line ${exit.ev.src.line}) with the range still open`,
+      reason: `task ${task.comm}-${task.pid} exited at ${exit.ev.ts.raw} (line ${exit.ev.src.line}) with the range still open`,
       evidence: [exit.ev],
     });
   }
