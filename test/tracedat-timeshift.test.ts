@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { TimeShift } from '../src/io/tracedat/timeshift';
-import { DatError } from '../src/io/tracedat/container';
+import { bufSource, Cursor, DatError } from '../src/io/tracedat/container';
 import { readTrace } from '../src/io/read-trace';
 import type { TraceEvent } from '../src/model/event';
 import { FIX } from './parse-helpers';
@@ -37,41 +37,46 @@ function option(flags: number, cpus: S[][], fractions = true, le = true): Buffer
   return Buffer.concat(parts);
 }
 
+/** The option's data read as the container reads it. */
+function parse(data: Buffer, le: boolean): TimeShift {
+  return TimeShift.parse(new Cursor(bufSource(data, 'the TIME_SHIFT option (host time sync)', 0), le), data.length);
+}
+
 describe('trace.dat TIME_SHIFT', () => {
   it('one sample: a plain offset (negative too); a CPU without samples keeps its timestamps', () => {
-    const t = TimeShift.parse(option(0, [[{ time: 0n, offset: -500n }]]), true);
+    const t = parse(option(0, [[{ time: 0n, offset: -500n }]]), true);
     assert.equal(t.peerTraceId, 0x1234n);
     assert.equal(t.apply(1000n, 0), 500n);
     assert.equal(t.apply(1000n, 1), 1000n);
   });
 
   it('two samples: the earlier one\'s offset, before, between and after them', () => {
-    const t = TimeShift.parse(option(0, [[{ time: 100n, offset: 10n }, { time: 200n, offset: 20n }]]), true);
+    const t = parse(option(0, [[{ time: 100n, offset: 10n }, { time: 200n, offset: 20n }]]), true);
     assert.deepEqual([50n, 150n, 250n].map((x) => t.apply(x, 0)), [60n, 160n, 260n]);
   });
 
   it('interpolated: the offset on the line between the two samples around the time, rounded to nearest, extrapolated past the ends', () => {
-    const two = TimeShift.parse(option(1, [[{ time: 100n, offset: 10n }, { time: 200n, offset: 20n }]]), true);
+    const two = parse(option(1, [[{ time: 100n, offset: 10n }, { time: 200n, offset: 20n }]]), true);
     // 150: 10 + (50 * 10 + 50) / 100 = 15; 250: 10 + (150 * 10 + 50) / 100 = 25; 104: 10 + (4 * 10 + 50) / 100 = 10.
     assert.deepEqual([150n, 250n, 104n, 105n].map((x) => two.apply(x, 0)), [165n, 275n, 114n, 116n]);
     // Three samples: 150 lies between the second and third (100 + (50 * 200 + 50) / 100 = 200).
-    const three = TimeShift.parse(option(1, [[{ time: 0n, offset: 0n }, { time: 100n, offset: 100n }, { time: 200n, offset: 300n }]]), true);
+    const three = parse(option(1, [[{ time: 0n, offset: 0n }, { time: 100n, offset: 100n }, { time: 200n, offset: 300n }]]), true);
     assert.equal(three.apply(150n, 0), 350n);
     assert.equal(three.apply(100n, 0), 200n);
   });
 
   it('scaling and fraction bits: t * scaling >> fraction, then the offset', () => {
-    const t = TimeShift.parse(option(0, [[{ time: 0n, offset: 7n, scaling: 3n, fraction: 1n }, { time: 10n, offset: 7n, scaling: 3n, fraction: 1n }]]), true);
+    const t = parse(option(0, [[{ time: 0n, offset: 7n, scaling: 3n, fraction: 1n }, { time: 10n, offset: 7n, scaling: 3n, fraction: 1n }]]), true);
     assert.equal(t.apply(100n, 0), 157n);
     // Without the fraction arrays (older files), the fraction is 0.
-    const old = TimeShift.parse(option(0, [[{ time: 0n, offset: 7n, scaling: 3n }, { time: 10n, offset: 7n, scaling: 3n }]], false), true);
+    const old = parse(option(0, [[{ time: 0n, offset: 7n, scaling: 3n }, { time: 10n, offset: 7n, scaling: 3n }]], false), true);
     assert.equal(old.apply(100n, 0), 307n);
   });
 
   it('samples out of order and repeated times are sorted and kept once; big-endian files read the same', () => {
     const samples = [{ time: 200n, offset: 20n }, { time: 100n, offset: 10n }, { time: 200n, offset: 99n }];
-    const le = TimeShift.parse(option(0, [samples]), true);
-    const be = TimeShift.parse(option(0, [samples], true, false), false);
+    const le = parse(option(0, [samples]), true);
+    const be = parse(option(0, [samples], true, false), false);
     assert.equal(le.apply(150n, 0), 160n);
     assert.equal(be.apply(150n, 0), 160n);
     assert.equal(le.apply(250n, 0), 260n);
@@ -79,10 +84,10 @@ describe('trace.dat TIME_SHIFT', () => {
 
   it('an option cut short, or claiming more CPUs or samples than it holds, is a DatError, not a huge allocation', () => {
     const full = option(0, [[{ time: 0n, offset: 1n }, { time: 9n, offset: 2n }]]);
-    for (const cut of [4, 12, 20, 30, full.length - 1]) assert.throws(() => TimeShift.parse(full.subarray(0, cut), true), DatError, `cut at ${cut}`);
+    for (const cut of [4, 12, 20, 30, full.length - 1]) assert.throws(() => parse(full.subarray(0, cut), true), DatError, `cut at ${cut}`);
     const liar = Buffer.from(full);
     liar.writeUInt32LE(0xffffffff, 12);
-    assert.throws(() => TimeShift.parse(liar, true), /TIME_SHIFT/);
+    assert.throws(() => parse(liar, true), /TIME_SHIFT/);
   });
 
   it('the real v6 capture with a TIME_SHIFT in place of a CPUSTAT option: CPU 0\'s events move by 1 s, CPU 1\'s by 2 s, nothing else changes', async () => {

@@ -107,8 +107,8 @@ export class FileBytes {
   }
 }
 
-/** A cursor over bytes in memory (a section, or the v6 metadata read piece by piece from the file). */
-class Cursor {
+/** A cursor over bytes in memory (a section, an option, or the v6 metadata read piece by piece from the file). */
+export class Cursor {
   pos = 0;
   constructor(private readonly src: { get(pos: number, len: number, what: string): Buffer }, private readonly le: boolean, start = 0) {
     this.pos = start;
@@ -129,6 +129,10 @@ class Cursor {
   u64(what: string): bigint {
     const b = this.bytes(8, what);
     return this.le ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0);
+  }
+  i64(what: string): bigint {
+    const b = this.bytes(8, what);
+    return this.le ? b.readBigInt64LE(0) : b.readBigInt64BE(0);
   }
   /** A u64 used as a size or offset (must fit a JS number). */
   n64(what: string): number {
@@ -151,7 +155,7 @@ class Cursor {
 }
 
 const fileSource = (f: FileBytes) => ({ get: (pos: number, len: number, what: string) => f.read(pos, len, what) });
-const bufSource = (b: Buffer, name: string, base: number) => ({
+export const bufSource = (b: Buffer, name: string, base: number) => ({
   get(pos: number, len: number, what: string): Buffer {
     if (pos + len > b.length) throw new DatError(`${name} ends before ${what}`, base);
     return b.subarray(pos, pos + len);
@@ -366,7 +370,7 @@ function option(id: number, data: Buffer, dat: DatFile, instances: Array<{ name:
     case 8: o.cpuCount = c.u32('the CPU count'); break;
     case 9: o.traceCmdVersion = str(); break;
     case 11: o.traceId = c.u64('the trace id'); break;
-    case 12: o.timeShift = TimeShift.parse(data, dat.littleEndian); break;
+    case 12: o.timeShift = TimeShift.parse(new Cursor(bufSource(data, 'the TIME_SHIFT option (host time sync)', 0), dat.littleEndian), data.length); break;
     case 13: {
       const name = c.cstr('a guest name');
       o.guests.push({ name, traceId: c.u64('a guest trace id'), cpus: c.u32('a guest CPU count') });

@@ -19,6 +19,7 @@
  * two at t (rounded to nearest); t becomes (t * scaling >> fraction) of the
  * earlier sample, plus the correction, in 64-bit unsigned arithmetic.
  */
+import type { Cursor } from './container';
 import { DatError } from './errors';
 
 interface Sample {
@@ -40,45 +41,43 @@ export class TimeShift {
     private readonly cpus: Sample[][],
   ) {}
 
-  /** Read the option's data; a TIME_SHIFT cut short is a DatError (trace-cmd refuses such a file too). */
-  static parse(data: Buffer, le: boolean): TimeShift {
-    let pos = 0;
-    const need = (n: number, what: string) => {
-      if (pos + n > data.length) throw new DatError(`the TIME_SHIFT option (host time sync) stops inside ${what}`);
+  /**
+   * Read the option's `size` bytes from `c` (its data, in the file's byte order). A TIME_SHIFT cut
+   * short is a DatError (trace-cmd refuses such a file too); so is a count of CPUs or samples the
+   * option cannot hold, before anything is allocated for them.
+   */
+  static parse(c: Cursor, size: number): TimeShift {
+    const end = c.pos + size;
+    const room = (n: number, what: string) => {
+      if (c.pos + n > end) throw new DatError(`the TIME_SHIFT option (host time sync) is too short for ${what}`);
     };
-    const u32 = (what: string) => {
-      need(4, what);
-      const v = le ? data.readUInt32LE(pos) : data.readUInt32BE(pos);
-      pos += 4;
-      return v;
-    };
-    const i64 = (what: string) => {
-      need(8, what);
-      const v = le ? data.readBigInt64LE(pos) : data.readBigInt64BE(pos);
-      pos += 8;
-      return v;
-    };
-    need(8, 'the host trace id');
-    const peer = le ? data.readBigUInt64LE(0) : data.readBigUInt64BE(0);
-    pos = 8;
-    const flags = u32('the flags');
-    const count = u32('the CPU count');
-    // Each CPU takes at least its 4-byte sample count: a count the data cannot hold is damage, not an allocation.
-    need(count * 4, 'the per-CPU samples');
+    const peer = c.u64('the host trace id');
+    const flags = c.u32('the flags');
+    const count = c.u32('the CPU count');
+    // Each CPU takes at least its 4-byte sample count.
+    room(count * 4, `${count} CPUs`);
     const cpus: Sample[][] = [];
-    for (let c = 0; c < count; c++) {
-      const n = u32(`CPU ${c}'s sample count`);
-      need(n * 24, `CPU ${c}'s samples`);
+    for (let cpu = 0; cpu < count; cpu++) {
+      const n = c.u32(`CPU ${cpu}'s sample count`);
+      room(n * 24, `CPU ${cpu}'s ${n} samples`);
       const samples = Array.from({ length: n }, (): Sample => ({ time: 0n, offset: 0n, scaling: 0n, fraction: 0n }));
-      for (const s of samples) s.time = i64('a sample time');
-      for (const s of samples) s.offset = i64('a sample offset');
-      for (const s of samples) s.scaling = i64('a sample scaling');
+      for (const s of samples) s.time = c.i64('a sample time');
+      for (const s of samples) s.offset = c.i64('a sample offset');
+      for (const s of samples) s.scaling = c.i64('a sample scaling');
       cpus.push(samples);
     }
-    if (pos < data.length) for (const samples of cpus) for (const s of samples) s.fraction = i64('a sample\'s fraction bits');
-    for (let c = 0; c < cpus.length; c++) {
-      const sorted = cpus[c].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-      cpus[c] = sorted.filter((s, i) => i === 0 || s.time !== sorted[i - 1].time);
+    if (c.pos < end) {
+      for (const samples of cpus) {
+        // A shift of more than 63 bits is undefined in trace-cmd's C; it is taken as none here.
+        for (const s of samples) {
+          const f = c.i64('a sample\'s fraction bits');
+          s.fraction = f < 0n || f > 63n ? 0n : f;
+        }
+      }
+    }
+    for (let cpu = 0; cpu < cpus.length; cpu++) {
+      const sorted = cpus[cpu].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+      cpus[cpu] = sorted.filter((s, i) => i === 0 || s.time !== sorted[i - 1].time);
     }
     return new TimeShift(peer, flags, cpus);
   }
@@ -114,8 +113,7 @@ export class TimeShift {
       // Rounded to nearest as trace-cmd rounds: (along + delta / 2) / delta, truncating toward zero.
       correction = min.offset + (along + delta / 2n) / delta;
     }
-    const fraction = min.fraction < 0n || min.fraction > 63n ? 0n : min.fraction;
-    const scaled = BigInt.asUintN(64, ts * min.scaling) >> fraction;
+    const scaled = BigInt.asUintN(64, ts * min.scaling) >> min.fraction;
     return BigInt.asUintN(64, scaled + correction);
   }
 }
