@@ -4,6 +4,6 @@
  * what the source (src/io/source.ts) looks for to tell damage from other
  * read errors, whichever format it came from.
  */
-export function decodeDamage(format: 'gzip' | 'zstd', message: string, code: 'Z_DATA_ERROR' | 'Z_BUF_ERROR' | string = 'Z_DATA_ERROR'): NodeJS.ErrnoException {
+export function decodeDamage(format: 'gzip' | 'zstd', message: string, code = 'Z_DATA_ERROR'): NodeJS.ErrnoException {
   return Object.assign(new Error(`${format}: ${message}`), { code });
 }

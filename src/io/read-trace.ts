@@ -49,7 +49,7 @@ export async function readTrace(path: string, onRecord: (r: TraceRecord) => void
   if (dat) {
     try {
       const progress = opts.onProgress;
-      const size = progress === undefined ? 0 : statSync(path).size;
+      const size = dat.size;
       const r = readTraceDat([dat.path], [file], onRecord, opts.filter, progress && ((done, total, records) => {
         // The bar measures the file as given: for a compressed one, the share of the data read so far.
         const part = total > 0 ? done / total : 0;

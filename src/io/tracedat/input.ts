@@ -34,19 +34,22 @@ function zstdHead(b: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-/** The trace.dat to read for `path`, or undefined when it is not one (then it is read as text). */
-export async function datInput(path: string): Promise<{ path: string; compression: 'none' | 'gzip' | 'zstd'; done(): void } | undefined> {
+/** The trace.dat to read for `path` (and the size of `path` itself), or undefined when it is not one (then it is read as text). */
+export async function datInput(path: string): Promise<{ path: string; size: number; compression: 'none' | 'gzip' | 'zstd'; done(): void } | undefined> {
   let h: Buffer;
+  let size: number;
   try {
     // Only a regular file is looked at here: a FIFO or trace_pipe read once for its head would lose
     // those bytes (and a writer that finished meanwhile leaves the real read waiting forever); such an
     // input goes to the text reader, which peeks at its head and names a trace.dat given that way.
-    if (!statSync(path).isFile()) return undefined;
+    const st = statSync(path);
+    if (!st.isFile()) return undefined;
+    size = st.size;
     h = head(path, 65536);
   } catch {
     return undefined; // not a regular readable file: the text reader says why
   }
-  if (isTraceDat(h)) return { path, compression: 'none', done: () => {} };
+  if (isTraceDat(h)) return { path, size, compression: 'none', done: () => {} };
   // Only the head is decompressed here, to see whether the file is a trace.dat at all.
   const compression = sniffCompression(h);
   let inner: Buffer;
@@ -69,5 +72,5 @@ export async function datInput(path: string): Promise<{ path: string; compressio
   } catch {
     // Cut or corrupt compressed data: what decompressed is read, and the reader says where it stops.
   }
-  return { path: out, compression, done };
+  return { path: out, size, compression, done };
 }
