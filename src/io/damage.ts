@@ -1,3 +1,11 @@
+import type { Readable } from 'node:stream';
+
+/** A decompressor's output: its error is held as `failure` until every byte it decoded before it has been read. */
+export interface DecompressedStream extends Readable {
+  /** The decompressor's error, once every byte it gave before it has been read. */
+  failure?: NodeJS.ErrnoException;
+}
+
 /**
  * The error a decompressor raises when its input is corrupt or cut off. The
  * code is zlib's (`Z_DATA_ERROR`: corrupt; `Z_BUF_ERROR`: cut off), which is

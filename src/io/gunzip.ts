@@ -16,10 +16,10 @@
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
-import { decodeDamage } from './damage';
+import { decodeDamage, type DecompressedStream } from './damage';
 
-/** The output stream: its error (`failure`) comes after every byte decoded before it (see source.ts). */
-export type CheckedOutput = PassThrough & { failure?: NodeJS.ErrnoException };
+/** The output: a PassThrough whose `failure` is set after every byte decoded before it. */
+type CheckedOutput = PassThrough & DecompressedStream;
 
 const FHCRC = 2;
 const FEXTRA = 4;
@@ -55,12 +55,14 @@ class ByteReader {
     this.chunk = tail.length && this.chunk.length ? Buffer.concat([tail, this.chunk]) : tail.length ? tail : this.chunk;
     this.offset -= tail.length;
   }
-  /** One byte, or -1 at the end. */
-  async byte(): Promise<number> {
-    const c = await this.next();
-    if (!c) return -1;
-    this.unread(c.subarray(1));
-    return c[0];
+  /** The next byte without taking it, or -1 at the end. */
+  async peek(): Promise<number> {
+    while (this.chunk.length === 0) {
+      const r = await this.it.next();
+      if (r.done) return -1;
+      this.chunk = r.value as Buffer;
+    }
+    return this.chunk[0];
   }
   /** Exactly `n` bytes (n is small: headers and trailers), or fewer at the end of the input. */
   async exact(n: number): Promise<Buffer> {
@@ -83,9 +85,8 @@ const cutOff = (what: string) => damage(`the data stops inside a member's ${what
 /** Read one member header; false at the end of the input after a member (and any zero padding). */
 async function readHeader(input: ByteReader, first: boolean): Promise<boolean> {
   if (!first) {
-    const b = await input.byte();
+    const b = await input.peek();
     if (b === -1) return false;
-    input.unread(Buffer.of(b));
     if (b !== 0x1f) {
       // Not another member: zero padding is skipped to the end, anything else is damage.
       for (;;) {

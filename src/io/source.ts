@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { gunzipChecked } from './gunzip';
+import type { DecompressedStream } from './damage';
 import { PassThrough, type Readable } from 'node:stream';
 import { MAX_LINE_BYTES, UNREADABLE_HEAD } from '../model/limits';
 
@@ -160,10 +161,7 @@ export async function openByteStream(path: string, onRawBytes?: (n: number) => v
 }
 
 /** A decompressed stream whose error comes after its data (see failAfterData). */
-export interface DecompressedStream extends Readable {
-  /** The decompressor's error, once every byte it gave before it has been read. */
-  failure?: NodeJS.ErrnoException;
-}
+export type { DecompressedStream };
 
 /**
  * The decompressor's output, with its error held until every byte decoded
