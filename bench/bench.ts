@@ -74,19 +74,43 @@ export function benchDir(dir: string): string {
 /** The mixes `--mix` takes: each replays the real capture of that name (see generate.ts). */
 export const MIXES: readonly string[] = ['reclaim', 'baseline'];
 
-/** `npm run bench`'s options (commander, as the CLI: --help, and unknown options refused). */
-export function benchOptions(argv: string[]): { size: string; mix: string; runs: string; dir: string; keep?: boolean } {
-  return new Command('npm run bench --')
-    .description('Generate a trace from a real capture, then time wc -l, the mawk pairing one-liner and mntrace check on it.')
-    .option('--size <size>', "the generated trace's size (K, M or G)", '1G')
+/** The options every trace bench takes (commander, as the CLI: --help, and unknown options refused); the caller adds its own and parses. */
+export function benchCommand(name: string, description: string, defaultSize: string): Command {
+  return new Command(`npm run ${name} --`)
+    .description(description)
+    .option('--size <size>', "the generated trace's size (K, M or G)", defaultSize)
     .option('--mix <mix>', `which real capture the trace replays (${MIXES.join(' or ')})`, 'reclaim')
-    .option('--runs <n>', 'runs of each tool; the best time counts', '3')
+    .option('--runs <n>', 'runs of each; the best time counts', '3')
     .option('--dir <dir>', 'where the trace is written (made if missing)', tmpdir())
     .option('--keep', 'keep the trace afterwards (a later run with the same --dir, --mix and --size reuses it)')
     .showHelpAfterError('(--help lists the options)')
-    .exitOverride()
+    .exitOverride();
+}
+
+/** `npm run bench`'s options. */
+export function benchOptions(argv: string[]): { size: string; mix: string; runs: string; dir: string; keep?: boolean } {
+  return benchCommand('bench', 'Generate a trace from a real capture, then time wc -l, the mawk pairing one-liner and mntrace check on it.', '1G')
     .parse(argv, { from: 'user' })
     .opts();
+}
+
+/** `--runs` as a count of 1 or more. */
+export function parseRuns(s: string): number {
+  const runs = Number(s);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${s}`);
+  return runs;
+}
+
+/** The generated trace of this mix and size in `dir`: made unless a kept one is there. */
+export async function ensureTrace(dir: string, mix: string, size: number): Promise<string> {
+  const template = mixTemplate(mix);
+  const file = join(benchDir(dir), `mntrace-bench-${mix}-${size}.txt`);
+  if (!existsSync(file) || statSync(file).size < size) {
+    process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
+    const g = await generate(file, size, loadTemplate(template));
+    process.stderr.write(`  ${g.lines} lines in ${file}\n`);
+  }
+  return file;
 }
 
 /** The capture a mix replays; throws on a mix that does not exist. */
@@ -97,6 +121,11 @@ export function mixTemplate(mix: string): string {
 
 /** The node flags `bin/mntrace.js` runs with (the `exec node FLAGS "$0" "$@"` line sh reads), so a bench measures what users run. */
 export function binNodeFlags(): string[] {
+  return (binFlags ??= readBinNodeFlags());
+}
+let binFlags: string[] | undefined;
+
+function readBinNodeFlags(): string[] {
   const second = readFileSync(join(root, 'bin', 'mntrace.js'), 'utf8').split('\n', 2)[1] ?? '';
   const m = /^':' \/\/; exec node((?: --\S+)*) "\$0" "\$@"$/.exec(second);
   if (!m) throw new Error(`bin/mntrace.js: unexpected second line ${second}`);
@@ -118,17 +147,10 @@ async function main(): Promise<void> {
   const size = parseSize(o.size);
   const mix = o.mix;
   const keep = !!o.keep;
-  const template = mixTemplate(mix);
-  const file = join(benchDir(o.dir), `mntrace-bench-${mix}-${size}.txt`);
-  if (!existsSync(file) || statSync(file).size < size) {
-    process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
-    const g = await generate(file, size, loadTemplate(template));
-    process.stderr.write(`  ${g.lines} lines in ${file}\n`);
-  }
+  const runs = parseRuns(o.runs);
+  const file = await ensureTrace(o.dir, mix, size);
   const bytes = statSync(file).size;
   const mb = bytes / 1e6;
-  const runs = Number(o.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${o.runs}`);
   const results: Measured[] = [];
   results.push(measure('wc -l', ['wc', '-l'], file, runs));
   const mawk = commandPath('mawk');

@@ -16,9 +16,7 @@
  * pairing one-liner runs on the same file for scale.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command } from 'commander';
+import { statSync, unlinkSync } from 'node:fs';
 import { readTrace } from '../src/io/read-trace';
 import { Engine } from '../src/engine/engine';
 import { Semantics } from '../src/semantics';
@@ -26,8 +24,7 @@ import { rules } from '../rules';
 import { ruleOptions, ruleSeverity } from '../src/config/config';
 import type { EventFilter } from '../parsers/types';
 import type { TraceRecord } from '../src/model/event';
-import { benchDir, benchFailed, binNodeFlags, commandPath, MAWK_PAIRING, MIXES, mixTemplate, parseSize } from './bench';
-import { generate, loadTemplate } from './generate';
+import { benchCommand, benchFailed, binNodeFlags, commandPath, ensureTrace, MAWK_PAIRING, parseRuns, parseSize } from './bench';
 
 export const LAYERS = ['scan', 'events', 'resolve', 'engine', 'rules'] as const;
 export type Layer = (typeof LAYERS)[number];
@@ -85,40 +82,21 @@ export async function runLayer(file: string, layer: Layer): Promise<LayerRun> {
   return run;
 }
 
-function options(argv: string[]): { size: string; mix: string; runs: string; dir: string; keep?: boolean; layer?: string } {
-  return new Command('npm run bench:layers --')
-    .description("Time check's layers one on top of the other (one thread) on a generated trace, with the mawk one-liner for scale.")
-    .option('--size <size>', "the generated trace's size (K, M or G)", '256M')
-    .option('--mix <mix>', `which real capture the trace replays (${MIXES.join(' or ')})`, 'reclaim')
-    .option('--runs <n>', 'runs of each layer; the best time counts', '3')
-    .option('--dir <dir>', 'where the trace is written (made if missing)', require('node:os').tmpdir())
-    .option('--keep', 'keep the trace afterwards (a later run with the same --dir, --mix and --size reuses it)')
+async function main(): Promise<void> {
+  const cmd = benchCommand('bench:layers', "Time check's layers one on top of the other (one thread) on a generated trace, with the mawk one-liner for scale.", '256M')
     .option('--layer <layer>', `(internal) run one layer on the file given and print its result as JSON (${LAYERS.join(', ')})`)
     .argument('[file]', 'with --layer: the trace')
-    .showHelpAfterError('(--help lists the options)')
-    .exitOverride()
-    .parse(argv, { from: 'user' })
-    .opts();
-}
-
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const o = options(argv);
+    .parse(process.argv.slice(2), { from: 'user' });
+  const o = cmd.opts<{ size: string; mix: string; runs: string; dir: string; keep?: boolean; layer?: string }>();
   if (o.layer !== undefined) {
     if (!(LAYERS as readonly string[]).includes(o.layer)) throw new Error(`bad --layer ${o.layer} (${LAYERS.join(', ')})`);
-    const file = argv[argv.length - 1];
+    const file = cmd.args[0];
+    if (file === undefined) throw new Error('--layer needs the trace to read');
     console.log(JSON.stringify(await runLayer(file, o.layer as Layer)));
     return;
   }
-  const size = parseSize(o.size);
-  const runs = Number(o.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${o.runs}`);
-  const template = mixTemplate(o.mix);
-  const file = join(benchDir(o.dir), `mntrace-bench-${o.mix}-${size}.txt`);
-  if (!existsSync(file) || statSync(file).size < size) {
-    process.stderr.write(`generating ${(size / 1e6).toFixed(0)} MB from ${template} ...\n`);
-    await generate(file, size, loadTemplate(template));
-  }
+  const runs = parseRuns(o.runs);
+  const file = await ensureTrace(o.dir, o.mix, parseSize(o.size));
   const mb = statSync(file).size / 1e6;
   const wall = (cmd: string[]): { seconds: number; out: string } => {
     const t0 = process.hrtime.bigint();
@@ -136,11 +114,12 @@ async function main(): Promise<void> {
     console.log(`| mawk pairing one-liner | ${best.toFixed(2)} | | ${(mb / best).toFixed(1)} | | | | |`);
   } else process.stderr.write('mawk not found (apt-get install mawk): skipping the one-liner\n');
   let before: number | undefined;
+  const layerCommand = [process.execPath, ...binNodeFlags(), __filename, '--layer'];
   for (const layer of LAYERS) {
     let bestWall = Infinity;
     let bestRun: LayerRun | undefined;
     for (let i = 0; i < runs; i++) {
-      const w = wall([process.execPath, ...binNodeFlags(), __filename, '--layer', layer, file]);
+      const w = wall([...layerCommand, layer, file]);
       const r = JSON.parse(w.out.trim().split('\n').pop() as string) as LayerRun;
       if (w.seconds < bestWall) bestWall = w.seconds;
       if (bestRun === undefined || r.seconds < bestRun.seconds) bestRun = r;
