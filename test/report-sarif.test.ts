@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import Ajv from 'ajv';
 import { ruleMetas, rules } from '../rules';
 import { artifactUri, buildSarif } from '../src/report/sarif';
-import { FINGERPRINT_KEY } from '../src/report/baseline';
+import { FINGERPRINT_KEY } from '../src/engine/fingerprint';
 import { stableFingerprint } from '../src/engine/fingerprint';
 import { caseTrace, fixtureTraces, reportFor, ROOT, runCli } from './report-helpers';
 import { baseline as b, header } from './real-lines';

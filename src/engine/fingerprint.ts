@@ -10,6 +10,9 @@
 import { createHash } from 'node:crypto';
 import type { Finding } from './types';
 
+/** The name of this fingerprint, as SARIF's partialFingerprints and baseline files carry it: change it with the hash. */
+export const FINGERPRINT_KEY = 'mntraceFingerprint/v2';
+
 /** A path's last component (traces are compared by file name, not by where they live). */
 export function baseName(path: string): string {
   return path.replace(/^.*[\\/]/, '');

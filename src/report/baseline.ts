@@ -11,10 +11,8 @@
 import { writeFileSync } from 'node:fs';
 import { readSmallFile } from '../util/small-file';
 import type { Finding } from '../engine/types';
-import { baseName } from '../engine/fingerprint';
+import { baseName, FINGERPRINT_KEY } from '../engine/fingerprint';
 import { failsRun, type FailOn } from './report';
-
-export const FINGERPRINT_KEY = 'mntraceFingerprint/v2';
 
 export interface BaselineEntry {
   fingerprint: string;

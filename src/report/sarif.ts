@@ -7,7 +7,7 @@
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Finding, RuleMeta, Severity } from '../engine/types';
-import { FINGERPRINT_KEY } from './baseline';
+import { FINGERPRINT_KEY } from '../engine/fingerprint';
 import { describeKernel, inputFiles, type Report } from './report';
 import { STDIN_NAME } from '../model/event';
 
