@@ -114,8 +114,8 @@ export class ExtraFieldsEvent extends ParsedEvent {
   }
 }
 
-/** Build an unreadable record (text cut to UNREADABLE_HEAD characters): every parser's. */
-export function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
+/** Build an unreadable record (text cut to UNREADABLE_HEAD characters): every parser's, through UnreadableLines. */
+function unreadableRecord(file: string, line: number, text: string, reason: string): UnreadableRecord {
   return { kind: 'unreadable', reason, text: text.length > UNREADABLE_HEAD ? text.slice(0, UNREADABLE_HEAD) + '…' : text, src: { file, line } };
 }
 

@@ -56,7 +56,7 @@ import { decodeFlagsCached as decodeFlags } from '../src/model/flags';
 import { addNs, parseTimestamp } from '../src/model/time';
 import { exactInts, ParsedEvent, parseFrame, splitProbeSite } from './common';
 import { ExtraFieldsEvent, formatOrderKretprobe, GraphNesting, HeldEvents, splitGraphColumns, UnreadableLines } from './shared-text';
-import type { ParserOptions, RecordSink, TraceParser } from './types';
+import type { ParserOptions, TraceParser } from './types';
 
 export interface TraceCmdParseInfo extends ParseInfo {
   /** `--profile`, `-w` and `--stat` summary lines: always counted here. */
@@ -88,7 +88,6 @@ export class TraceCmdParser implements TraceParser {
   readonly format = 'trace-cmd';
   readonly info: TraceCmdParseInfo = { ...emptyParseInfo(), summaryLines: 0 };
   private readonly file: string;
-  private readonly sink: RecordSink;
   private readonly unreadable: UnreadableLines;
   private readonly held: HeldEvents;
   private readonly inputs = new Set<string>();
@@ -103,7 +102,6 @@ export class TraceCmdParser implements TraceParser {
 
   constructor(opts: ParserOptions) {
     this.file = opts.file;
-    this.sink = opts.sink;
     this.held = new HeldEvents(opts.sink);
     // An unreadable line ends a multi-line payload: the next line is not its continuation.
     this.unreadable = new UnreadableLines(this.info, opts.sink, opts.file, () => {
