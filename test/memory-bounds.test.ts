@@ -31,11 +31,18 @@ describe('memory: coverage', () => {
   });
 });
 
-/** baseline.trace.txt line 25919 (a range start of kvmnotif-147) as task `pid` at `usec` µs, with its own range pointer. */
-function start(pid: number, usec: number, range: number): string {
-  const ts = `${Math.floor(usec / 1e6)}.${String(usec % 1e6).padStart(6, '0')}`;
-  return at(set(b.start, 'range', `0xff${range.toString(16).padStart(14, '0')}`), ts).replace('kvmnotif-147 ', `kvmnotif-${pid} `);
+/** A timestamp of `n` µs as ftrace prints it (`6.000003`). */
+function usec(n: number): string {
+  return `${Math.floor(n / 1e6)}.${String(n % 1e6).padStart(6, '0')}`;
 }
+
+/** baseline.trace.txt line 25919 (a range start of kvmnotif-147) as task `pid` at `us` µs, with its own range pointer. */
+function start(pid: number, us: number, range: number): string {
+  return at(set(b.start, 'range', `0xff${range.toString(16).padStart(14, '0')}`), usec(us)).replace('kvmnotif-147 ', `kvmnotif-${pid} `);
+}
+
+/** MAX_OPEN_RANGES starts of kvmnotif-147 from 6 s on, 3 µs apart, each with its own range pointer. */
+const HELD = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
 
 function file(lines: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'mntrace-mem-'));
@@ -44,20 +51,34 @@ function file(lines: string[]): string {
   return join(dir, 'trace.txt');
 }
 
+/** Analyse the lines on one thread (written to a file first, so the time is the analysis's alone). */
+async function timed(lines: string[], opts: { live?: boolean } = {}): Promise<{ r: Awaited<ReturnType<typeof analyzeTrace>>; ms: number }> {
+  const path = file(lines);
+  const t0 = Date.now();
+  const r = await analyzeTrace(path, { threads: 1, ...opts });
+  return { r, ms: Date.now() - t0 };
+}
+
+/**
+ * `loaded` ms is linear time: within three times `control` ms (plus half a second), where the control
+ * is the same lines in an order that does no scanning, timed alongside, so load on the machine cancels out.
+ */
+function assertLinear(loaded: number, control: number, what: string): void {
+  assert.ok(loaded < 3 * control + 500, `${what}: ${loaded} ms, against ${control} ms`);
+}
+
 describe('memory: open ranges', () => {
   it(`${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges left open on one task are paired in linear time (a scan per start took 12 s for 20,000)`, async () => {
-    // Timed against the same number of ranges on as many tasks (the same work but for finding a task's range), so load on the machine cancels out.
-    const timed = async (pid: (i: number) => number) => {
-      const path = file(Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(pid(i), 6_000_000 + i * 3, i)));
-      const t0 = Date.now();
-      const r = await analyzeTrace(path, { threads: 1 });
+    // Timed against the same number of ranges on as many tasks (the same work but for finding a task's range).
+    const run = async (pid: (i: number) => number) => {
+      const { r, ms } = await timed(Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(pid(i), 6_000_000 + i * 3, i)));
       assert.equal(r.counts.starts, MAX_OPEN_RANGES);
       assert.equal(r.counts.open, MAX_OPEN_RANGES);
-      return Date.now() - t0;
+      return ms;
     };
-    const manyTasks = await timed((i) => 1000 + i);
-    const oneTask = await timed(() => 147);
-    assert.ok(oneTask < 3 * manyTasks + 500, `one task: ${oneTask} ms, one task each: ${manyTasks} ms`);
+    const manyTasks = await run((i) => 1000 + i);
+    const oneTask = await run(() => 147);
+    assertLinear(oneTask, manyTasks, 'one task, against one task each');
   });
 
   it(`past ${MAX_OPEN_RANGES.toLocaleString('en-US')} open ranges, starts are counted, not kept, and what rests on an absent event after them is inconclusive`, async () => {
@@ -87,72 +108,64 @@ describe('memory: open ranges', () => {
 
   it(`live input: ${MAX_OPEN_RANGES.toLocaleString('en-US')} overdue ranges on one task, reported once each, and 100,000 more events of that task take linear time`, async () => {
     // Each event of the task looked again at every range already reported live.
-    const starts = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
-    const later = Array.from({ length: 100_000 }, (_, i) => at(b.later, `${8 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`));
-    const timed = async (live: boolean) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file([...starts, ...later]), { threads: 1, live });
+    const later = Array.from({ length: 100_000 }, (_, i) => at(b.later, usec(8_000_000 + i * 10)));
+    const run = async (live: boolean) => {
+      const { r, ms } = await timed([...HELD, ...later], { live });
       assert.equal(r.counts.open, MAX_OPEN_RANGES);
       assert.equal(r.findings.filter((f) => f.ruleId === 'unpaired-start').length + r.unlistedFindings.filter((u) => u.ruleId === 'unpaired-start').reduce((n, u) => n + u.count, 0), MAX_OPEN_RANGES);
-      return Date.now() - t0;
+      return ms;
     };
-    // Timed against the same input read as a file (the ranges judged once, at its end), so load on the machine cancels out.
-    const atEnd = await timed(false);
-    const live = await timed(true);
-    assert.ok(live < 3 * atEnd + 500, `live: ${live} ms, judged at the end: ${atEnd} ms`);
+    // The control: the same input read as a file (the ranges judged once, at its end).
+    const atEnd = await run(false);
+    const live = await run(true);
+    assertLinear(live, atEnd, 'live, against judged at the end');
   });
 
   it(`${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges open on one task and 100,000 system call boundaries of that task take linear time; each range is proved left once`, async () => {
     // Each boundary proved every open range of the task again.
-    const starts = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
-    const exits = (ts: (i: number) => string) => Array.from({ length: 100_000 }, (_, i) => at(syscalls.rawExit, ts(i)));
-    const timed = async (lines: string[]) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file(lines), { threads: 1 });
+    const exits = (from: number) => Array.from({ length: 100_000 }, (_, i) => at(syscalls.rawExit, usec(from + i * 10)));
+    const run = async (lines: string[]) => {
+      const { r, ms } = await timed(lines);
       assert.equal(r.counts.open, MAX_OPEN_RANGES);
-      return { ms: Date.now() - t0, certain: r.findings.filter((f) => f.ruleId === 'unpaired-start' && f.confidence === 'certain').length };
+      return { ms, certain: r.findings.filter((f) => f.ruleId === 'unpaired-start' && f.confidence === 'certain').length };
     };
-    // Timed against the same lines with the boundaries first, when nothing is open yet, so load on the machine cancels out.
-    const before = await timed([...exits((i) => `5.${String(i).padStart(6, '0')}`), ...starts]);
-    const after = await timed([...starts, ...exits((i) => `${8 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`)]);
+    // The control: the boundaries first, when nothing is open yet.
+    const before = await run([...exits(4_000_000), ...HELD]);
+    const after = await run([...HELD, ...exits(8_000_000)]);
     assert.equal(before.certain, 0);
     assert.equal(after.certain, 1000, 'every range proved left by the boundary (the first 1000 findings listed)');
-    assert.ok(after.ms < 3 * before.ms + 500, `boundaries after the starts: ${after.ms} ms, before them: ${before.ms} ms`);
+    assertLinear(after.ms, before.ms, 'boundaries after the starts, against before them');
   });
 
   it(`${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges open on one task, each with its return, and 100,000 returns with no start take linear time`, async () => {
     // Each return looked through every open range of its task for one still waiting for its return.
-    const pairs = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => [start(147, 6_000_000 + i * 3, i), at(b.ret, `6.${String(i * 3 + 1).padStart(6, '0')}`)]).flat();
-    const returns = (ts: (i: number) => string) => Array.from({ length: 100_000 }, (_, i) => at(b.ret, ts(i)));
-    const timed = async (lines: string[]) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file(lines), { threads: 1 });
+    const pairs = HELD.flatMap((l, i) => [l, at(b.ret, usec(6_000_000 + i * 3 + 1))]);
+    const returns = (from: number) => Array.from({ length: 100_000 }, (_, i) => at(b.ret, usec(from + i * 10)));
+    const run = async (lines: string[]) => {
+      const { r, ms } = await timed(lines);
       assert.equal(r.counts.open, MAX_OPEN_RANGES);
       assert.equal(r.counts.unmatchedReturns, 100_000);
-      return Date.now() - t0;
+      return ms;
     };
-    // Timed against the same lines with the unmatched returns first, when nothing is open yet, so load on the machine cancels out.
-    const first = await timed([...returns((i) => `5.${String(i).padStart(6, '0')}`), ...pairs]);
-    const after = await timed([...pairs, ...returns((i) => `${8 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`)]);
-    assert.ok(after < 3 * first + 500, `returns after the ranges: ${after} ms, before them: ${first} ms`);
+    // The control: the unmatched returns first, when nothing is open yet.
+    const first = await run([...returns(4_000_000), ...pairs]);
+    const after = await run([...pairs, ...returns(8_000_000)]);
+    assertLinear(after, first, 'returns after the ranges, against before them');
   });
 
   it(`a teardown of an mm looks only at the ranges open on that mm: ${MAX_OPEN_RANGES.toLocaleString('en-US')} open ranges and 100,000 exits of other processes take linear time`, async () => {
     // Each exit (__mmu_notifier_release of its own mm) scanned every open range of every task: 2 billion comparisons here.
-    const release = (i: number) => at(set(b.release, 'mm', `0xff3${(i % 5000).toString(16).padStart(13, '0')}`), `${9 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`)
-      .replace('kvmnotif-147 ', `kvmnotif-${2000 + (i % 100)} `);
-    const starts = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => start(147, 6_000_000 + i * 3, i));
-    const releases = Array.from({ length: 100_000 }, (_, i) => release(i));
-    // Timed against the same lines with the exits first, when nothing is open yet, so load on the machine cancels out.
-    const timed = async (lines: string[]) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file(lines), { threads: 1 });
+    const releases = (from: number) => Array.from({ length: 100_000 }, (_, i) => at(set(b.release, 'mm', `0xff3${(i % 5000).toString(16).padStart(13, '0')}`), usec(from + i * 10))
+      .replace('kvmnotif-147 ', `kvmnotif-${2000 + (i % 100)} `));
+    const run = async (lines: string[]) => {
+      const { r, ms } = await timed(lines);
       assert.equal(r.counts.starts, MAX_OPEN_RANGES);
-      return Date.now() - t0;
+      return ms;
     };
-    const exitsFirst = await timed([...releases.map((l) => l.replace(/ (\d+)\.(\d+): mn_release/, ' 5.$2: mn_release')), ...starts]);
-    const exitsAfter = await timed([...starts, ...releases]);
-    assert.ok(exitsAfter < 3 * exitsFirst + 500, `exits after the starts: ${exitsAfter} ms, before them: ${exitsFirst} ms`);
+    // The control: the exits first, when nothing is open yet.
+    const exitsFirst = await run([...releases(4_000_000), ...HELD]);
+    const exitsAfter = await run([...HELD, ...releases(9_000_000)]);
+    assertLinear(exitsAfter, exitsFirst, 'exits after the starts, against before them');
   });
 });
 
@@ -187,48 +200,44 @@ describe('memory: rule windows', () => {
 
   it('device faults on 60,000 pages, then 100,000 invalidations: each invalidation looks only at pages that faulted lately (it scanned all 60,000)', async () => {
     const fault = (i: number) => `          <idle>-0       [000] d.h1.     6.${String(i * 10).padStart(6, '0')}: io_page_fault: IOMMU:arm-smmu-v3 0000:00:04.0 iova=0x${(0x7fc800000000 + i * 4096).toString(16)} flags=0x0002`;
-    const end = (i: number) => at(b.end.replace('only_end=1', 'only_end=0'), `${9 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0`);
+    const ends = (from: number) => Array.from({ length: 100_000 }, (_, i) => at(b.end.replace('only_end=1', 'only_end=0'), usec(from + i * 10)));
     const faults = Array.from({ length: 60_000 }, (_, i) => fault(i));
-    const ends = Array.from({ length: 100_000 }, (_, i) => end(i));
-    const timed = async (lines: string[]) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file(lines), { threads: 1 });
+    const run = async (lines: string[]) => {
+      const { r, ms } = await timed(lines);
       assert.equal(r.counts.orphanEnds, 100_000);
-      return Date.now() - t0;
+      return ms;
     };
-    // Timed against the same lines with the invalidations first, when no page has faulted, so load on the machine cancels out.
-    const endsFirst = await timed([...ends.map((l) => l.replace(/ (\d+)\.(\d+): mn_inv_end/, ' 5.$2: mn_inv_end')), ...faults]);
-    const endsAfter = await timed([...faults, ...ends]);
-    assert.ok(endsAfter < 3 * endsFirst + 500, `invalidations after the faults: ${endsAfter} ms, before them: ${endsFirst} ms`);
+    // The control: the invalidations first, when no page has faulted.
+    const endsFirst = await run([...ends(4_000_000), ...faults]);
+    const endsAfter = await run([...faults, ...ends(9_000_000)]);
+    assertLinear(endsAfter, endsFirst, 'invalidations after the faults, against before them');
   });
 });
 
+/** An mmu_interval_notifier_remove of kvmnotif-147 probed with the interval's mm (`mm=+48(%di):x64`, say; the captures' own probe has interval_sub only), an mm no start above has. */
+const REMOVE_ON_OTHER_MM = '        kvmnotif-147     [001] .....     9.000000: mmu_interval_notifier_remove: (mmu_interval_notifier_remove+0x0/0x1a0) interval_sub=0xff4d4553c5a3c0a8 mm=0xff201f0681099999';
+
 describe('memory: interval notifier calls', () => {
   it(`a task holding ${MAX_OPEN_RANGES.toLocaleString('en-US')} ranges open on one mm, then 100,000 mmu_interval_notifier_remove calls on another mm: each call looks up the task's ranges on its mm (it scanned all of them)`, async () => {
-    // A remove probed with the interval's mm (`mm=+48(%di):x64`, say); the captures' own probe has interval_sub only.
-    const remove = (i: number) => `        kvmnotif-147     [001] .....     ${9 + Math.floor(i / 1e5)}.${String(i % 1e5).padStart(5, '0')}0: mmu_interval_notifier_remove: (mmu_interval_notifier_remove+0x0/0x1a0) interval_sub=0xff4d4553c5a3c0a8 mm=0xff201f0681099999`;
-    const ret = (usec: number) => at(b.ret, `${Math.floor(usec / 1e6)}.${String(usec % 1e6).padStart(6, '0')}`);
-    const held = Array.from({ length: MAX_OPEN_RANGES }, (_, i) => [start(147, 6_000_000 + i * 3, i), ret(6_000_000 + i * 3 + 1)]).flat();
-    const removes = Array.from({ length: 100_000 }, (_, i) => remove(i));
-    const timed = async (lines: string[]) => {
-      const t0 = Date.now();
-      const r = await analyzeTrace(file(lines), { threads: 1 });
+    const removes = (from: number) => Array.from({ length: 100_000 }, (_, i) => at(REMOVE_ON_OTHER_MM, usec(from + i * 10)));
+    const held = HELD.flatMap((l, i) => [l, at(b.ret, usec(6_000_000 + i * 3 + 1))]);
+    const run = async (lines: string[]) => {
+      const { r, ms } = await timed(lines);
       assert.equal(r.counts.open, MAX_OPEN_RANGES);
       assert.equal(r.findings.filter((f) => f.ruleId === 'interval-op-in-invalidate').length, 0);
-      return Date.now() - t0;
+      return ms;
     };
-    // Timed against the same lines with the calls first, when nothing is open yet, so load on the machine cancels out.
-    const callsFirst = await timed([...removes.map((l) => l.replace(/ (\d+)\.(\d+): mmu_interval/, ' 5.$2: mmu_interval')), ...held]);
-    const callsAfter = await timed([...held, ...removes]);
-    assert.ok(callsAfter < 3 * callsFirst + 500, `calls while the ranges are held: ${callsAfter} ms, before them: ${callsFirst} ms`);
+    // The control: the calls first, when nothing is open yet.
+    const callsFirst = await run([...removes(4_000_000), ...held]);
+    const callsAfter = await run([...held, ...removes(9_000_000)]);
+    assertLinear(callsAfter, callsFirst, 'calls while the ranges are held, against before them');
   });
 
   it('the call is still reported against the latest range the task holds on its mm, however many ranges of other mms are open above it', async () => {
-    const onMm = (line: string) => set(line, 'mm', '0xff201f0681099999');
-    const ret = (usec: number) => at(b.ret, `${Math.floor(usec / 1e6)}.${String(usec % 1e6).padStart(6, '0')}`);
-    const lines = [onMm(start(147, 5_000_000, 0xabc)), ret(5_000_001)];
+    const ret = (us: number) => at(b.ret, usec(us));
+    const lines = [set(start(147, 5_000_000, 0xabc), 'mm', '0xff201f0681099999'), ret(5_000_001)];
     for (let i = 0; i < 100; i++) lines.push(start(147, 6_000_000 + i * 3, i), ret(6_000_000 + i * 3 + 1));
-    lines.push('        kvmnotif-147     [001] .....     7.000000: mmu_interval_notifier_remove: (mmu_interval_notifier_remove+0x0/0x1a0) interval_sub=0xff4d4553c5a3c0a8 mm=0xff201f0681099999');
+    lines.push(at(REMOVE_ON_OTHER_MM, '7.000000'));
     const r = await analyzeTrace(file(lines), { threads: 1 });
     const held = r.findings.filter((f) => f.ruleId === 'interval-op-in-invalidate');
     assert.equal(held.length, 1);
