@@ -22,9 +22,20 @@ const BIN = join(FIX, '..', 'bin', 'mntrace.js');
 const PLAIN = join(FIX, 'real', 'baseline.trace.lines-25911-26110.txt');
 const GZ = join(FIX, 'compressed', 'baseline.trace.lines-25911-26110.txt.gz');
 
-function tmp(): { dir: string; done: () => void } {
+/** Run `fn` with a fresh temporary directory, removed afterwards (when `fn`'s promise settles, for an async one). */
+function inTmp<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'mntrace-hostile-'));
-  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
+  const done = () => rmSync(dir, { recursive: true, force: true });
+  let result: T;
+  try {
+    result = fn(dir);
+  } catch (e) {
+    done();
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(done) as T;
+  done();
+  return result;
 }
 
 /** Run a shell command line with `$MNTRACE` set to the CLI (for FIFOs and process substitution). */
@@ -51,9 +62,8 @@ describe('line length: a line longer than MAX_LINE_BYTES is cut and reported, ne
     ['gzip on the scan worker', (p: string) => writeFileSync(p, gzipSync(text)), true],
   ] as const) {
     test(`${what}: a 10 MB line is one unreadable line (too long), every other line is read`, async () => {
-      const t = tmp();
-      try {
-        const p = join(t.dir, 'trace');
+      await inTmp(async (dir) => {
+        const p = join(dir, 'trace');
         write(p);
         const { res, unreadable } = await read(p, parallel);
         assert.equal(res.format, 'ftrace');
@@ -63,23 +73,18 @@ describe('line length: a line longer than MAX_LINE_BYTES is cut and reported, ne
         assert.equal(unreadable[0].src.line, 51);
         assert.match(unreadable[0].reason, /^line too long \(10485760 bytes; a trace line has at most 65536 bytes\)/);
         assert.ok(unreadable[0].text.length <= 301);
-      } finally {
-        t.done();
-      }
+      });
     });
   }
 
   test('a too-long line among the first lines does not stop format detection; a final one without newline too', async () => {
-    const t = tmp();
-    try {
-      const p = join(t.dir, 'trace');
+    await inTmp(async (dir) => {
+      const p = join(dir, 'trace');
       writeFileSync(p, [long, ...lines, long].join('\n'));
       const { res, unreadable } = await read(p);
       assert.equal(res.format, 'ftrace');
       assert.deepEqual(unreadable.map((u) => u.src.line), [1, 202]);
-    } finally {
-      t.done();
-    }
+    });
   });
 
   test('the splitter keeps at most MAX_LINE_BYTES of a line however it is cut into chunks, in linear time', () => {
@@ -100,9 +105,8 @@ describe('line length: a line longer than MAX_LINE_BYTES is cut and reported, ne
   });
 
   test('a zero-filled gzip (no newline at all) ends as exit 2 naming file and line, in linear time and bounded memory', () => {
-    const t = tmp();
-    try {
-      const p = join(t.dir, 'zeros.gz');
+    inTmp((dir) => {
+      const p = join(dir, 'zeros.gz');
       writeFileSync(p, Buffer.concat([gzipSync(readFileSync(PLAIN)), gzipSync(Buffer.alloc(96 << 20))]));
       const t0 = Date.now();
       const res = sh(`$MNTRACE check ${p}`);
@@ -112,33 +116,25 @@ describe('line length: a line longer than MAX_LINE_BYTES is cut and reported, ne
       // The lines before it were read and analysed.
       assert.match(res.stdout, /20 paired/);
       assert.ok(Date.now() - t0 < 30_000);
-    } finally {
-      t.done();
-    }
+    });
   });
 });
 
 describe('special files are read as streams, like -', () => {
   test('a FIFO as the path', () => {
-    const t = tmp();
-    try {
-      const res = sh(`cd ${t.dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check pipe`);
+    inTmp((dir) => {
+      const res = sh(`cd ${dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check pipe`);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, /20 paired/);
-    } finally {
-      t.done();
-    }
+    });
   });
 
   test('check --follow on a FIFO (the documented trace_pipe use)', () => {
-    const t = tmp();
-    try {
-      const res = sh(`cd ${t.dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check --follow pipe`);
+    inTmp((dir) => {
+      const res = sh(`cd ${dir} && mkfifo pipe && (zcat ${GZ} > pipe &) && $MNTRACE check --follow pipe`);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, /20 paired/);
-    } finally {
-      t.done();
-    }
+    });
   });
 
   test('process substitution and /dev/stdin, compressed or not', () => {
@@ -201,9 +197,8 @@ describe('terminal injection: control characters from the trace are escaped in a
 
   for (const args of [['check'], ['check', '--no-color'], ['check', '--show-unreadable'], ['check', '--follow'], ['events'], ['events', '--show-unreadable']]) {
     test(`mntrace ${args.join(' ')}: no raw control character on stdout or stderr`, () => {
-      const t = tmp();
-      try {
-        const p = evilCapture(t.dir);
+      inTmp((dir) => {
+        const p = evilCapture(dir);
         const res = spawnSync(process.execPath, [BIN, ...args, p], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
         assert.ok(res.status === 0 || res.status === 1, res.stderr);
         // Colour off (FORCE_COLOR=0 and not a TTY): no escape of mntrace's own either, so any control character came from the trace.
@@ -212,9 +207,7 @@ describe('terminal injection: control characters from the trace are escaped in a
         assert.match(out, /\\x1b\]0;owned\\x07k\\x1b\[31mvm\\x9b2J\\x0d/);
         // JSON lines escape them by being JSON.
         if (args[0] === 'events') assert.match(res.stdout, /"comm":"\\u001b\]0;owned\\u0007k\\u001b\[31mvm\u009b2J\\r"/);
-      } finally {
-        t.done();
-      }
+      });
     });
   }
 
@@ -230,9 +223,8 @@ describe('zstd is checked as zstd -t checks it', () => {
   const whole = readFileSync(ZST);
 
   test('150 corrupt copies (bit flips, cuts) of a real .zst: every one is an input error with the lines before the damage, none read as a clean trace', async () => {
-    const t = tmp();
     const rnd = rng(22); // the fuzzer's fixed-seed generator: the same corrupt files on every run
-    try {
+    await inTmp(async (dir) => {
       const t0 = Date.now();
       for (let i = 0; i < 150; i++) {
         let bad: Buffer;
@@ -244,7 +236,7 @@ describe('zstd is checked as zstd -t checks it', () => {
             bad[at] ^= 1 << Math.floor(rnd() * 8);
           }
         }
-        const p = join(t.dir, `bad${i}.zst`);
+        const p = join(dir, `bad${i}.zst`);
         writeFileSync(p, bad);
         await assert.rejects(read(p), (e: unknown) => {
           assert.ok(e instanceof DamagedInputError, `copy ${i}: ${(e as Error).message}`);
@@ -255,18 +247,15 @@ describe('zstd is checked as zstd -t checks it', () => {
         }, `copy ${i} was read as a whole trace`);
       }
       assert.ok(Date.now() - t0 < 30_000);
-    } finally {
-      t.done();
-    }
+    });
   });
 
   test('damage in a later frame keeps every line of the frames before it; trailing garbage is damage too', async () => {
-    const t = tmp();
-    try {
+    await inTmp(async (dir) => {
       const second = Buffer.from(whole);
       second[Math.floor(second.length / 2)] ^= 0x10;
       for (const [name, bytes] of [['two.zst', Buffer.concat([whole, second])], ['garbage.zst', Buffer.concat([whole, Buffer.from('not zstd at all')])]] as const) {
-        const p = join(t.dir, name);
+        const p = join(dir, name);
         writeFileSync(p, bytes);
         await assert.rejects(read(p), (e: unknown) => {
           assert.ok(e instanceof DamagedInputError, (e as Error).message);
@@ -275,9 +264,7 @@ describe('zstd is checked as zstd -t checks it', () => {
           return true;
         });
       }
-    } finally {
-      t.done();
-    }
+    });
   });
 });
 
@@ -287,32 +274,26 @@ describe('gzip with trailing garbage keeps every line before it', () => {
   const whole = readFileSync(BASELINE);
 
   test('text or random bytes after the last member: exit 2 naming the garbage, after all 29,306 lines were analysed', () => {
-    const t = tmp();
-    try {
+    inTmp((dir) => {
       for (const [name, tail] of [['text.gz', Buffer.from('garbage text here\n'.repeat(50))], ['random.gz', Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 97 + 13) & 0xff))]] as const) {
-        const p = join(t.dir, name);
+        const p = join(dir, name);
         writeFileSync(p, Buffer.concat([whole, tail]));
         const res = sh(`$MNTRACE check ${p}`);
         assert.equal(res.code, 2, res.stdout + res.stderr);
         assert.match(res.stdout, new RegExp(`${name}: compressed data is corrupt or cut off after 29306 lines \\(gzip: byte ${whole.length} and on are not another gzip member`));
         assert.match(res.stdout, /ftrace \(gzip\), 29306 lines, 29294 events/);
       }
-    } finally {
-      t.done();
-    }
+    });
   });
 
   test('zero padding after the last member is not damage (gzip -t accepts it)', () => {
-    const t = tmp();
-    try {
-      const p = join(t.dir, 'padded.gz');
+    inTmp((dir) => {
+      const p = join(dir, 'padded.gz');
       writeFileSync(p, Buffer.concat([whole, Buffer.alloc(4096)]));
       const res = sh(`$MNTRACE check ${p}`);
       assert.equal(res.code, 0, res.stdout + res.stderr);
       assert.match(res.stdout, /29306 lines/);
-    } finally {
-      t.done();
-    }
+    });
   });
 });
 
@@ -320,9 +301,8 @@ describe('a long run of lines without a CPU column costs linear time', () => {
   // The fast lane looks for the ` [NNN] ` CPU column with Buffer.indexOf, which cannot stop at the line's end: on
   // lines without `[` it ran on to the next one, for every line (22 s a million lines on one thread, 14 s with the scan worker).
   test('a real trace followed by 2,000,000 garbage lines: check reads them in seconds (one thread and the scan worker), each one unreadable', () => {
-    const t = tmp();
-    try {
-      const p = join(t.dir, 'garbage-after.txt');
+    inTmp((dir) => {
+      const p = join(dir, 'garbage-after.txt');
       const garbage = Array.from({ length: 2_000_000 }, (_, i) => `garbage line ${i} with some words x=${i}`).join('\n');
       writeFileSync(p, readFileSync(PLAIN, 'utf8') + garbage + '\n');
       for (const threads of ['--threads 1', '']) {
@@ -333,8 +313,6 @@ describe('a long run of lines without a CPU column costs linear time', () => {
         assert.match(res.stdout, /2000200 lines, 200 events, 2000000 unreadable/, threads);
         assert.ok(ms < 15_000, `${threads}: ${ms} ms (about 1 s a million lines; before the fix, 22 s a million on one thread)`);
       }
-    } finally {
-      t.done();
-    }
+    });
   });
 });
