@@ -1,12 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { gunzipChecked } from '../src/io/gunzip';
+import { FIX } from './parse-helpers';
 
-const PLAIN = readFileSync(resolve(__dirname, '../../fixtures/real/baseline.trace.lines-25911-26110.txt'));
+const PLAIN = readFileSync(join(FIX, 'real', 'baseline.trace.lines-25911-26110.txt'));
 
 /** Decode `bytes` given in chunks cut at `cuts`; the output and the damage said after it. */
 async function gunzip(bytes: Buffer, cuts: number[] = []): Promise<{ out: Buffer; failure?: NodeJS.ErrnoException }> {

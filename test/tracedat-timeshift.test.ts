@@ -15,6 +15,7 @@ import { TimeShift } from '../src/io/tracedat/timeshift';
 import { bufSource, Cursor, DatError } from '../src/io/tracedat/container';
 import { readTrace } from '../src/io/read-trace';
 import type { TraceEvent } from '../src/model/event';
+import { diffNs } from '../src/model/time';
 import { FIX } from './parse-helpers';
 
 interface S { time: bigint; offset: bigint; scaling?: bigint; fraction?: bigint }
@@ -122,7 +123,7 @@ describe('trace.dat TIME_SHIFT', () => {
       assert.equal(after.length, before.length);
       for (let i = 0; i < before.length; i++) {
         assert.equal(after[i].name, before[i].name);
-        assert.equal((after[i].ts.sec - before[i].ts.sec) * 1e9 + (after[i].ts.nsec - before[i].ts.nsec), (cpu + 1) * 1e9, `cpu ${cpu} event ${i}`);
+        assert.equal(diffNs(before[i].ts, after[i].ts), (cpu + 1) * 1e9, `cpu ${cpu} event ${i}`);
       }
     }
   });
