@@ -9,7 +9,6 @@
  * Accepted input: raw BTF, gzip-compressed BTF (by the magic bytes 1f 8b), and an ELF file with a
  * `.BTF` section (a vmlinux with BTF, or a kernel module .ko).
  */
-import { statSync } from 'node:fs';
 import { readSmallBytes } from '../util/small-file';
 import { gunzipSync } from 'node:zlib';
 
@@ -637,7 +636,7 @@ export function readBtfFile(path: string, options: Omit<ParseBtfOptions, 'source
   let data: Buffer;
   try {
     // Not a regular file (a pipe, a device such as /dev/zero): no size to trust, and far less is read before giving up.
-    data = readSmallBytes(path, statSync(path).isFile() ? BTF_MAX_BYTES : BTF_STREAM_MAX_BYTES);
+    data = readSmallBytes(path, BTF_MAX_BYTES, BTF_STREAM_MAX_BYTES);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new BtfError(`cannot read BTF file ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
