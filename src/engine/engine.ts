@@ -409,12 +409,13 @@ export class Engine {
   private proveLeft(range: RangeRecord, task: TaskState, op: Operation, kind: LeftProof['kind']): void {
     const had = this.leftProof.get(range);
     if (had !== undefined && (had.kind !== 'teardown' || kind === 'teardown')) return;
-    this.leftProof.set(range, { op, kind });
+    const proof = { op, kind };
+    this.leftProof.set(range, proof);
     // Live input: the task's own proof is final, so say so now rather than at the end of the input.
     if (this.opts.live && kind !== 'teardown' && !this.reportedEarly.has(range) && !this.coverage.lossBetween(range.start.ev.ts, op.ev.ts)) {
       this.reportedEarly.add(range);
       this.resolveStart(range, task);
-      this.leftOpen(range, this.verdicts.openAtEnd(range, task, this.leftProof.get(range)), true);
+      this.leftOpen(range, this.verdicts.openAtEnd(range, task, proof), true);
     }
   }
 
